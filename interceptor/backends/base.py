@@ -1,0 +1,69 @@
+"""The small protocol every backend implements.
+
+A backend receives only approved, patched objects (the interceptor has
+decided every call of the plan before any reaches it). It must be
+idempotent: applying the same objects twice reports "unchanged".
+Native errors are wrapped at the backend's edge into ForwardError subclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from interceptor.types import Call, CallResult, ServiceStatus
+
+#: Labels every object spin makes carries; state lives in them, not in the gateway.
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PROJECT = "spin.io/project"
+LABEL_OWNER = "spin.io/owner"
+LABEL_FACILITY_PROJECT = "spin.io/facility-project"
+LABEL_SERVICE = "spin.io/service"
+ANNOTATION_HASH = "spin.io/spec-hash"
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    """Which project a backend call is about; `owner` and `facility_project` label what it creates."""
+
+    project: str
+    namespace: str
+    owner: str = ""
+    facility_project: str = ""
+
+
+@dataclass
+class ProjectInfo:
+    project: str
+    namespace: str
+    owner: str
+    facility_project: str
+    services: list[str] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    name: str
+
+    def existing(self, ref: ProjectRef) -> ProjectInfo | None:
+        """The project as the backend knows it (owner labels), or None."""
+
+    def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
+        """(kind, name) of the objects this project has now: decides CREATE vs UPDATE."""
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        """Make the backend hold exactly these objects for the project (create, update, prune)."""
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        """Remove the project's objects named by the (approved) DELETE calls."""
+
+    def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        """Block until every service is ready or raise WaitTimeout saying why not."""
+
+    def status(self, ref: ProjectRef) -> list[ServiceStatus]:
+        """One line per service: ready/desired, state, ports, restarts, age."""
+
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
+        """Log lines of the project's (or one service's) containers."""
+
+    def list_projects(self) -> list[ProjectInfo]:
+        """Every project this backend holds."""

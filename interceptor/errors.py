@@ -1,0 +1,155 @@
+"""Every error spin raises, in one tree.
+
+    SpinError(message, hint)                  exit 2, HTTP 400 unless a subclass says otherwise
+    ├── UsageError                            bad flags or arguments (exit 2, 400)
+    ├── ComposeError                          a compose file that cannot be read as Docker Compose reads it (exit 2, 422)
+    ├── TranslateError                        a compose model that has no faithful Kubernetes form (exit 2, 422)
+    ├── AuthError                             no or bad credentials (exit 2, 401)
+    │   └── Forbidden                         known caller, not allowed to do this (exit 1, 403)
+    ├── NotFound                              no such project, token or object (exit 2, 404)
+    ├── Conflict                              the name is taken by someone else (exit 2, 409)
+    ├── PolicyError                           the policy engine could not decide (fail closed: exit 1, 503)
+    │   ├── PolicyLoadError                   the rego/ folder or site data does not compile (exit 2, 500)
+    │   └── OpaUnavailable                    the OPA server did not answer (exit 3, 503)
+    ├── PolicyDenied                          at least one call of the plan was refused (exit 1, 403)
+    ├── IdentityUnavailable                   LDAP or the users file cannot be read (exit 3, 503)
+    ├── AuditError                            the audit log cannot be written: nothing is forwarded (exit 3, 503)
+    ├── ForwardError                          the backend refused or failed (exit 3, 502)
+    │   ├── PodmanError
+    │   └── KubeApiError                      carries the Kubernetes Status reason and code
+    └── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+
+Every error carries a `hint` that says what to do next. Only cli/ turns these
+into exit codes and only gateway_api/ turns them into HTTP answers; the
+mapping lives on the classes so both agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SpinError(Exception):
+    exit_code = 2
+    http_status = 400
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str | None = None, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.details = details
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_body(self) -> dict[str, Any]:
+        """The one error body of the REST API: {error, detail, hint}."""
+        body: dict[str, Any] = {"error": self.kind, "detail": self.message, "hint": self.hint}
+        if self.details:
+            body["data"] = self.details
+        return body
+
+
+class UsageError(SpinError):
+    default_hint = "Run the command with --help to see its options."
+
+
+class ComposeError(SpinError):
+    http_status = 422
+    default_hint = "Fix the compose file; `spin config` shows how it is read."
+
+
+class TranslateError(SpinError):
+    http_status = 422
+    default_hint = "`spin convert` shows the Kubernetes objects; change or remove the field named above."
+
+
+class AuthError(SpinError):
+    http_status = 401
+    default_hint = "Run `spin login`, or set SPIN_TOKEN to a valid token."
+
+
+class Forbidden(AuthError):
+    exit_code = 1
+    http_status = 403
+    default_hint = "Ask an administrator of the gateway if you need this access."
+
+
+class NotFound(SpinError):
+    http_status = 404
+    default_hint = "`spin ps` lists your projects."
+
+
+class Conflict(SpinError):
+    http_status = 409
+    default_hint = "Choose another project name with -p/--project-name."
+
+
+class PolicyError(SpinError):
+    exit_code = 1
+    http_status = 503
+    default_hint = "The call was refused because the policy could not decide (fail closed). Tell the gateway's administrators."
+
+
+class PolicyLoadError(PolicyError):
+    exit_code = 2
+    http_status = 500
+    default_hint = "Fix the file named above; `spin policy test` checks the whole folder."
+
+
+class OpaUnavailable(PolicyError):
+    exit_code = 3
+    http_status = 503
+    default_hint = "Check that the OPA server is running and reachable from the gateway."
+
+
+class PolicyDenied(SpinError):
+    exit_code = 1
+    http_status = 403
+    default_hint = "Change the service as each message says; `spin check` shows every decision without deploying."
+
+
+class IdentityUnavailable(SpinError):
+    exit_code = 3
+    http_status = 503
+    default_hint = "The identity service (LDAP or users file) is unavailable; try again shortly."
+
+
+class AuditError(SpinError):
+    exit_code = 3
+    http_status = 503
+    default_hint = "Nothing was forwarded. The gateway's administrators must free disk or fix permissions of the audit log."
+
+
+class ForwardError(SpinError):
+    exit_code = 3
+    http_status = 502
+    default_hint = "The backend failed; run `spin up` again once it is available: it converges."
+
+
+class PodmanError(ForwardError):
+    pass
+
+
+class KubeApiError(ForwardError):
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
+                 reason: str | None = None, **details: Any):
+        super().__init__(message, hint, status=status, reason=reason, **details)
+        self.status = status
+        self.reason = reason
+
+
+class WaitTimeout(SpinError):
+    exit_code = 3
+    http_status = 504
+    default_hint = "`spin ps` and `spin logs` show what is still starting."
+
+
+__all__ = [
+    "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
+    "IdentityUnavailable", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
+    "UsageError", "WaitTimeout",
+]

@@ -1,0 +1,78 @@
+"""OPA's own Go engine in-process (opa-golib-python-bindings).
+
+Chosen over the Rust ports for semantics: it is OPA, so what security staff
+test with OPA tooling behaves the same here, and parse errors carry file:line.
+Its data can only be merged, never replaced, so a reload builds a new engine
+and the service swaps it in (policy/service.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from interceptor.errors import PolicyError, PolicyLoadError
+from policy.bundle import DECISION_PATH, PolicyBundle
+
+try:  # an optional native wheel: report its absence as a load error, not an ImportError
+    from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
+except ImportError:  # pragma: no cover - exercised only on broken installs
+    OpaEngine = None  # type: ignore[assignment]
+
+
+def _new_engine(modules: dict[str, str], data: dict[str, Any]):
+    if OpaEngine is None:
+        raise PolicyLoadError("the embedded OPA engine (opa-golib-python-bindings) is not installed",
+                              hint="Run scripts/install.sh, or use --engine opa with an OPA server.")
+    engine = OpaEngine()
+    try:
+        for path, source in modules.items():
+            engine.add_policy(path, source)
+        engine.add_data(data)
+        engine.eval_query("true")  # compile now: a broken module fails the load, not a request
+    except OpaError as exc:
+        engine.close()
+        raise PolicyLoadError(f"policy does not compile: {exc.message}") from None
+    return engine
+
+
+class EmbeddedEngine:
+    name = "embedded-opa"
+
+    def __init__(self, bundle: PolicyBundle, *, with_tests: bool = False, pool_size: int = 2):
+        self.bundle = bundle
+        modules = {**bundle.modules, **(bundle.tests if with_tests else {})}
+        # One OPA engine serialises its evaluations; a few let threads decide in parallel
+        # (ctypes releases the GIL while Go evaluates).
+        self._engines = [_new_engine(modules, bundle.data) for _ in range(max(1, pool_size))]
+        self._free = list(self._engines)
+        self._cond = threading.Condition()
+
+    def _acquire(self):
+        with self._cond:
+            while not self._free:
+                self._cond.wait()
+            return self._free.pop()
+
+    def _release(self, engine) -> None:
+        with self._cond:
+            self._free.append(engine)
+            self._cond.notify()
+
+    def evaluate(self, policy_input: dict[str, Any]) -> dict[str, Any]:
+        return self.document(DECISION_PATH, policy_input)
+
+    def document(self, path: str, policy_input: Any = None) -> Any:
+        engine = self._acquire()
+        try:
+            return engine.eval_document(path, policy_input)
+        except OpaUndefinedError:
+            raise PolicyError(f"data.{path} is undefined: the policy folder has no such package") from None
+        except OpaError as exc:
+            raise PolicyError(f"policy evaluation failed: {exc.message}") from None
+        finally:
+            self._release(engine)
+
+    def close(self) -> None:
+        for engine in self._engines:
+            engine.close()

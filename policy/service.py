@@ -1,0 +1,114 @@
+"""The policy service the interceptor calls: one decision per input, hot reload, fail closed.
+
+Holds the current engine and swaps in a new one when the rego/ folder or the
+site data changes (the new one is built and compiled first; a broken change
+keeps the old engine and reports the error). Any failure to decide, including
+a timeout, becomes a denial with rule id `policy-error`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from interceptor.errors import PolicyError, SpinError
+from interceptor.types import Decision, Violation
+from policy.bundle import PolicyBundle, load_bundle
+from policy.engine import Engine
+
+EngineFactory = Callable[[PolicyBundle], Engine]
+
+
+def default_factory(bundle: PolicyBundle) -> Engine:
+    from policy.embedded import EmbeddedEngine
+
+    return EmbeddedEngine(bundle)
+
+
+def _violations(answer: dict[str, Any]) -> list[Violation]:
+    out = []
+    for item in answer.get("deny") or []:
+        if isinstance(item, dict):
+            out.append(Violation(rule=str(item.get("rule", "unnamed")), message=str(item.get("message", item.get("msg", ""))),
+                                 path=str(item.get("path", ""))))
+        else:  # a bare string deny: keep it, but it names no rule
+            out.append(Violation(rule="unnamed", message=str(item)))
+    return sorted(out, key=lambda v: (v.rule, v.path, v.message))
+
+
+class PolicyService:
+    def __init__(self, policy_dir: str | Path, site_data: str | Path | None = None, *,
+                 factory: EngineFactory = default_factory, timeout: float = 2.0):
+        self.policy_dir = Path(policy_dir)
+        self.site_data = Path(site_data) if site_data else None
+        self.timeout = timeout
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._engine: Engine = factory(load_bundle(self.policy_dir, self.site_data))
+        # Evaluations run here so a hanging engine cannot hold a request past the timeout.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="policy")
+        self.last_reload_error: str | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def revision(self) -> str:
+        return self._engine.bundle.revision
+
+    def reload(self) -> bool:
+        """Rebuild when the folder changed. True if a new revision is now active."""
+        bundle = load_bundle(self.policy_dir, self.site_data)
+        if bundle.revision == self.revision:
+            return False
+        fresh = self._factory(bundle)  # raises PolicyLoadError: the old engine stays
+        with self._lock:
+            old, self._engine = self._engine, fresh
+        old.close()
+        return True
+
+    def try_reload(self) -> None:
+        try:
+            self.reload()
+            self.last_reload_error = None
+        except SpinError as exc:
+            self.last_reload_error = exc.message
+
+    def evaluate(self, policy_input: dict[str, Any]) -> dict[str, Any]:
+        engine = self._engine
+        future = self._pool.submit(engine.evaluate, policy_input)
+        try:
+            answer = future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            raise PolicyError(f"policy evaluation took longer than {self.timeout:g}s") from None
+        if not isinstance(answer, dict):
+            raise PolicyError("policy answered with something other than an object under data.spin.admission")
+        return answer
+
+    def decide(self, call_id: str, operation: str, kind: str, name: str, policy_input: dict[str, Any]) -> Decision:
+        engine = self._engine
+        started = time.perf_counter()
+        try:
+            answer = self.evaluate(policy_input)
+            violations = _violations(answer)
+            patches = list(answer.get("patch") or [])
+            warnings = sorted(str(w) for w in answer.get("warn") or [])
+            error = None
+        except Exception as exc:  # fail closed: anything that stops a decision is a denial
+            message = exc.message if isinstance(exc, SpinError) else f"{type(exc).__name__}: {exc}"
+            violations = [Violation(rule="policy-error", message=f"the policy could not decide: {message}")]
+            patches, warnings, error = [], [], message
+        return Decision(
+            call_id=call_id, operation=operation, kind=kind, name=name,  # type: ignore[arg-type]
+            allowed=not violations, violations=violations, warnings=warnings, patches=patches,
+            revision=engine.bundle.revision, engine=engine.name,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3), error=error,
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._engine.close()

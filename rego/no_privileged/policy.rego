@@ -1,0 +1,14 @@
+# no-privileged: a privileged container has the host's devices and capabilities.
+package spin.rules.no_privileged
+
+import data.spin.lib.workload
+
+deny contains violation if {
+	some entry in workload.containers
+	entry.container.securityContext.privileged == true
+	violation := {
+		"rule": "no-privileged",
+		"message": sprintf("container %q is privileged; privileged containers are not allowed. Remove `privileged: true`.", [entry.container.name]),
+		"path": sprintf("%s/securityContext/privileged", [entry.path]),
+	}
+}
