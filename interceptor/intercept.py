@@ -1,0 +1,183 @@
+"""The interceptor: decide every call of a plan, audit every decision, forward only a wholly allowed plan.
+
+    decide(call) -> patches applied -> decided again on the patched object (mutating, then validating,
+    as Kubernetes admission does) -> audit record -> ... for every call -> forward only if all allowed
+
+Policies return JSON Patch operations (e.g. UID mapping); the object that is
+forwarded is the patched one, and it has itself been decided. Anything that
+stops a decision (engine error, timeout, a patch that does not apply) is a
+denial; an audit write that fails stops the forward.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+from pydantic import BaseModel
+
+from interceptor.audit import AuditLog
+from interceptor.backends.base import Backend, ProjectRef
+from interceptor.errors import ForwardError, SpinError
+from interceptor.policy_input import admission_input
+from interceptor.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
+
+#: Patching converges in one round for well-behaved policies; more rounds mean rules that fight.
+MAX_PATCH_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who and what, for the audit record."""
+
+    request_id: str
+    operation: str  # up | down | check
+    source: str | None = None
+    token_id: str | None = None
+    token_kind: str = "user"
+    on_behalf_of: str | None = None
+
+
+class Outcome(BaseModel):
+    project: str
+    namespace: str
+    facility_project: str
+    allowed: bool
+    forwarded: bool
+    dry_run: bool
+    revision: str
+    decisions: list[Decision]
+    results: list[CallResult] = []
+    notices: list[Notice] = []
+    objects: list[dict[str, Any]] = []
+
+    @property
+    def denied(self) -> list[Decision]:
+        return [d for d in self.decisions if not d.allowed]
+
+
+class Decider:
+    """What the interceptor needs of the policy service."""
+
+    def decide(self, call_id: str, operation: str, kind: str, name: str, policy_input: dict[str, Any]) -> Decision: ...
+
+
+@dataclass
+class _Decided:
+    decision: Decision
+    call: Call  # the patched call that would be forwarded
+    rounds: list[Decision] = field(default_factory=list)
+
+
+def decide_call(call: Call, identity: Identity, plan: Plan, policy: Decider, *, dry_run: bool) -> _Decided:
+    current = call
+    applied: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    rounds: list[Decision] = []
+    for _ in range(MAX_PATCH_ROUNDS):
+        decision = policy.decide(call.id, call.operation, call.kind, call.name,
+                                 admission_input(current, identity, plan, dry_run=dry_run))
+        rounds.append(decision)
+        if not decision.allowed or not decision.patches or call.operation == "DELETE":
+            break
+        try:
+            patched = jsonpatch.apply_patch(current.object, decision.patches, in_place=False)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as exc:
+            decision = decision.model_copy(update={
+                "allowed": False,
+                "violations": [Violation(rule="policy-error", message=f"the policy's patch does not apply: {exc}")],
+            })
+            rounds[-1] = decision
+            break
+        applied.extend(decision.patches)
+        current = current.model_copy(update={"object": patched})
+    else:
+        decision = rounds[-1].model_copy(update={
+            "allowed": False,
+            "violations": [Violation(rule="policy-error",
+                                     message=f"the policy still asks for patches after {MAX_PATCH_ROUNDS} rounds")],
+        })
+    final = decision.model_copy(update={
+        "patches": applied,
+        "warnings": sorted({w for d in rounds for w in d.warnings}),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    })
+    return _Decided(final, current, rounds)
+
+
+def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: _Decided) -> dict[str, Any]:
+    d = decided.decision
+    return {
+        "type": "decision",
+        "request_id": ctx.request_id,
+        "call_id": d.call_id,
+        "user": {"name": identity.name, "uid": identity.uid},
+        "token": {"id": ctx.token_id, "kind": ctx.token_kind},
+        "on_behalf_of": ctx.on_behalf_of,
+        "source": ctx.source,
+        "project": plan.project,
+        "facility_project": plan.facility_project,
+        "namespace": plan.namespace,
+        "operation": ctx.operation,
+        "verb": d.operation,
+        "object": {"kind": d.kind, "name": d.name},
+        "decision": "allow" if d.allowed else "deny",
+        "violations": [v.model_dump() for v in d.violations],
+        "warnings": d.warnings,
+        "patches": d.patches,
+        "policy_revision": d.revision,
+        "engine": d.engine,
+        "decision_ms": d.duration_ms,
+        "error": d.error,
+    }
+
+
+def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, result: CallResult | None,
+                    error: SpinError | None = None) -> dict[str, Any]:
+    return {
+        "type": "forward",
+        "request_id": ctx.request_id,
+        "call_id": result.call_id if result else None,
+        "user": {"name": identity.name, "uid": identity.uid},
+        "token": {"id": ctx.token_id, "kind": ctx.token_kind},
+        "project": plan.project,
+        "namespace": plan.namespace,
+        "operation": ctx.operation,
+        "object": {"kind": result.kind, "name": result.name} if result else None,
+        "backend_result": result.action if result else "failed",
+        "backend_message": (result.message if result else "") or (error.message if error else ""),
+    }
+
+
+def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, backend: Backend | None,
+              ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
+    """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
+    decided = [decide_call(call, identity, plan, policy, dry_run=dry_run) for call in plan.calls]
+    for item in decided:
+        audit.write(_decision_record(ctx, identity, plan, item))  # AuditError: nothing forwarded
+    decisions = [item.decision for item in decided]
+    allowed = all(d.allowed for d in decisions)
+    outcome = Outcome(
+        project=plan.project, namespace=plan.namespace, facility_project=plan.facility_project,
+        allowed=allowed, forwarded=False, dry_run=dry_run,
+        revision=decisions[0].revision if decisions else "",
+        decisions=decisions, notices=plan.notices,
+        objects=[item.call.object for item in decided],
+    )
+    if not allowed or dry_run or backend is None:
+        return outcome
+    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project)
+    approved = [item.call for item in decided]
+    try:
+        if ctx.operation == "down":
+            results = backend.delete(ref, approved, volumes=volumes)
+        else:
+            results = backend.apply(ref, approved)
+    except ForwardError as exc:
+        audit.write(_forward_record(ctx, identity, plan, None, exc))
+        raise
+    for result in results:
+        audit.write(_forward_record(ctx, identity, plan, result))
+    return outcome.model_copy(update={"forwarded": True, "results": results})
