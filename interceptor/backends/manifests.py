@@ -1,0 +1,120 @@
+"""The manifests backend: approved objects written to a folder, one YAML file per object.
+
+For facilities that hand the approved objects to their own GitOps pipeline,
+for dry runs on a laptop, and for benchmarks (no container runtime in the way).
+Writes are atomic (temp file + rename) and idempotent (same bytes -> unchanged).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from interceptor.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
+from interceptor.errors import ForwardError, WaitTimeout
+from interceptor.types import Call, CallResult, ServiceStatus
+
+
+def _filename(obj: dict[str, Any]) -> str:
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+class ManifestsBackend:
+    name = "manifests"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _dir(self, ref: ProjectRef) -> Path:
+        # namespace names are DNS-1123 labels (checked by the gateway), so this never leaves root
+        return self.root / ref.namespace
+
+    def _read(self, ref: ProjectRef) -> list[dict[str, Any]]:
+        folder = self._dir(ref)
+        if not folder.is_dir():
+            return []
+        return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yaml"))]
+
+    def existing(self, ref: ProjectRef) -> ProjectInfo | None:
+        objects = self._read(ref)
+        ns = next((o for o in objects if o["kind"] == "Namespace"), None)
+        if not objects:
+            return None
+        labels = (ns or objects[0]).get("metadata", {}).get("labels", {})
+        return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""), labels.get(LABEL_FACILITY_PROJECT, ""),
+                           sorted({o["metadata"].get("labels", {}).get(LABEL_SERVICE, "") for o in objects} - {""}))
+
+    def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
+        return {(o["kind"], o["metadata"]["name"]) for o in self._read(ref)}
+
+    def list_projects(self) -> list[ProjectInfo]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            info = self.existing(ProjectRef(folder.name, folder.name))
+            if info:
+                out.append(info)
+        return out
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        folder = self._dir(ref)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            results, wanted = [], set()
+            for call in calls:
+                target = folder / _filename(call.object)
+                wanted.add(target.name)
+                text = yaml.safe_dump(call.object, sort_keys=True)
+                if target.exists() and target.read_text() == text:
+                    results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged"))
+                    continue
+                action = "configured" if target.exists() else "created"
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text)
+                os.replace(tmp, target)
+                results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action=action,
+                                          message=str(target)))
+            for stale in folder.glob("*.yaml"):
+                if stale.name not in wanted:
+                    stale.unlink()
+                    results.append(CallResult(call_id="prune", kind="file", name=stale.name, action="deleted"))
+            return results
+        except OSError as exc:
+            raise ForwardError(f"cannot write manifests to {folder}: {exc.strerror}") from None
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        results = []
+        for obj in self._read(ref):
+            if obj["kind"] == "PersistentVolumeClaim" and not volumes:
+                continue
+            (self._dir(ref) / _filename(obj)).unlink(missing_ok=True)
+            results.append(CallResult(call_id="down", kind=obj["kind"], name=obj["metadata"]["name"], action="deleted"))
+        folder = self._dir(ref)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        return results
+
+    def status(self, ref: ProjectRef) -> list[ServiceStatus]:
+        out = []
+        for obj in self._read(ref):
+            if obj["kind"] in {"Deployment", "StatefulSet"}:
+                replicas = obj.get("spec", {}).get("replicas", 1)
+                out.append(ServiceStatus(service=obj["metadata"].get("labels", {}).get(LABEL_SERVICE, obj["metadata"]["name"]),
+                                         kind=obj["kind"], ready=replicas, desired=replicas, state="written",
+                                         message="written to the manifests folder; nothing runs it here"))
+        return out
+
+    def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        statuses = self.status(ref)
+        if not statuses and not self._read(ref):
+            raise WaitTimeout(f"project {ref.project} has no manifests")
+        return statuses
+
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
+        return iter(())

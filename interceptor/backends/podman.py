@@ -1,0 +1,360 @@
+"""The single-machine backend: approved objects run with `podman kube play`.
+
+Podman runs Pods, not controllers, so each Deployment/StatefulSet becomes one
+pod named <namespace>-<service> built from its (already approved and patched)
+pod template; a Service's published ports become host ports on 127.0.0.1 of
+the pod it selects (the role kube-proxy plays in a cluster); a PVC becomes a
+named podman volume <namespace>-<claim>. Everything carries the project and
+owner labels, so `down` finds exactly the project's pods and volumes.
+
+Idempotency: each pod carries the hash of what was played; the same hash
+means unchanged, another means `kube play --replace`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import subprocess
+import time
+from typing import Any, Iterator
+
+import yaml
+
+from interceptor.backends.base import (
+    ANNOTATION_HASH, LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE,
+    ProjectInfo, ProjectRef,
+)
+from interceptor.errors import PodmanError, WaitTimeout
+from interceptor.types import Call, CallResult, ServiceStatus
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
+#: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
+NOOP_KINDS = {"Namespace", "NetworkPolicy", "ServiceAccount"}
+PUBLISHED_ANNOTATION = "spin.io/published"
+
+
+class PodmanRunner:
+    """The one place podman is executed; errors become PodmanError with podman's own words."""
+
+    def __init__(self, binary: str = "podman", timeout: float = 120):
+        self.binary = binary
+        self.timeout = timeout
+
+    def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        try:
+            proc = subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
+                                  timeout=self.timeout)
+        except FileNotFoundError:
+            raise PodmanError("podman is not installed on the gateway's machine",
+                              hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
+        except subprocess.TimeoutExpired:
+            raise PodmanError(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
+        if check and proc.returncode != 0:
+            message = (proc.stderr or proc.stdout).strip().splitlines()
+            raise PodmanError(f"podman {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}")
+        return proc.stdout
+
+
+def _labels(ref: ProjectRef, service: str | None = None) -> dict[str, str]:
+    labels = {LABEL_MANAGED_BY: "spin", LABEL_PROJECT: ref.project, LABEL_OWNER: ref.owner,
+              LABEL_FACILITY_PROJECT: ref.facility_project}
+    if service:
+        labels[LABEL_SERVICE] = service
+    return {k: v for k, v in labels.items() if v}
+
+
+def _pod_template(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj["kind"] == "Pod":
+        return {"metadata": obj.get("metadata", {}), "spec": obj.get("spec", {})}
+    if obj["kind"] == "Job":
+        return obj["spec"]["template"]
+    return obj["spec"]["template"]
+
+
+def _service_of(obj: dict[str, Any]) -> str:
+    labels = obj.get("metadata", {}).get("labels", {})
+    return labels.get(LABEL_SERVICE) or obj["metadata"]["name"]
+
+
+def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """service label -> [{containerPort, hostPort, hostIP, protocol}] from the Services that publish."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for svc in services:
+        selector = svc.get("spec", {}).get("selector", {})
+        target = selector.get(LABEL_SERVICE)
+        raw = svc.get("metadata", {}).get("annotations", {}).get(PUBLISHED_ANNOTATION)
+        if not target or not raw:
+            continue
+        try:
+            published = json.loads(raw)
+        except ValueError:
+            continue
+        for entry in published:
+            out.setdefault(target, []).append({
+                "containerPort": int(entry["target"]),
+                "hostPort": int(entry["published"]),
+                "hostIP": entry.get("host_ip") or "127.0.0.1",
+                "protocol": str(entry.get("protocol", "tcp")).upper(),
+            })
+    return out
+
+
+def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Pod podman plays for one approved workload."""
+    template = copy.deepcopy(_pod_template(workload))
+    service = _service_of(workload)
+    spec = template.get("spec", {})
+    meta = template.get("metadata", {})
+    labels = {**meta.get("labels", {}), **_labels(ref, service)}
+    for volume in spec.get("volumes", []) or []:
+        claim = volume.get("persistentVolumeClaim")
+        if claim:
+            claim["claimName"] = f"{ref.namespace}-{claim['claimName']}"
+    containers = spec.get("containers", [])
+    for port in publish:
+        # Publish on the container that declares the port, else on the first one.
+        owner = next((c for c in containers
+                      if any(p.get("containerPort") == port["containerPort"] for p in c.get("ports", []) or [])),
+                     containers[0] if containers else None)
+        if owner is None:
+            continue
+        ports = owner.setdefault("ports", [])
+        existing = next((p for p in ports if p.get("containerPort") == port["containerPort"]
+                         and p.get("protocol", "TCP").upper() == port["protocol"]), None)
+        if existing is None:
+            existing = {"containerPort": port["containerPort"], "protocol": port["protocol"]}
+            ports.append(existing)
+        existing["hostPort"] = port["hostPort"]
+        existing["hostIP"] = port["hostIP"]
+    if workload["kind"] in {"Deployment", "StatefulSet"}:
+        spec.setdefault("restartPolicy", "Always")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{ref.namespace}-{service}", "labels": labels,
+                     "annotations": dict(meta.get("annotations", {}) or {})},
+        "spec": spec,
+    }
+    digest = hashlib.sha256(json.dumps(pod, sort_keys=True).encode()).hexdigest()[:16]
+    pod["metadata"]["annotations"][ANNOTATION_HASH] = digest
+    return pod
+
+
+class PodmanBackend:
+    name = "podman"
+
+    def __init__(self, runner: PodmanRunner | None = None):
+        self.podman = runner or PodmanRunner()
+
+    # -- reading -------------------------------------------------------------
+
+    def _pods(self, ref: ProjectRef | None = None) -> list[dict[str, Any]]:
+        args = ["pod", "ps", "--format", "json", "--filter", f"label={LABEL_MANAGED_BY}=spin"]
+        if ref is not None:
+            args += ["--filter", f"label={LABEL_PROJECT}={ref.project}"]
+        return json.loads(self.podman(*args) or "[]") or []
+
+    def _inspect_pod(self, name: str) -> dict[str, Any] | None:
+        out = self.podman("pod", "inspect", name, check=False)
+        if not out.strip():
+            return None
+        data = json.loads(out)
+        return data[0] if isinstance(data, list) else data
+
+    def _volumes(self, ref: ProjectRef) -> list[str]:
+        out = self.podman("volume", "ls", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}",
+                          "--filter", f"label={LABEL_MANAGED_BY}=spin")
+        return [v["Name"] for v in json.loads(out or "[]") or []]
+
+    def existing(self, ref: ProjectRef) -> ProjectInfo | None:
+        pods = self._pods(ref)
+        volumes = self._volumes(ref) if not pods else []
+        if not pods and not volumes:
+            return None
+        labels = pods[0].get("Labels", {}) if pods else {}
+        return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""),
+                           labels.get(LABEL_FACILITY_PROJECT, ""),
+                           sorted(p.get("Labels", {}).get(LABEL_SERVICE, "") for p in pods))
+
+    def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
+        found = set()
+        for pod in self._pods(ref):
+            service = pod.get("Labels", {}).get(LABEL_SERVICE)
+            if service:
+                found.add(("Workload", service))
+        for volume in self._volumes(ref):
+            found.add(("PersistentVolumeClaim", volume.removeprefix(f"{ref.namespace}-")))
+        return found
+
+    def list_projects(self) -> list[ProjectInfo]:
+        projects: dict[str, ProjectInfo] = {}
+        for pod in self._pods():
+            labels = pod.get("Labels", {})
+            name = labels.get(LABEL_PROJECT, "")
+            info = projects.setdefault(name, ProjectInfo(name, name, labels.get(LABEL_OWNER, ""),
+                                                         labels.get(LABEL_FACILITY_PROJECT, "")))
+            info.services.append(labels.get(LABEL_SERVICE, ""))
+        return sorted(projects.values(), key=lambda p: p.project)
+
+    # -- changing ------------------------------------------------------------
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        objects = [c.object for c in calls]
+        unsupported = sorted({o["kind"] for o in objects} - WORKLOAD_KINDS - NOOP_KINDS
+                             - {"Service", "PersistentVolumeClaim", "ConfigMap", "Secret"})
+        if unsupported:
+            raise PodmanError(f"the podman backend cannot run {', '.join(unsupported)} objects",
+                              hint="Use --backend kubernetes for these, or remove them from the compose file.")
+        publish = _published_ports([o for o in objects if o["kind"] == "Service"])
+        results: list[CallResult] = []
+        config_docs = [c.object for c in calls if c.kind in {"ConfigMap", "Secret"}]
+        for call in calls:
+            kind = call.kind
+            if kind in NOOP_KINDS or kind in {"Service", "ConfigMap", "Secret"}:
+                results.append(CallResult(call_id=call.id, kind=kind, name=call.name, action="unchanged",
+                                          message="carried by the project's pods on this machine"))
+            elif kind == "PersistentVolumeClaim":
+                results.append(self._ensure_volume(ref, call))
+        wanted = set()
+        for call in calls:
+            if call.kind in WORKLOAD_KINDS:
+                pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []))
+                wanted.add(pod["metadata"]["name"])
+                results.append(self._play(call, pod, config_docs))
+        for pod in self._pods(ref):
+            if pod["Name"] not in wanted:  # a service the compose file no longer has
+                self.podman("pod", "rm", "-f", pod["Name"])
+                results.append(CallResult(call_id="prune", kind="Pod", name=pod["Name"], action="deleted",
+                                          message="no longer in the project"))
+        return results
+
+    def _ensure_volume(self, ref: ProjectRef, call: Call) -> CallResult:
+        name = f"{ref.namespace}-{call.name}"
+        if self._volume_exists(name):
+            return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged")
+        args = ["volume", "create"]
+        for key, value in _labels(ref).items():
+            args += ["--label", f"{key}={value}"]
+        self.podman(*args, name)
+        return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="created", message=f"volume {name}")
+
+    def _volume_exists(self, name: str) -> bool:
+        try:
+            subprocess.run([self.podman.binary, "volume", "exists", name], check=True, capture_output=True, timeout=30)
+            return True
+        except subprocess.CalledProcessError:
+            return False
+
+    def _play(self, call: Call, pod: dict[str, Any], config_docs: list[dict[str, Any]]) -> CallResult:
+        name = pod["metadata"]["name"]
+        current = self._inspect_pod(name)
+        want = pod["metadata"]["annotations"][ANNOTATION_HASH]
+        if current is not None:
+            have = (current.get("Labels") or {}).get(ANNOTATION_HASH) or self._pod_hash(current)
+            if have == want and current.get("State") == "Running":
+                return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
+        # The hash also goes in a label: podman keeps pod labels, not pod annotations.
+        pod["metadata"]["labels"][ANNOTATION_HASH] = want
+        documents = yaml.safe_dump_all([pod, *config_docs], sort_keys=True)
+        args = ["kube", "play", "--replace", "-"] if current is not None else ["kube", "play", "-"]
+        self.podman(*args, stdin=documents)
+        return CallResult(call_id=call.id, kind=call.kind, name=call.name,
+                          action="configured" if current is not None else "created", message=name)
+
+    @staticmethod
+    def _pod_hash(inspect: dict[str, Any]) -> str | None:
+        return (inspect.get("Labels") or {}).get(ANNOTATION_HASH)
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        results = []
+        for pod in self._pods(ref):
+            # --volumes is not a pod rm flag in podman 4.3; anonymous volumes go with the containers.
+            self.podman("pod", "rm", "-f", pod["Name"])
+            results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
+        if volumes:
+            for name in self._volumes(ref):
+                self.podman("volume", "rm", "-f", name)
+                results.append(CallResult(call_id="down", kind="PersistentVolumeClaim", name=name, action="deleted"))
+        return results
+
+    # -- observing -----------------------------------------------------------
+
+    def status(self, ref: ProjectRef) -> list[ServiceStatus]:
+        out = []
+        for pod in self._pods(ref):
+            info = self._inspect_pod(pod["Name"]) or {}
+            containers = [c for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
+            running = sum(1 for c in containers if c.get("State") == "running")
+            ports = []
+            for mapping in ((info.get("InfraConfig") or {}).get("PortBindings") or {}).items():
+                container_port, binds = mapping
+                for b in binds or []:
+                    ports.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{container_port}")
+            restarts = sum(self._restarts(c["Id"]) for c in containers)
+            created = info.get("Created")
+            out.append(ServiceStatus(
+                service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod",
+                ready=1 if containers and running == len(containers) else 0, desired=1,
+                state=(info.get("State") or pod.get("Status", "")).lower(), ports=sorted(ports),
+                restarts=restarts, age_seconds=_age(created),
+            ))
+        return sorted(out, key=lambda s: s.service)
+
+    def _restarts(self, container_id: str) -> int:
+        out = self.podman("container", "inspect", container_id, "--format", "{{.RestartCount}}", check=False)
+        try:
+            return int(out.strip() or 0)
+        except ValueError:
+            return 0
+
+    def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses = self.status(ref)
+            if statuses and all(s.ready >= s.desired for s in statuses):
+                return statuses
+            if time.monotonic() >= deadline:
+                waiting = [s for s in statuses if s.ready < s.desired]
+                reasons = "; ".join(f"{s.service}: {s.state}{self._why(ref, s.service)}" for s in waiting)
+                raise WaitTimeout(f"not ready after {timeout:g}s: {reasons or 'no pods'}", data=[s.model_dump() for s in statuses])
+            time.sleep(0.5)
+
+    def _why(self, ref: ProjectRef, service: str) -> str:
+        lines = list(self.logs(ref, service, tail=3, since=None))
+        return f" (last log lines: {' | '.join(lines)})" if lines else ""
+
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
+        for pod in self._pods(ref):
+            svc = pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"])
+            if service and svc != service:
+                continue
+            info = self._inspect_pod(pod["Name"]) or {}
+            for container in info.get("Containers", []):
+                if container.get("Id") == info.get("InfraContainerID"):
+                    continue
+                args = ["logs"]
+                if tail is not None:
+                    args += ["--tail", str(tail)]
+                if since:
+                    args += ["--since", since]
+                proc = subprocess.run([self.podman.binary, *args, container["Id"]], capture_output=True, text=True,
+                                      timeout=self.podman.timeout)
+                for line in (proc.stdout + proc.stderr).splitlines():
+                    yield f"{svc} | {line}"
+
+
+def _age(created: str | None) -> float | None:
+    if not created:
+        return None
+    from datetime import datetime, timezone
+    try:
+        # podman prints nanoseconds; Python parses microseconds
+        head, _, rest = created.partition(".")
+        frac = "".join(ch for ch in rest if ch.isdigit())[:6]
+        tz = rest[len("".join(ch for ch in rest if ch.isdigit())):]
+        stamp = datetime.fromisoformat(f"{head}.{frac or '0'}{tz}".replace("Z", "+00:00"))
+        return round((datetime.now(timezone.utc) - stamp).total_seconds(), 1)
+    except ValueError:
+        return None
