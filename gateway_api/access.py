@@ -1,0 +1,30 @@
+"""Who may act on which project: plain functions over Identity and the project's labels."""
+
+from __future__ import annotations
+
+from interceptor.backends.base import ProjectInfo
+from interceptor.errors import Forbidden
+from interceptor.types import Identity
+
+
+def facility_project_for(identity: Identity, requested: str | None) -> str:
+    """The facility project a new compose project is filed under: one the caller belongs to."""
+    if requested is None:
+        return identity.projects[0] if identity.projects else identity.name
+    if requested in identity.projects or requested == identity.name or identity.admin:
+        return requested
+    raise Forbidden(f"you ({identity.name}) are not a member of facility project {requested!r}",
+                    hint=f"Use one of your projects: {', '.join(identity.projects) or identity.name}.")
+
+
+def may_act_on(identity: Identity, info: ProjectInfo) -> bool:
+    return (identity.admin or info.owner == identity.name
+            or (info.facility_project != "" and info.facility_project in identity.projects))
+
+
+def require_access(identity: Identity, info: ProjectInfo | None) -> None:
+    if info is None or may_act_on(identity, info):
+        return
+    raise Forbidden(f"project {info.project!r} belongs to facility project {info.facility_project!r} "
+                    f"(owner {info.owner}); you ({identity.name}) are not a member",
+                    hint="Choose another project name with -p, or ask a member of that project.")

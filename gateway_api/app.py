@@ -1,0 +1,198 @@
+"""The FastAPI application: authentication, one error handler, thin routes over Gateway.
+
+Routes are plain `def`, so FastAPI runs them in its thread pool: policy
+evaluation, podman and Kubernetes calls never block the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interceptor.audit import read_records
+from interceptor.errors import AuthError, Forbidden, SpinError
+from gateway_api.auth.tokens import TokenSigner
+from gateway_api.gateway import Caller, Gateway
+from gateway_api.schemas import (
+    AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
+    PolicyInfo, ProjectList, StatusResponse, TokenResponse, WhoAmI,
+)
+from gateway_api.settings import Settings
+
+PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {400: "Bad request", 401: "Not authenticated", 403: "Refused: by policy or access rules",
+                       404: "Not found", 409: "Conflict", 422: "Invalid input", 502: "Backend failed",
+                       503: "A dependency is unavailable (policy engine, identity, audit log)",
+                       504: "Timed out waiting"}.items()
+}
+
+
+def _error(status: int, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body)
+
+
+def _watch_policy(gateway: Gateway, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        gateway.policy.try_reload()
+
+
+def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> FastAPI:
+    stop = threading.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        watcher = None
+        if settings.policy_poll_seconds > 0:
+            watcher = threading.Thread(target=_watch_policy, args=(gateway, settings.policy_poll_seconds, stop),
+                                       daemon=True, name="policy-watch")
+            watcher.start()
+        yield
+        stop.set()
+
+    app = FastAPI(title="Spin gateway", version="0.1.0", lifespan=lifespan,
+                  description="Compose projects become Kubernetes objects, each call decided by the facility's Rego "
+                              "policies and audited. Every error has the body {error, detail, hint}.")
+    app.state.gateway = gateway
+    app.state.signer = signer
+
+    @app.exception_handler(SpinError)
+    async def spin_error(_request: Request, exc: SpinError):
+        return _error(exc.http_status, exc.to_body())
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+        return _error(422, {"error": "InvalidRequest", "detail": problems, "hint": "See /openapi.json for the schema."})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, {"error": "HTTPError", "detail": str(exc.detail), "hint": "See /docs for the routes."})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception):
+        return _error(500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
+                            "hint": "This is a bug in the gateway; the administrators have the log."})
+
+    def caller(request: Request) -> Caller:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("no bearer token", hint="Run `spin login`, or set SPIN_TOKEN.")
+        claims = signer.verify(token.strip())
+        identity = gateway.identity.lookup(claims.subject)
+        return Caller(identity=identity, token_id=claims.token_id, token_kind=claims.kind,
+                      source=request.client.host if request.client else None)
+
+    Auth = Annotated[Caller, Depends(caller)]
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, responses={503: ERRORS[503]}, tags=["health"])
+    def readyz():
+        checks = {"policy": gateway.policy.revision, "backend": gateway.backend.name,
+                  "identity": gateway.identity.name}
+        if gateway.policy.last_reload_error:
+            checks["policy_reload"] = gateway.policy.last_reload_error
+        return Health(status="ready", checks=checks)
+
+    @app.post("/v1/login", response_model=TokenResponse, responses={401: ERRORS[401], 503: ERRORS[503]}, tags=["auth"])
+    def login(body: LoginRequest) -> TokenResponse:
+        identity = gateway.identity.authenticate(body.username, body.password)
+        token, claims = signer.issue(identity.name, ttl=settings.token_ttl)
+        return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
+
+    @app.get("/v1/whoami", response_model=WhoAmI, responses={401: ERRORS[401]}, tags=["auth"])
+    def whoami(who: Auth) -> WhoAmI:
+        i = who.identity
+        return WhoAmI(name=i.name, uid=i.uid, gid=i.gid, groups=[g.model_dump() for g in i.groups],
+                      projects=i.projects, admin=i.admin, token_kind=who.token_kind, token_id=who.token_id)
+
+    @app.get("/v1/projects", response_model=ProjectList, responses={401: ERRORS[401]}, tags=["projects"])
+    def list_projects(who: Auth, limit: int = Query(100, ge=1, le=1000),
+                      cursor: str | None = Query(None, max_length=63)) -> ProjectList:
+        return gateway.list_projects(who, limit, cursor)
+
+    @app.post("/v1/projects/{project}/check", response_model=PlanResponse,
+              responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["projects"],
+              summary="Decide every call of `up` without forwarding anything (dry run)")
+    def check(who: Auth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
+        return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,
+                          as_user=body.as_user)
+
+    @app.put("/v1/projects/{project}", response_model=PlanResponse,
+             responses={k: ERRORS[k] for k in (401, 403, 409, 422, 502, 503, 504)}, tags=["projects"],
+             summary="Bring the project up (idempotent: the same compose twice reports `unchanged`)")
+    def up(who: Auth, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
+           timeout: float = Query(120, gt=0, le=3600)) -> PlanResponse:
+        return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout)
+
+    @app.delete("/v1/projects/{project}", response_model=PlanResponse,
+                responses={k: ERRORS[k] for k in (401, 403, 404, 502, 503)}, tags=["projects"])
+    def down(who: Auth, project: str = PROJECT, volumes: bool = False) -> PlanResponse:
+        return gateway.down(who, project, volumes=volumes)
+
+    @app.get("/v1/projects/{project}", response_model=StatusResponse,
+             responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])
+    def status(who: Auth, project: str = PROJECT) -> StatusResponse:
+        return gateway.status(who, project)
+
+    @app.get("/v1/projects/{project}/logs", response_model=LogsResponse,
+             responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])
+    def logs(who: Auth, project: str = PROJECT, service: str | None = Query(None, max_length=63),
+             tail: int | None = Query(None, ge=0, le=100000), since: str | None = Query(None, max_length=40)) -> LogsResponse:
+        return LogsResponse(project=project, lines=gateway.logs(who, project, service, tail, since))
+
+    @app.post("/v1/projects/{project}/convert", response_model=ConvertResponse,
+              responses={k: ERRORS[k] for k in (401, 422)}, tags=["projects"],
+              summary="The Kubernetes objects of a compose model, before policy")
+    def convert(who: Auth, body: ComposeRequest, project: str = PROJECT) -> ConvertResponse:
+        return gateway.convert(who, project, body.compose)
+
+    @app.get("/v1/policy", response_model=PolicyInfo, responses={401: ERRORS[401]}, tags=["policy"])
+    def policy_info(who: Auth) -> PolicyInfo:
+        return PolicyInfo(revision=gateway.policy.revision, engine=gateway.policy.engine.name,
+                          policy_dir=str(gateway.policy.policy_dir), last_reload_error=gateway.policy.last_reload_error)
+
+    @app.post("/v1/policy/reload", response_model=PolicyInfo, responses={k: ERRORS[k] for k in (401, 403, 500)},
+              tags=["policy"])
+    def policy_reload(who: Auth) -> PolicyInfo:
+        if not who.identity.admin:
+            raise Forbidden("only administrators may reload the policy")
+        gateway.policy.reload()
+        return policy_info(who)
+
+    @app.get("/v1/audit", response_model=AuditPage, responses={401: ERRORS[401]}, tags=["audit"])
+    def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
+              decision: str | None = Query(None, pattern="^(allow|deny)$"), limit: int = Query(100, ge=1, le=10000)) -> AuditPage:
+        # Non-admins read only their own records.
+        if not who.identity.admin:
+            user = who.identity.name
+        items = []
+        for record in read_records(settings.audit_log):
+            if user and (record.get("user") or {}).get("name") != user:
+                continue
+            if project and record.get("project") != project:
+                continue
+            if decision and record.get("decision") != decision:
+                continue
+            items.append(record)
+        return AuditPage(items=items[-limit:])
+
+    return app
+
+
+def build_app(settings: Settings) -> FastAPI:
+    from gateway_api.components import make_gateway
+
+    gateway, signer = make_gateway(settings)
+    return create_app(settings, gateway, signer)

@@ -1,0 +1,194 @@
+"""The gateway's operations (up, check, down, status, logs, convert), one path for every caller.
+
+Routes hold no logic: they authenticate, then call these methods. Each method
+authorises, plans, and hands the plan to the interceptor; nothing here talks
+to a backend except through the interceptor or the read-only status calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from interceptor.audit import AuditLog
+from interceptor.backends.base import Backend, ProjectRef
+from interceptor.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from interceptor.intercept import Outcome, RequestContext, intercept
+from interceptor.types import Identity
+from gateway_api import access, planning
+from gateway_api.identity.base import IdentityProvider
+from gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from policy.service import PolicyService
+
+
+@dataclass(frozen=True)
+class Caller:
+    identity: Identity
+    token_id: str
+    token_kind: str = "user"
+    source: str | None = None
+
+
+def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str]):
+    from compose import validate_model
+    from translate import to_kubernetes
+
+    return to_kubernetes(validate_model(model), project=project, namespace=namespace, labels=labels)
+
+
+def _status_word(outcome: Outcome) -> str:
+    if not outcome.allowed:
+        return "denied"
+    if outcome.dry_run:
+        return "checked"
+    actions = {r.action for r in outcome.results}
+    if actions <= {"unchanged"}:
+        return "unchanged"
+    if actions & {"configured", "deleted"} or "unchanged" in actions:
+        return "configured"
+    return "created"
+
+
+class Gateway:
+    def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider):
+        self.policy = policy
+        self.audit = audit
+        self.backend = backend
+        self.identity = identity
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _project_lock(self, namespace: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(namespace, threading.Lock())
+
+    def _deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> None:
+        self.audit.write({
+            "type": "access", "request_id": uuid.uuid4().hex, "operation": operation, "project": project,
+            "user": {"name": caller.identity.name, "uid": caller.identity.uid},
+            "token": {"id": caller.token_id, "kind": caller.token_kind}, "source": caller.source,
+            "decision": "deny", "violations": [{"rule": "access", "message": exc.message}],
+        })
+        raise exc
+
+    def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
+        info = self.backend.existing(ref)
+        try:
+            access.require_access(caller.identity, info)
+        except Forbidden as exc:
+            self._deny_access(caller, operation, project, exc)
+        return info
+
+    def _acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
+        if not as_user or as_user == caller.identity.name:
+            return caller.identity
+        if not caller.identity.admin:
+            self._deny_access(caller, operation, project, Forbidden(
+                f"only administrators may {operation} as another user ({as_user})"))
+        return self.identity.lookup(as_user)
+
+    # -- operations -----------------------------------------------------------
+
+    def convert(self, caller: Caller, project: str, model: dict[str, Any]) -> ConvertResponse:
+        namespace = planning.namespace_for(project)
+        labels = planning.project_labels(project, caller.identity.name,
+                                         access.facility_project_for(caller.identity, None))
+        translation = _translate(model, project, namespace, labels)
+        return ConvertResponse(project=project, namespace=namespace,
+                               objects=[planning.namespace_object(namespace, labels), *translation.objects],
+                               notices=translation.notices)
+
+    def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
+           dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120) -> PlanResponse:
+        operation = "check" if dry_run else "up"
+        namespace = planning.namespace_for(project)
+        identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
+        fproject = access.facility_project_for(identity, facility_project)
+        ref = ProjectRef(project, namespace, identity.name, fproject)
+        with self._project_lock(namespace):
+            info = self._authorise(caller, operation, project, ref)
+            if info is not None and info.facility_project:
+                fproject = info.facility_project  # an existing project keeps its facility project
+                ref = ProjectRef(project, namespace, info.owner or identity.name, fproject)
+            labels = planning.project_labels(project, ref.owner, fproject)
+            translation = _translate(model, project, namespace, labels)
+            existing = self.backend.existing_objects(ref) if info is not None else set()
+            plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
+                                    owner=ref.owner, facility_project=fproject, existing=existing)
+            ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
+                                 token_id=caller.token_id, token_kind=caller.token_kind,
+                                 on_behalf_of=identity.name if identity is not caller.identity else None)
+            outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
+        response = self._response(outcome, ctx)
+        if not outcome.allowed and not dry_run:
+            raise PolicyDenied(_denial_message(outcome), data=response.model_dump(mode="json"))
+        if wait and outcome.forwarded:
+            response.services = self.backend.wait(ref, timeout)
+        return response
+
+    def down(self, caller: Caller, project: str, *, volumes: bool = False) -> PlanResponse:
+        namespace = planning.namespace_for(project)
+        ref = ProjectRef(project, namespace)
+        with self._project_lock(namespace):
+            info = self._authorise(caller, "down", project, ref)
+            if info is None:
+                raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
+            ref = ProjectRef(project, namespace, info.owner, info.facility_project)
+            labels = planning.project_labels(project, info.owner, info.facility_project)
+            existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+                        for kind, name in sorted(self.backend.existing_objects(ref))]
+            existing.insert(0, planning.namespace_object(namespace, labels))
+            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
+                                      facility_project=info.facility_project)
+            ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
+                                 token_id=caller.token_id, token_kind=caller.token_kind)
+            outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
+                                dry_run=False, volumes=volumes)
+        if not outcome.allowed:
+            raise PolicyDenied(_denial_message(outcome), data=self._response(outcome, ctx).model_dump(mode="json"))
+        response = self._response(outcome, ctx)
+        response.status = "removed"
+        return response
+
+    def status(self, caller: Caller, project: str) -> StatusResponse:
+        namespace = planning.namespace_for(project)
+        info = self._authorise(caller, "status", project, ProjectRef(project, namespace))
+        if info is None:
+            raise NotFound(f"project {project!r} does not exist")
+        ref = ProjectRef(project, namespace, info.owner, info.facility_project)
+        return StatusResponse(project=project, namespace=namespace, owner=info.owner,
+                              facility_project=info.facility_project, services=self.backend.status(ref))
+
+    def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None) -> list[str]:
+        namespace = planning.namespace_for(project)
+        info = self._authorise(caller, "logs", project, ProjectRef(project, namespace))
+        if info is None:
+            raise NotFound(f"project {project!r} does not exist")
+        return list(self.backend.logs(ProjectRef(project, namespace, info.owner, info.facility_project),
+                                      service, tail, since))
+
+    def list_projects(self, caller: Caller, limit: int = 100, cursor: str | None = None) -> ProjectList:
+        visible = [p for p in self.backend.list_projects() if access.may_act_on(caller.identity, p)]
+        if cursor:
+            visible = [p for p in visible if p.project > cursor]
+        page = visible[:limit]
+        return ProjectList(items=[ProjectSummary(**vars(p)) for p in page],
+                           next_cursor=page[-1].project if len(visible) > limit else None)
+
+    def _response(self, outcome: Outcome, ctx: RequestContext) -> PlanResponse:
+        return PlanResponse(project=outcome.project, namespace=outcome.namespace,
+                            facility_project=outcome.facility_project, allowed=outcome.allowed,
+                            forwarded=outcome.forwarded, dry_run=outcome.dry_run, policy_revision=outcome.revision,
+                            status=_status_word(outcome), decisions=outcome.decisions, results=outcome.results,
+                            notices=outcome.notices, objects=outcome.objects if outcome.allowed else [],
+                            request_id=ctx.request_id)
+
+
+def _denial_message(outcome: Outcome) -> str:
+    lines = [f"{d.kind}/{d.name}: [{v.rule}] {v.message}" for d in outcome.denied for v in d.violations]
+    return f"refused by policy ({len(lines)} violation{'s' if len(lines) != 1 else ''}): " + "; ".join(lines)
+
+
+__all__ = ["Caller", "Gateway", "SpinError"]

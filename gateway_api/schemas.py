@@ -1,0 +1,117 @@
+"""The REST API's request and response bodies: the contract facility integrators build on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interceptor.types import CallResult, Decision, Notice, ServiceStatus
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every route."""
+
+    error: str = Field(description="Error class, e.g. PolicyDenied, AuthError")
+    detail: str = Field(description="What went wrong, naming the file, service and field where it can")
+    hint: str = Field(description="What to do next")
+    data: dict[str, Any] | None = Field(default=None, description="Structured details, e.g. the decisions of a refused plan")
+
+
+class ComposeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    compose: dict[str, Any] = Field(description="The canonical compose model (`spin config --format json`)")
+    facility_project: str | None = Field(default=None, max_length=63,
+                                         description="Facility project (group) the services belong to; default: the caller's first project")
+    as_user: str | None = Field(default=None, max_length=64, description="Admins only: decide as this user (dry runs)")
+
+
+class PlanResponse(BaseModel):
+    project: str
+    namespace: str
+    facility_project: str
+    allowed: bool
+    forwarded: bool
+    dry_run: bool
+    policy_revision: str
+    status: str = Field(description="created | configured | unchanged | denied | checked | removed")
+    decisions: list[Decision]
+    results: list[CallResult] = []
+    notices: list[Notice] = []
+    services: list[ServiceStatus] = []
+    objects: list[dict[str, Any]] = Field(default_factory=list, description="The approved (patched) objects")
+    request_id: str
+
+
+class ConvertResponse(BaseModel):
+    project: str
+    namespace: str
+    objects: list[dict[str, Any]]
+    notices: list[Notice]
+
+
+class StatusResponse(BaseModel):
+    project: str
+    namespace: str
+    owner: str
+    facility_project: str
+    services: list[ServiceStatus]
+
+
+class ProjectSummary(BaseModel):
+    project: str
+    namespace: str
+    owner: str
+    facility_project: str
+    services: list[str]
+
+
+class ProjectList(BaseModel):
+    items: list[ProjectSummary]
+    next_cursor: str | None = None
+
+
+class LogsResponse(BaseModel):
+    project: str
+    lines: list[str]
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    token: str
+    token_id: str
+    expires_at: int
+    user: str
+
+
+class WhoAmI(BaseModel):
+    name: str
+    uid: int
+    gid: int
+    groups: list[dict[str, Any]]
+    projects: list[str]
+    admin: bool
+    token_kind: str
+    token_id: str
+
+
+class PolicyInfo(BaseModel):
+    revision: str
+    engine: str
+    policy_dir: str
+    last_reload_error: str | None = None
+
+
+class AuditPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

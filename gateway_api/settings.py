@@ -1,0 +1,33 @@
+"""The gateway's configuration: one pydantic model filled from `spin gateway serve` flags or the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=1, le=65535)
+    backend: Literal["podman", "kubernetes", "manifests"] = "podman"
+    manifests_dir: Path = Path("state/manifests")
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    identity: Literal["users", "ldap"] = "users"
+    users: Path = Path("examples/users.yaml")
+    identity_config: Path | None = None
+    policy_dir: Path = Path("rego")
+    site_data: Path | None = None
+    policy_timeout: float = Field(default=2.0, gt=0)
+    policy_poll_seconds: float = Field(default=2.0, ge=0, description="0 turns the hot-reload watcher off")
+    audit_log: Path = Path("state/audit.log")
+    audit_max_bytes: int = 64 << 20
+    audit_stdout: bool = False
+    state_dir: Path = Path("state")
+    token_ttl: int = 12 * 3600
+
+    @property
+    def signing_key(self) -> Path:
+        return self.state_dir / "signing.key"
