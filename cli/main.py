@@ -1,0 +1,458 @@
+"""The `spin` command. Commands parse flags, call the gateway (or a local library), and render; nothing else.
+
+Exit codes: 0 done, 1 refused by policy, 2 bad usage or bad input, 3 gateway or backend unavailable.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+import yaml
+
+from cli import config as cfg
+from cli.render import Renderer
+from interceptor.errors import SpinError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run compose projects on the facility's gateway, checked by its policies.")
+policy_app = typer.Typer(no_args_is_help=True, help="Security staff: test, evaluate and describe the Rego policies.")
+audit_app = typer.Typer(invoke_without_command=True, help="Query and verify the decision log.")
+gateway_app = typer.Typer(no_args_is_help=True, help="Run and administer the gateway itself.")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+app.add_typer(gateway_app, name="gateway")
+
+
+@dataclass
+class Options:
+    files: list[Path] = field(default_factory=list)
+    project_name: str | None = None
+    env_files: list[Path] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    as_json: bool = False
+    gateway: str | None = None
+    token: str | None = None
+
+    @property
+    def render(self) -> Renderer:
+        return Renderer(self.as_json)
+
+
+def _opts(ctx: typer.Context) -> Options:
+    return ctx.find_root().obj or Options()
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """The one place errors become exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((a for a in args if isinstance(a, typer.Context)), kwargs.get("ctx"))
+        renderer = _opts(ctx).render if ctx is not None else Renderer()
+        try:
+            return fn(*args, **kwargs)
+        except SpinError as exc:
+            renderer.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+FileOpt = typer.Option(None, "-f", "--file", help="Compose file (repeatable, merged in order)")
+ProjectOpt = typer.Option(None, "-p", "--project-name", help="Project name (default: from the files' folder)")
+EnvFileOpt = typer.Option(None, "--env-file", help="Alternative environment file (repeatable)")
+ProfileOpt = typer.Option(None, "--profile", help="Enable a profile (repeatable)")
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+         env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+         json_output: bool = typer.Option(False, "--json", help="Machine-readable output"),
+         gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway URL (default: SPIN_GATEWAY)"),
+         token: Optional[str] = typer.Option(None, "--token", help="Bearer token (default: SPIN_TOKEN)", hidden=True)):
+    ctx.obj = Options(list(file or []), project_name, list(env_file or []), list(profile or []), json_output,
+                      gateway, token)
+
+
+def _merge(ctx: typer.Context, file, project_name, env_file, profile, json_output: bool = False) -> Options:
+    o = _opts(ctx)
+    o.files = o.files + list(file or [])
+    o.project_name = project_name or o.project_name
+    o.env_files = o.env_files + list(env_file or [])
+    o.profiles = o.profiles + list(profile or [])
+    o.as_json = o.as_json or json_output
+    return o
+
+
+def _load(o: Options):
+    from compose import load_project
+
+    return load_project(o.files, project_name=o.project_name, env_files=o.env_files or None,
+                        profiles=o.profiles or None)
+
+
+def _client(o: Options):
+    from cli.client import GatewayClient
+
+    return GatewayClient(cfg.gateway_url(o.gateway), cfg.token(o.token))
+
+
+def _warn(project) -> None:
+    for w in getattr(project, "warnings", []) or []:
+        sys.stderr.write(f"warning: {w}\n")
+
+
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output")
+
+
+# -- researcher commands -------------------------------------------------------------------------
+
+@app.command()
+@handles_errors
+def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+       env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+       wait: bool = typer.Option(False, "--wait", help="Wait until every service is running"),
+       timeout: float = typer.Option(120, "--wait-timeout", "--timeout", help="Seconds to wait"),
+       facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
+       verbose: bool = typer.Option(False, "-v", "--verbose", help="Print every decision"),
+       json_output: bool = JsonOpt):
+    """Create or update the project's services (idempotent)."""
+    o = _merge(ctx, file, project_name, env_file, profile, json_output)
+    project = _load(o)
+    _warn(project)
+    result = _client(o).request("PUT", f"/v1/projects/{project.name}", params={"wait": wait, "timeout": timeout},
+                                json={"compose": project.model, "facility_project": facility_project})
+    o.render.plan(result, verbose=verbose)
+
+
+@app.command()
+@handles_errors
+def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+          env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+          as_user: Optional[str] = typer.Option(None, "--as-user", help="Administrators: decide as this user"),
+          facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
+          json_output: bool = JsonOpt):
+    """An `up` that forwards nothing: print every call's decision. Exit 1 if any is refused."""
+    o = _merge(ctx, file, project_name, env_file, profile, json_output)
+    project = _load(o)
+    _warn(project)
+    result = _client(o).request("POST", f"/v1/projects/{project.name}/check",
+                                json={"compose": project.model, "facility_project": facility_project, "as_user": as_user})
+    o.render.plan(result, verbose=True)
+    if not result["allowed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def down(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+         volumes: bool = typer.Option(False, "-v", "--volumes", help="Also remove the project's named volumes"),
+         json_output: bool = JsonOpt):
+    """Remove the project's services (and with -v its volumes); nothing else is touched."""
+    o = _merge(ctx, file, project_name, None, None, json_output)
+    name = o.project_name or _load(o).name
+    result = _client(o).request("DELETE", f"/v1/projects/{name}", params={"volumes": volumes})
+    o.render.plan(result)
+
+
+@app.command()
+@handles_errors
+def ps(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+       all_projects: bool = typer.Option(False, "-a", "--all", help="List every project you can see"),
+       json_output: bool = JsonOpt):
+    """Services of the project: ready/desired, state, ports, restarts."""
+    o = _merge(ctx, file, project_name, None, None, json_output)
+    client = _client(o)
+    if all_projects:
+        result = client.request("GET", "/v1/projects")
+        if o.as_json:
+            return o.render.json(result)
+        return o.render.table(["PROJECT", "FACILITY PROJECT", "OWNER", "SERVICES"],
+                              [[p["project"], p["facility_project"], p["owner"], ",".join(p["services"])]
+                               for p in result["items"]])
+    name = o.project_name or _load(o).name
+    result = client.request("GET", f"/v1/projects/{name}")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.services(result["services"])
+
+
+@app.command()
+@handles_errors
+def logs(ctx: typer.Context, service: Optional[str] = typer.Argument(None),
+         file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+         tail: Optional[int] = typer.Option(None, "--tail", "-n"), since: Optional[str] = typer.Option(None, "--since"),
+         json_output: bool = JsonOpt):
+    """Log lines of the project's services."""
+    o = _merge(ctx, file, project_name, None, None, json_output)
+    name = o.project_name or _load(o).name
+    params = {k: v for k, v in {"service": service, "tail": tail, "since": since}.items() if v is not None}
+    result = _client(o).request("GET", f"/v1/projects/{name}/logs", params=params)
+    if o.as_json:
+        return o.render.json(result)
+    for line in result["lines"]:
+        o.render.line(line)
+
+
+@app.command()
+@handles_errors
+def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+            env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+            out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write one YAML file per object here"),
+            json_output: bool = JsonOpt):
+    """The Kubernetes objects of the compose file, before policy (computed locally)."""
+    from compose import validate_model
+    from gateway_api import planning
+    from translate import to_kubernetes
+
+    o = _merge(ctx, file, project_name, env_file, profile, json_output)
+    project = _load(o)
+    _warn(project)
+    namespace = planning.namespace_for(project.name)
+    labels = planning.project_labels(project.name, getpass.getuser(), os.environ.get("SPIN_FACILITY_PROJECT", ""))
+    labels = {k: v for k, v in labels.items() if v}
+    translation = to_kubernetes(validate_model(project.model), project=project.name, namespace=namespace, labels=labels)
+    objects = [planning.namespace_object(namespace, labels), *translation.objects]
+    for n in translation.notices:
+        sys.stderr.write(f"notice: {n.path}: {n.action}: {n.reason}\n")
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, obj in enumerate(objects):
+            (out / f"{i:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml").write_text(
+                yaml.safe_dump(obj, sort_keys=False))
+        o.render.line(f"wrote {len(objects)} objects to {out}")
+    elif o.as_json:
+        o.render.json({"objects": objects, "notices": [n.model_dump() for n in translation.notices]})
+    else:
+        sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
+
+
+@app.command("config")
+@handles_errors
+def config_cmd(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+               env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+               fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
+               json_output: bool = JsonOpt):
+    """The canonical compose model, as `docker compose config` prints it."""
+    o = _merge(ctx, file, project_name, env_file, profile, json_output)
+    project = _load(o)
+    _warn(project)
+    if fmt == "json" or o.as_json:
+        o.render.json(project.model)
+    elif fmt == "yaml":
+        sys.stdout.write(yaml.safe_dump(project.model, sort_keys=False))
+    else:
+        raise UsageError(f"unknown format {fmt!r}: use yaml or json")
+
+
+@app.command()
+@handles_errors
+def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user", "-u"),
+          password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+          json_output: bool = JsonOpt):
+    """Exchange your facility password once for a signed, expiring token (stored with mode 0600)."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    user = user or getpass.getuser()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    from cli.client import GatewayClient
+
+    url = cfg.gateway_url(o.gateway)
+    result = GatewayClient(url, None).request("POST", "/v1/login", json={"username": user, "password": password})
+    path = cfg.write_config({"gateway": url, "token": result["token"]})
+    if o.as_json:
+        return o.render.json({k: v for k, v in result.items() if k != "token"} | {"config": str(path)})
+    o.render.line(f"logged in as {result['user']}; token stored in {path}")
+
+
+@app.command()
+@handles_errors
+def whoami(ctx: typer.Context, json_output: bool = JsonOpt):
+    """Who the gateway thinks you are: uid, gid, groups, projects."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    result = _client(o).request("GET", "/v1/whoami")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(f"{result['name']} uid={result['uid']} gid={result['gid']} projects={','.join(result['projects'])}"
+                  + (" (admin)" if result["admin"] else ""))
+
+
+# -- security staff: policy --------------------------------------------------------------------
+
+PolicyDirOpt = typer.Option(Path("rego"), "--policy-dir", help="Folder of Rego policies")
+SiteOpt = typer.Option(None, "--site-data", help="Site data YAML (default: <policy-dir>/site.yaml)")
+
+
+@policy_app.command("test")
+@handles_errors
+def policy_test(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
+                run: Optional[str] = typer.Option(None, "--run", help="Only tests matching this regex"),
+                verbose: bool = typer.Option(False, "-v"), json_output: bool = JsonOpt):
+    """Run the Rego unit tests (rules named test_*), as `opa test` would."""
+    from policy.testing import run_tests
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    report = run_tests(policy_dir, site_data, run)
+    if o.as_json:
+        o.render.json({"revision": report.revision, "passed": report.passed, "failed": report.failed,
+                       "results": [vars(r) for r in report.results]})
+    else:
+        for r in report.results:
+            if verbose or not r.passed:
+                o.render.line(f"{'PASS' if r.passed else 'FAIL'}: {r.package}.{r.name} ({r.file})"
+                              + (f": {r.error}" if r.error else ""))
+        o.render.line(f"{report.passed} passed, {report.failed} failed")
+    if report.failed or not report.results:
+        raise typer.Exit(1)
+
+
+@policy_app.command("eval")
+@handles_errors
+def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YAML file of Kubernetes objects"),
+                as_user: str = typer.Option(..., "--as-user", help="User name from --users"),
+                users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
+                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt, json_output: bool = JsonOpt):
+    """Decide Kubernetes objects as a given user, locally, without a gateway."""
+    from policy.evaluate import evaluate_objects
+    from gateway_api.identity.users_file import UsersFileProvider
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    identity = UsersFileProvider(users).lookup(as_user)
+    decisions = evaluate_objects(objects, identity, policy_dir, site_data)
+    if o.as_json:
+        o.render.json([d.model_dump() for d in decisions])
+    else:
+        for d in decisions:
+            o.render.line(f"{'allow' if d.allowed else 'deny '}  {d.kind}/{d.name}")
+            for v in d.violations:
+                o.render.line(f"       [{v.rule}] {v.message} at {v.path}")
+            for p in d.patches:
+                o.render.line(f"       patch {p['op']} {p['path']} = {json.dumps(p.get('value'))}")
+    if not all(d.allowed for d in decisions):
+        raise typer.Exit(1)
+
+
+# -- security staff: audit ---------------------------------------------------------------------
+
+@audit_app.callback()
+@handles_errors
+def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user"),
+          project: Optional[str] = typer.Option(None, "--project"),
+          decision: Optional[str] = typer.Option(None, "--decision", help="allow or deny"),
+          limit: int = typer.Option(100, "--limit"),
+          log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
+          json_output: bool = JsonOpt):
+    """Query the decision log (the gateway's, or a local file with --log)."""
+    if ctx.invoked_subcommand:
+        return
+    o = _merge(ctx, None, None, None, None, json_output)
+    if log:
+        from interceptor.audit import read_records
+
+        items = [r for r in read_records(log)
+                 if (not user or (r.get("user") or {}).get("name") == user)
+                 and (not project or r.get("project") == project)
+                 and (not decision or r.get("decision") == decision)][-limit:]
+    else:
+        params = {k: v for k, v in {"user": user, "project": project, "decision": decision, "limit": limit}.items() if v}
+        items = _client(o).request("GET", "/v1/audit", params=params)["items"]
+    if o.as_json:
+        return o.render.json(items)
+    for r in items:
+        what = f"{(r.get('object') or {}).get('kind', '')}/{(r.get('object') or {}).get('name', '')}"
+        verdict = r.get("decision") or r.get("backend_result", "")
+        rules = ",".join(v["rule"] for v in r.get("violations") or [])
+        o.render.line(f"{r['time']}  {r.get('type', ''):<8} {(r.get('user') or {}).get('name', ''):<10} "
+                      f"{r.get('project', '') or '':<16} {r.get('operation', ''):<5} {what:<32} {verdict}"
+                      + (f" [{rules}]" if rules else ""))
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
+                 json_output: bool = JsonOpt):
+    """Check the hash chain of the audit log: exit 1 and name the place if anything was edited."""
+    from interceptor.audit_verify import verify
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    report = verify(log)
+    if o.as_json:
+        o.render.json(vars(report))
+    elif report.ok:
+        o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact")
+    else:
+        o.render.line(f"TAMPERED: {report.file}:{report.line}: {report.problem} ({report.records} records verified before it)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# -- the gateway itself ------------------------------------------------------------------------
+
+@gateway_app.command("serve")
+@handles_errors
+def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8470, "--port"),
+                  backend: str = typer.Option("podman", "--backend", help="podman | kubernetes | manifests"),
+                  manifests_dir: Path = typer.Option(Path("state/manifests"), "--manifests-dir"),
+                  kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig"),
+                  context: Optional[str] = typer.Option(None, "--context"),
+                  identity: str = typer.Option("users", "--identity", help="users | ldap"),
+                  users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
+                  identity_config: Optional[Path] = typer.Option(None, "--identity-config"),
+                  policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
+                  site_data: Optional[Path] = typer.Option(None, "--site-data"),
+                  policy_timeout: float = typer.Option(2.0, "--policy-timeout"),
+                  audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
+                  audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
+                  state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  workers: int = typer.Option(1, "--workers")):
+    """Run the gateway (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from gateway_api.settings import Settings
+
+    settings = Settings(host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
+                        kube_context=context, identity=identity, users=users, identity_config=identity_config,
+                        policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
+                        audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
+    os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
+    if workers > 1:
+        uvicorn.run("gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    else:
+        from gateway_api.app import build_app
+
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
+
+
+@gateway_app.command("token")
+@handles_errors
+def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  ttl: int = typer.Option(12 * 3600, "--ttl", help="Seconds")):
+    """Mint a user token with the gateway's signing key (on the gateway's machine; needs read access to the key)."""
+    from gateway_api.auth.tokens import TokenSigner, load_or_create_key
+
+    token, _claims = TokenSigner(load_or_create_key(state_dir / "signing.key")).issue(user, ttl=ttl)
+    sys.stdout.write(token + "\n")
+
+
+@gateway_app.command("hash-password")
+def gateway_hash_password():
+    """Read a password on stdin and print its scrypt hash for the users file."""
+    from gateway_api.identity.users_file import hash_password
+
+    sys.stdout.write(hash_password(sys.stdin.readline().rstrip("\n")) + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""ASGI entry for several uvicorn workers: each worker builds its app from SPIN_GATEWAY_SETTINGS."""
+
+from __future__ import annotations
+
+import os
+
+from gateway_api.app import build_app
+from gateway_api.settings import Settings
+
+app = build_app(Settings.model_validate_json(os.environ.get("SPIN_GATEWAY_SETTINGS", "{}")))

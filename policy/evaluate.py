@@ -1,0 +1,44 @@
+"""`spin policy eval`: decide Kubernetes objects from a file as a given user, with no gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from interceptor.errors import UsageError
+from interceptor.intercept import decide_call
+from interceptor.types import Call, Decision, Identity, Plan
+from policy.service import PolicyService
+
+
+def read_objects(path: str | Path) -> list[dict]:
+    try:
+        docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read Kubernetes objects: {exc}") from None
+    objects = []
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            objects.extend(doc.get("items") or [])
+        elif isinstance(doc, dict) and doc.get("kind"):
+            objects.append(doc)
+        else:
+            raise UsageError(f"{path}: every document must be a Kubernetes object with a kind")
+    return objects
+
+
+def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Path,
+                     site_data: str | Path | None = None, *, project: str = "policy-eval",
+                     facility_project: str | None = None) -> list[Decision]:
+    policy = PolicyService(policy_dir, site_data)
+    try:
+        objects = read_objects(path)
+        calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
+        namespace = objects[0].get("metadata", {}).get("namespace", project) if objects else project
+        plan = Plan(project=project, namespace=namespace, owner=identity.name,
+                    facility_project=facility_project or (identity.projects[0] if identity.projects else identity.name),
+                    calls=calls)
+        return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
+    finally:
+        policy.close()
