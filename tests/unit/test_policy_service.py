@@ -1,0 +1,104 @@
+"""The policy service: hot reload without a restart, and fail closed when the engine misbehaves."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from interceptor.errors import PolicyLoadError
+from policy.bundle import load_bundle
+from policy.service import PolicyService
+
+PRIVILEGED = {"user": {"name": "a", "uid": 1, "gid": 1, "groups": []},
+              "request": {"object": {"kind": "Pod", "spec": {"containers": [
+                  {"name": "c", "image": "x", "securityContext": {"privileged": True}}]}}}}
+
+
+@pytest.fixture
+def rego(tmp_path, repo_root):
+    target = tmp_path / "rego"
+    shutil.copytree(repo_root / "rego", target)
+    return target
+
+
+def test_reload_picks_up_a_changed_policy_without_restart(rego):
+    service = PolicyService(rego)
+    try:
+        before = service.revision
+        assert not service.decide("1", "CREATE", "Pod", "p", PRIVILEGED).allowed
+        # security staff retire the rule
+        shutil.rmtree(rego / "no_privileged")
+        assert service.reload() is True
+        assert service.revision != before
+        assert service.decide("1", "CREATE", "Pod", "p", PRIVILEGED).allowed
+        assert service.reload() is False  # nothing changed since
+    finally:
+        service.close()
+
+
+def test_a_broken_change_keeps_the_running_policy_and_says_where(rego):
+    service = PolicyService(rego)
+    try:
+        revision = service.revision
+        (rego / "no_privileged" / "policy.rego").write_text("package spin.rules.no_privileged\ndeny contains x if {\n")
+        with pytest.raises(PolicyLoadError) as info:
+            service.reload()
+        assert "no_privileged/policy.rego" in info.value.message
+        service.try_reload()
+        assert service.last_reload_error and "no_privileged/policy.rego" in service.last_reload_error
+        assert service.revision == revision
+        assert not service.decide("1", "CREATE", "Pod", "p", PRIVILEGED).allowed
+    finally:
+        service.close()
+
+
+class _HangingEngine:
+    """Fault injection: an engine that never answers until released."""
+
+    name = "hanging"
+
+    def __init__(self, bundle):
+        self.bundle = bundle
+        self.release = threading.Event()
+
+    def evaluate(self, policy_input):
+        self.release.wait(30)
+        return {"deny": [], "patch": []}
+
+    def close(self):
+        self.release.set()
+
+
+class _RaisingEngine(_HangingEngine):
+    name = "raising"
+
+    def evaluate(self, policy_input):
+        raise RuntimeError("engine exploded")
+
+
+def test_a_hanging_engine_is_a_denial_after_the_timeout(rego):
+    service = PolicyService(rego, factory=_HangingEngine, timeout=0.2)
+    try:
+        decision = service.decide("1", "CREATE", "Pod", "p", PRIVILEGED)
+        assert not decision.allowed
+        assert decision.violations[0].rule == "policy-error"
+        assert "longer than 0.2s" in decision.violations[0].message
+    finally:
+        service.close()
+
+
+def test_an_engine_exception_is_a_denial(rego):
+    service = PolicyService(rego, factory=_RaisingEngine)
+    try:
+        decision = service.decide("1", "CREATE", "Pod", "p", {})
+        assert not decision.allowed and decision.error and "engine exploded" in decision.error
+    finally:
+        service.close()
+
+
+def test_the_revision_names_exactly_the_policy_and_site_data(rego):
+    first = load_bundle(rego).revision
+    (rego / "site.yaml").write_text((rego / "site.yaml").read_text() + "\nextra: 1\n")
+    assert load_bundle(rego).revision != first
