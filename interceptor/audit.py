@@ -82,45 +82,84 @@ class AuditLog:
         self.fsync = fsync
         self._stream = stream if stream is not None else (sys.stdout if stdout else None)
         self._lock = threading.Lock()
+        self._torn = b""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "ab", buffering=0)
             os.chmod(self.path, 0o600)
         except OSError as exc:
             raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from None
+        self._recover_torn_tail()
         last = _last_line(self.path)
         if last is None:
             rotated = rotated_files(self.path)
             last = _last_line(rotated[-1]) if rotated else None
         self._prev = line_hash(last) if last else GENESIS
+        if getattr(self, "_torn", None):
+            import base64
+            self.write({"type": "recovery", "detail": "a partial record from a crash was moved into this record",
+                        "torn_bytes_b64": base64.b64encode(self._torn).decode()})
+            self._torn = b""
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         """Append one record; returns it as written (with time, id and chain fields)."""
+        return self.write_many([record])[0]
+
+    def write_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append several records with one fsync (a plan's decisions): all are on disk when this returns."""
+        written = []
         with self._lock:
-            full = {
-                "schema_version": SCHEMA_VERSION,
-                "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-                "record_id": uuid.uuid4().hex,
-                **record,
-                "prev": self._prev,
-            }
-            line = _render(None, "", dict(full)).encode()
+            lines = []
+            prev = self._prev
+            for record in records:
+                full = {
+                    "schema_version": SCHEMA_VERSION,
+                    "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                    "record_id": uuid.uuid4().hex,
+                    **record,
+                    "prev": prev,
+                }
+                line = _render(None, "", dict(full)).encode()
+                prev = line_hash(line)
+                lines.append(line)
+                written.append(full)
+            blob = b"".join(line + b"\n" for line in lines)
             try:
-                if self.max_bytes and self._fh.tell() + len(line) + 1 > self.max_bytes and self._fh.tell() > 0:
+                if self.max_bytes and self._fh.tell() > 0 and self._fh.tell() + len(blob) > self.max_bytes:
                     self._rotate()
-                self._fh.write(line + b"\n")
+                # One write(2) of whole lines on an O_APPEND file: a killed process leaves whole lines or none.
+                self._fh.write(blob)
                 if self.fsync:
                     os.fsync(self._fh.fileno())
             except OSError as exc:
                 raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
-            self._prev = line_hash(line)
+            self._prev = prev
         if self._stream is not None:
             try:
-                self._stream.write(line.decode() + "\n")
+                self._stream.write(b"".join(line + b"\n" for line in lines).decode())
                 self._stream.flush()
             except (OSError, ValueError):
                 pass  # the file is the record; the pipeline copy is best effort
-        return full
+        return written
+
+    def _recover_torn_tail(self) -> None:
+        """A crash mid-write (power loss) can leave a partial last line. Keep its bytes, in a record that says so."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0:
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            fh.seek(0)
+            data = fh.read()
+        keep = data.rfind(b"\n") + 1
+        torn = data[keep:]
+        os.truncate(self.path, keep)
+        self._torn = torn
 
     def _rotate(self) -> None:
         self._fh.close()

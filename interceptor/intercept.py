@@ -155,8 +155,8 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
               ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
     """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
     decided = [decide_call(call, identity, plan, policy, dry_run=dry_run) for call in plan.calls]
-    for item in decided:
-        audit.write(_decision_record(ctx, identity, plan, item))  # AuditError: nothing forwarded
+    # One fsync for the whole plan's decisions; AuditError here means nothing is forwarded.
+    audit.write_many([_decision_record(ctx, identity, plan, item) for item in decided])
     decisions = [item.decision for item in decided]
     allowed = all(d.allowed for d in decisions)
     outcome = Outcome(
@@ -178,6 +178,5 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     except ForwardError as exc:
         audit.write(_forward_record(ctx, identity, plan, None, exc))
         raise
-    for result in results:
-        audit.write(_forward_record(ctx, identity, plan, result))
+    audit.write_many([_forward_record(ctx, identity, plan, result) for result in results])
     return outcome.model_copy(update={"forwarded": True, "results": results})

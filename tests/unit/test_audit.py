@@ -77,3 +77,27 @@ def test_an_unwritable_log_is_an_audit_error(tmp_path):
     with pytest.raises(AuditError) as info:
         log.write({"type": "decision"})
     assert "cannot write the audit log" in info.value.message
+
+
+def test_a_torn_last_line_is_kept_in_a_recovery_record_and_the_chain_goes_on(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 3)
+    with open(path, "ab") as fh:
+        fh.write(b'{"type":"decision","n":99,"pre')  # what a power cut mid-write could leave
+    _write(path, 2)
+    report = verify(path)
+    assert report.ok and report.records == 3 + 1 + 2
+    recovery = [r for r in read_records(path) if r["type"] == "recovery"]
+    assert len(recovery) == 1
+    import base64
+    assert base64.b64decode(recovery[0]["torn_bytes_b64"]).startswith(b'{"type":"decision","n":99')
+
+
+def test_write_many_is_one_chain_with_the_single_writes(tmp_path):
+    path = tmp_path / "audit.log"
+    log = AuditLog(path)
+    log.write({"n": 0})
+    log.write_many([{"n": 1}, {"n": 2}, {"n": 3}])
+    log.write({"n": 4})
+    log.close()
+    assert verify(path).ok and [r["n"] for r in read_records(path)] == [0, 1, 2, 3, 4]
