@@ -28,7 +28,9 @@ audit_app = typer.Typer(invoke_without_command=True, help="Query and verify the 
 gateway_app = typer.Typer(no_args_is_help=True, help="Run and administer the gateway itself.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+token_app = typer.Typer(no_args_is_help=True, help="Administrators: service tokens for facility systems.")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(token_app, name="token")
 
 
 @dataclass
@@ -392,6 +394,52 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
         o.render.line(f"TAMPERED: {report.file}:{report.line}: {report.problem} ({report.records} records verified before it)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+# -- administrators: service tokens ------------------------------------------------------------
+
+@token_app.command("create")
+@handles_errors
+def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="What the token is for, e.g. slurm-prologue"),
+                 for_user: Optional[List[str]] = typer.Option(None, "--for-user", help="A user it may act for (repeatable)"),
+                 for_project: Optional[List[str]] = typer.Option(None, "--for-project",
+                                                                 help="A facility project whose members it may act for"),
+                 operations: str = typer.Option("up,down,check,read", "--operations"),
+                 ttl_days: float = typer.Option(30, "--ttl-days"), json_output: bool = JsonOpt):
+    """Create a scoped, expiring service token; it is printed once."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    result = _client(o).request("POST", "/v1/tokens", json={
+        "name": name, "users": list(for_user or []), "projects": list(for_project or []),
+        "operations": [op.strip() for op in operations.split(",") if op.strip()], "ttl_seconds": int(ttl_days * 86400)})
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(result["token"])
+    sys.stderr.write(f"token {result['record']['id']} ({name}) expires at {result['record']['expires_at']}; "
+                     "store it now, it is not shown again\n")
+
+
+@token_app.command("list")
+@handles_errors
+def token_list(ctx: typer.Context, json_output: bool = JsonOpt):
+    """Service tokens the gateway issued (ids only, never the tokens)."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    result = _client(o).request("GET", "/v1/tokens")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.table(["ID", "NAME", "USERS", "PROJECTS", "OPERATIONS", "EXPIRES", "REVOKED"],
+                   [[r["id"], r["name"], ",".join(r["scope"]["users"]), ",".join(r["scope"]["projects"]),
+                     ",".join(r["scope"]["operations"]), r["expires_at"], r["revoked_at"] or ""] for r in result])
+
+
+@token_app.command("revoke")
+@handles_errors
+def token_revoke(ctx: typer.Context, token_id: str = typer.Argument(...), json_output: bool = JsonOpt):
+    """Revoke a service token at once."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    result = _client(o).request("DELETE", f"/v1/tokens/{token_id}")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(f"revoked {result['id']} ({result['name']})")
 
 
 # -- the gateway itself ------------------------------------------------------------------------

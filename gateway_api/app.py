@@ -4,7 +4,6 @@ Routes are plain `def`, so FastAPI runs them in its thread pool: policy
 evaluation, podman and Kubernetes calls never block the event loop.
 """
 
-from __future__ import annotations
 
 import contextlib
 import threading
@@ -16,19 +15,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interceptor.audit import read_records
-from interceptor.errors import AuthError, Forbidden, SpinError
+import time
+
+from interceptor.errors import AuthError, Forbidden, SpinError, UsageError
+from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from gateway_api.auth.tokens import TokenSigner
 from gateway_api.gateway import Caller, Gateway
 from gateway_api.schemas import (
     AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
-    PolicyInfo, ProjectList, StatusResponse, TokenResponse, WhoAmI,
+    PolicyInfo, ProjectList, ServiceTokenRequest, ServiceTokenResponse, StatusResponse, TokenResponse, WhoAmI,
 )
 from gateway_api.settings import Settings
 
 PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name")
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
-    for code, text in {400: "Bad request", 401: "Not authenticated", 403: "Refused: by policy or access rules",
+    for code, text in {400: "Bad request", 500: "The policy folder does not compile", 401: "Not authenticated", 403: "Refused: by policy or access rules",
                        404: "Not found", 409: "Conflict", 422: "Invalid input", 502: "Backend failed",
                        503: "A dependency is unavailable (policy engine, identity, audit log)",
                        504: "Timed out waiting"}.items()
@@ -81,17 +83,46 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return _error(500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
                             "hint": "This is a bug in the gateway; the administrators have the log."})
 
-    def caller(request: Request) -> Caller:
+    registry = TokenRegistry(settings.state_dir / "tokens.json")
+    app.state.tokens = registry
+
+    def authenticate(request: Request, operation: str) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("no bearer token", hint="Run `spin login`, or set SPIN_TOKEN.")
         claims = signer.verify(token.strip())
-        identity = gateway.identity.lookup(claims.subject)
-        return Caller(identity=identity, token_id=claims.token_id, token_kind=claims.kind,
-                      source=request.client.host if request.client else None)
+        source = request.client.host if request.client else None
+        if claims.kind != "service":
+            return Caller(identity=gateway.identity.lookup(claims.subject), token_id=claims.token_id,
+                          token_kind="user", source=source)
+        # A facility system acts for one user per request, within its token's scope.
+        record = registry.check_active(claims.token_id)
+        act_as = request.headers.get("x-spin-user", "").strip()
+        if not act_as:
+            raise AuthError("a service token must name the user it acts for in the X-Spin-User header",
+                            hint="Send X-Spin-User: <the job's user>.")
+        identity = gateway.identity.lookup(act_as)
+        caller = Caller(identity=identity, token_id=claims.token_id, token_kind="service", source=source)
+        reason = record.scope.permits(identity.name, identity.projects, operation)
+        if reason:
+            gateway.deny_access(caller, operation, request.url.path, Forbidden(reason,
+                                hint="Ask an administrator for a token with the scope you need."))
+        return caller
 
-    Auth = Annotated[Caller, Depends(caller)]
+    def needs(operation: str):
+        def dependency(request: Request) -> Caller:
+            return authenticate(request, operation)
+        return Depends(dependency)
+
+    Auth = Annotated[Caller, needs("read")]
+    UpAuth = Annotated[Caller, needs("up")]
+    CheckAuth = Annotated[Caller, needs("check")]
+    DownAuth = Annotated[Caller, needs("down")]
+
+    def require_admin(who: Caller, what: str) -> None:
+        if not who.identity.admin or who.token_kind != "user":
+            gateway.deny_access(who, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -125,20 +156,20 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     @app.post("/v1/projects/{project}/check", response_model=PlanResponse,
               responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["projects"],
               summary="Decide every call of `up` without forwarding anything (dry run)")
-    def check(who: Auth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
+    def check(who: CheckAuth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
         return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,
                           as_user=body.as_user)
 
     @app.put("/v1/projects/{project}", response_model=PlanResponse,
              responses={k: ERRORS[k] for k in (401, 403, 409, 422, 502, 503, 504)}, tags=["projects"],
              summary="Bring the project up (idempotent: the same compose twice reports `unchanged`)")
-    def up(who: Auth, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
+    def up(who: UpAuth, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
            timeout: float = Query(120, gt=0, le=3600)) -> PlanResponse:
         return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout)
 
     @app.delete("/v1/projects/{project}", response_model=PlanResponse,
                 responses={k: ERRORS[k] for k in (401, 403, 404, 502, 503)}, tags=["projects"])
-    def down(who: Auth, project: str = PROJECT, volumes: bool = False) -> PlanResponse:
+    def down(who: DownAuth, project: str = PROJECT, volumes: bool = False) -> PlanResponse:
         return gateway.down(who, project, volumes=volumes)
 
     @app.get("/v1/projects/{project}", response_model=StatusResponse,
@@ -166,8 +197,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     @app.post("/v1/policy/reload", response_model=PolicyInfo, responses={k: ERRORS[k] for k in (401, 403, 500)},
               tags=["policy"])
     def policy_reload(who: Auth) -> PolicyInfo:
-        if not who.identity.admin:
-            raise Forbidden("only administrators may reload the policy")
+        require_admin(who, "reload the policy")
         gateway.policy.reload()
         return policy_info(who)
 
@@ -187,6 +217,39 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
                 continue
             items.append(record)
         return AuditPage(items=items[-limit:])
+
+    @app.post("/v1/tokens", response_model=ServiceTokenResponse, status_code=201,
+              responses={k: ERRORS[k] for k in (401, 403, 422)}, tags=["tokens"],
+              summary="Administrators: create a scoped, expiring service token for a facility system")
+    def create_token(who: Auth, body: ServiceTokenRequest) -> ServiceTokenResponse:
+        require_admin(who, "create service tokens")
+        if not body.users and not body.projects:
+            raise UsageError("a service token needs at least one user or project it may act for")
+        scope = TokenScope(users=body.users, projects=body.projects, operations=body.operations)
+        token, claims = signer.issue(f"service:{body.name}", kind="service", ttl=body.ttl_seconds,
+                                     scopes=scope.model_dump())
+        record = TokenRecord(id=claims.token_id, name=body.name, created_by=who.identity.name,
+                             created_at=int(time.time()), expires_at=claims.expires_at, scope=scope)
+        registry.add(record)
+        gateway.audit.write({"type": "token", "operation": "create", "token_id": record.id, "name": body.name,
+                             "user": {"name": who.identity.name, "uid": who.identity.uid},
+                             "scope": scope.model_dump(), "expires_at": record.expires_at})
+        return ServiceTokenResponse(token=token, record=record)
+
+    @app.get("/v1/tokens", response_model=list[TokenRecord], responses={k: ERRORS[k] for k in (401, 403)},
+             tags=["tokens"])
+    def list_tokens(who: Auth) -> list[TokenRecord]:
+        require_admin(who, "list service tokens")
+        return registry.list()
+
+    @app.delete("/v1/tokens/{token_id}", response_model=TokenRecord,
+                responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["tokens"])
+    def revoke_token(who: Auth, token_id: str = Path(pattern="^[0-9a-f]{32}$")) -> TokenRecord:
+        require_admin(who, "revoke service tokens")
+        record = registry.revoke(token_id)
+        gateway.audit.write({"type": "token", "operation": "revoke", "token_id": token_id,
+                             "user": {"name": who.identity.name, "uid": who.identity.uid}})
+        return record
 
     return app
 

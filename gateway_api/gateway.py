@@ -64,7 +64,7 @@ class Gateway:
         with self._locks_guard:
             return self._locks.setdefault(namespace, threading.Lock())
 
-    def _deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> None:
+    def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> None:
         self.audit.write({
             "type": "access", "request_id": uuid.uuid4().hex, "operation": operation, "project": project,
             "user": {"name": caller.identity.name, "uid": caller.identity.uid},
@@ -78,14 +78,14 @@ class Gateway:
         try:
             access.require_access(caller.identity, info)
         except Forbidden as exc:
-            self._deny_access(caller, operation, project, exc)
+            self.deny_access(caller, operation, project, exc)
         return info
 
     def _acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
         if not as_user or as_user == caller.identity.name:
             return caller.identity
         if not caller.identity.admin:
-            self._deny_access(caller, operation, project, Forbidden(
+            self.deny_access(caller, operation, project, Forbidden(
                 f"only administrators may {operation} as another user ({as_user})"))
         return self.identity.lookup(as_user)
 

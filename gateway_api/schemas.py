@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway_api.auth.service_tokens import TokenRecord
 from interceptor.types import CallResult, Decision, Notice, ServiceStatus
 
 
@@ -87,6 +88,20 @@ class TokenResponse(BaseModel):
     token_id: str
     expires_at: int
     user: str
+
+
+class ServiceTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    users: list[str] = Field(default_factory=list, max_length=1000)
+    projects: list[str] = Field(default_factory=list, max_length=1000)
+    operations: list[Literal["up", "down", "check", "read"]] = Field(default_factory=lambda: ["up", "down", "check", "read"])
+    ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
+
+
+class ServiceTokenResponse(BaseModel):
+    token: str = Field(description="Shown once: the gateway keeps only its id")
+    record: TokenRecord
 
 
 class WhoAmI(BaseModel):

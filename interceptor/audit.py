@@ -107,6 +107,8 @@ class AuditLog:
 
     def write_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Append several records with one fsync (a plan's decisions): all are on disk when this returns."""
+        if not records:
+            return []
         written = []
         with self._lock:
             lines = []
