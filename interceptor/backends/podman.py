@@ -33,6 +33,8 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
 NOOP_KINDS = {"Namespace", "NetworkPolicy", "ServiceAccount"}
 PUBLISHED_ANNOTATION = "spin.io/published"
+LABEL_KIND = "spin.io/kind"
+LABEL_NAME = "spin.io/name"
 
 
 class PodmanRunner:
@@ -107,7 +109,9 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     service = _service_of(workload)
     spec = template.get("spec", {})
     meta = template.get("metadata", {})
-    labels = {**meta.get("labels", {}), **_labels(ref, service)}
+    # The workload's kind and name, so the next plan knows this is an UPDATE of it.
+    labels = {**meta.get("labels", {}), **_labels(ref, service), LABEL_KIND: workload["kind"],
+              LABEL_NAME: workload["metadata"]["name"]}
     for volume in spec.get("volumes", []) or []:
         claim = volume.get("persistentVolumeClaim")
         if claim:
@@ -161,7 +165,9 @@ class PodmanBackend:
         if not out.strip():
             return None
         data = json.loads(out)
-        return data[0] if isinstance(data, list) else data
+        if isinstance(data, list):
+            return data[0] if data else None
+        return data
 
     def _volumes(self, ref: ProjectRef) -> list[str]:
         out = self.podman("volume", "ls", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}",
@@ -181,9 +187,9 @@ class PodmanBackend:
     def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
         found = set()
         for pod in self._pods(ref):
-            service = pod.get("Labels", {}).get(LABEL_SERVICE)
-            if service:
-                found.add(("Workload", service))
+            labels = pod.get("Labels", {})
+            if labels.get(LABEL_KIND) and labels.get(LABEL_NAME):
+                found.add((labels[LABEL_KIND], labels[LABEL_NAME]))
         for volume in self._volumes(ref):
             found.add(("PersistentVolumeClaim", volume.removeprefix(f"{ref.namespace}-")))
         return found
