@@ -35,6 +35,11 @@ NOOP_KINDS = {"Namespace", "NetworkPolicy", "ServiceAccount"}
 PUBLISHED_ANNOTATION = "spin.io/published"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
+LABEL_GRACE = "spin.io/grace-seconds"
+
+
+def network_name(ref: ProjectRef) -> str:
+    return f"spin-{ref.namespace}"
 
 
 class PodmanRunner:
@@ -111,7 +116,8 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     meta = template.get("metadata", {})
     # The workload's kind and name, so the next plan knows this is an UPDATE of it.
     labels = {**meta.get("labels", {}), **_labels(ref, service), LABEL_KIND: workload["kind"],
-              LABEL_NAME: workload["metadata"]["name"]}
+              LABEL_NAME: workload["metadata"]["name"],
+              LABEL_GRACE: str(spec.get("terminationGracePeriodSeconds", 10))}
     for volume in spec.get("volumes", []) or []:
         claim = volume.get("persistentVolumeClaim")
         if claim:
@@ -224,14 +230,16 @@ class PodmanBackend:
             elif kind == "PersistentVolumeClaim":
                 results.append(self._ensure_volume(ref, call))
         wanted = set()
-        for call in calls:
-            if call.kind in WORKLOAD_KINDS:
-                pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []))
-                wanted.add(pod["metadata"]["name"])
-                results.append(self._play(call, pod, config_docs))
+        workloads = [c for c in calls if c.kind in WORKLOAD_KINDS]
+        if workloads:
+            self._ensure_network(ref)
+        for call in workloads:
+            pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []))
+            wanted.add(pod["metadata"]["name"])
+            results.append(self._play(call, pod, config_docs, ref))
         for pod in self._pods(ref):
             if pod["Name"] not in wanted:  # a service the compose file no longer has
-                self.podman("pod", "rm", "-f", pod["Name"])
+                self._remove_pod(pod)
                 results.append(CallResult(call_id="prune", kind="Pod", name=pod["Name"], action="deleted",
                                           message="no longer in the project"))
         return results
@@ -253,7 +261,21 @@ class PodmanBackend:
         except subprocess.CalledProcessError:
             return False
 
-    def _play(self, call: Call, pod: dict[str, Any], config_docs: list[dict[str, Any]]) -> CallResult:
+    def _ensure_network(self, ref: ProjectRef) -> None:
+        """One network per project: services reach each other by service name (aardvark DNS), as in a cluster."""
+        name = network_name(ref)
+        if subprocess.run([self.podman.binary, "network", "exists", name], capture_output=True).returncode == 0:
+            return
+        args = ["network", "create"]
+        for key, value in _labels(ref).items():
+            args += ["--label", f"{key}={value}"]
+        self.podman(*args, name)
+
+    def _remove_pod(self, pod: dict[str, Any]) -> None:
+        grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
+        self.podman("pod", "rm", "-f", "-t", grace if grace.isdigit() else "10", pod["Name"])
+
+    def _play(self, call: Call, pod: dict[str, Any], config_docs: list[dict[str, Any]], ref: ProjectRef) -> CallResult:
         name = pod["metadata"]["name"]
         current = self._inspect_pod(name)
         want = pod["metadata"]["annotations"][ANNOTATION_HASH]
@@ -264,8 +286,10 @@ class PodmanBackend:
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
         documents = yaml.safe_dump_all([pod, *config_docs], sort_keys=True)
-        args = ["kube", "play", "--replace", "-"] if current is not None else ["kube", "play", "-"]
-        self.podman(*args, stdin=documents)
+        args = ["kube", "play", "--network", f"{network_name(ref)}:alias={_service_of(call.object)}"]
+        if current is not None:
+            args.append("--replace")
+        self.podman(*args, "-", stdin=documents)
         return CallResult(call_id=call.id, kind=call.kind, name=call.name,
                           action="configured" if current is not None else "created", message=name)
 
@@ -276,9 +300,10 @@ class PodmanBackend:
     def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
         results = []
         for pod in self._pods(ref):
-            # --volumes is not a pod rm flag in podman 4.3; anonymous volumes go with the containers.
-            self.podman("pod", "rm", "-f", pod["Name"])
+            self._remove_pod(pod)
             results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
+        if subprocess.run([self.podman.binary, "network", "exists", network_name(ref)], capture_output=True).returncode == 0:
+            self.podman("network", "rm", "-f", network_name(ref))
         if volumes:
             for name in self._volumes(ref):
                 self.podman("volume", "rm", "-f", name)
