@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -64,8 +65,15 @@ def test_up_wait_serves_the_portal_and_down_removes_only_the_project(gateway, po
         again = gateway.spin("-f", str(EXAMPLE), "-p", project, "up", "--json", env=env)
         assert again.returncode == 0 and json.loads(again.stdout)["status"] == "unchanged"
 
-        logs = gateway.spin("-p", project, "logs", "worker", "--tail", "5")
+        # the worker runs as alice and reaches the portal by its service name
+        deadline = time.monotonic() + 20
+        while True:
+            logs = gateway.spin("-p", project, "logs", "worker", "--tail", "5")
+            if "(portal: Science gateway)" in logs.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(2)
         assert "worker 1001: processed job" in logs.stdout
+        assert "(portal: Science gateway)" in logs.stdout
 
         # every decision audited, chain intact
         records = list(read_records(gateway.audit_log))
