@@ -380,16 +380,23 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 @audit_app.command("verify")
 @handles_errors
 def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
+                 key: Optional[Path] = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
+                                                    "(default: audit.key beside the log, if readable)"),
                  json_output: bool = JsonOpt):
-    """Check the hash chain of the audit log: exit 1 and name the place if anything was edited."""
+    """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
     from interceptor.audit_verify import verify
 
     o = _merge(ctx, None, None, None, None, json_output)
-    report = verify(log)
+    key_path = key or (log.parent / "audit.key")
+    if key is not None and not key_path.exists():
+        raise UsageError(f"no audit key at {key_path}")
+    secret = key_path.read_bytes().strip() if key_path.exists() else None
+    report = verify(log, key=secret)
     if o.as_json:
         o.render.json(vars(report))
     elif report.ok:
-        o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact")
+        o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact"
+                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)"))
     else:
         o.render.line(f"TAMPERED: {report.file}:{report.line}: {report.problem} ({report.records} records verified before it)")
     if not report.ok:

@@ -39,6 +39,8 @@ def make_identity(settings: Settings) -> IdentityProvider:
 
 def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
     policy = PolicyService(settings.policy_dir, settings.site_data, timeout=settings.policy_timeout)
-    audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout)
+    # A key apart from the token key: audit verification must not need the power to mint tokens.
+    audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
+                     key=load_or_create_key(settings.state_dir / "audit.key"))
     gateway = Gateway(policy=policy, audit=audit, backend=make_backend(settings), identity=make_identity(settings))
     return gateway, TokenSigner(load_or_create_key(settings.signing_key))

@@ -13,6 +13,7 @@ the write fails, AuditError stops the call (nothing is forwarded).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -32,6 +33,15 @@ GENESIS = "0" * 64
 # structlog renders the records: one ordered, JSON-safe rendering for the
 # file, the facility's log pipeline (stdout) and the hash alike.
 _render = structlog.processors.JSONRenderer(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def render(record: dict[str, Any]) -> bytes:
+    return _render(None, "", dict(record)).encode()
+
+
+def record_mac(key: bytes, line_without_mac: bytes) -> str:
+    """HMAC of a record: without the gateway's key, nobody can write a record that verifies."""
+    return hmac.new(key, line_without_mac, hashlib.sha256).hexdigest()
 
 
 def line_hash(line: bytes) -> str:
@@ -76,8 +86,9 @@ def all_files(path: Path) -> list[Path]:
 
 class AuditLog:
     def __init__(self, path: str | Path, *, max_bytes: int = 64 << 20, stdout: bool = False,
-                 fsync: bool = True, stream: IO[str] | None = None):
+                 fsync: bool = True, stream: IO[str] | None = None, key: bytes | None = None):
         self.path = Path(path)
+        self._key = key
         self.max_bytes = max_bytes
         self.fsync = fsync
         self._stream = stream if stream is not None else (sys.stdout if stdout else None)
@@ -121,7 +132,10 @@ class AuditLog:
                     **record,
                     "prev": prev,
                 }
-                line = _render(None, "", dict(full)).encode()
+                line = render(full)
+                if self._key is not None:
+                    full["mac"] = record_mac(self._key, line)
+                    line = render(full)
                 prev = line_hash(line)
                 lines.append(line)
                 written.append(full)

@@ -101,3 +101,19 @@ def test_write_many_is_one_chain_with_the_single_writes(tmp_path):
     log.write({"n": 4})
     log.close()
     assert verify(path).ok and [r["n"] for r in read_records(path)] == [0, 1, 2, 3, 4]
+
+
+def test_with_the_key_an_edited_last_record_is_found(tmp_path):
+    key = b"k" * 32
+    path = tmp_path / "audit.log"
+    _write(path, 4, key=key)
+    assert verify(path, key=key).ok
+    lines = path.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[-1])
+    record["decision"] = "deny"  # the last record: no later record's chain would notice
+    lines[-1] = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+    assert verify(path).ok  # the plain chain cannot see it ...
+    report = verify(path, key=key)  # ... the keyed check does
+    assert not report.ok and report.line == 4 and "HMAC" in report.problem
+    assert not verify(path, key=b"x" * 32).ok  # and a wrong key verifies nothing
