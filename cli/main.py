@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
@@ -349,7 +350,10 @@ def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YA
 def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user"),
           project: Optional[str] = typer.Option(None, "--project"),
           decision: Optional[str] = typer.Option(None, "--decision", help="allow or deny"),
-          limit: int = typer.Option(100, "--limit"),
+          rule: Optional[str] = typer.Option(None, "--rule", help="Records that violated this rule id"),
+          since: Optional[datetime] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
+          until: Optional[datetime] = typer.Option(None, "--until"),
+          limit: int = typer.Option(100, "--limit", help="The newest N records"),
           log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""
@@ -357,15 +361,16 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
         return
     o = _merge(ctx, None, None, None, None, json_output)
     if log:
-        from interceptor.audit import read_records
+        import collections
 
-        items = [r for r in read_records(log)
-                 if (not user or (r.get("user") or {}).get("name") == user)
-                 and (not project or r.get("project") == project)
-                 and (not decision or r.get("decision") == decision)][-limit:]
+        from interceptor.audit_query import AuditFilter, query
+
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until)
+        items = list(collections.deque(query(log, flt), maxlen=limit))
     else:
-        params = {k: v for k, v in {"user": user, "project": project, "decision": decision, "limit": limit}.items() if v}
-        items = _client(o).request("GET", "/v1/audit", params=params)["items"]
+        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit,
+                  "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+        items = _client(o).request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})["items"]
     if o.as_json:
         return o.render.json(items)
     for r in items:

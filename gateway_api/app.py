@@ -11,11 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.audit import read_records
+from interceptor.audit_query import AuditFilter, query
+import collections
+import json
 import time
+from datetime import datetime
 
 from interceptor.errors import AuthError, Forbidden, SpinError, UsageError
 from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
@@ -201,22 +204,21 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         gateway.policy.reload()
         return policy_info(who)
 
-    @app.get("/v1/audit", response_model=AuditPage, responses={401: ERRORS[401]}, tags=["audit"])
+    @app.get("/v1/audit", response_model=AuditPage, responses={401: ERRORS[401]}, tags=["audit"],
+             summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
-              decision: str | None = Query(None, pattern="^(allow|deny)$"), limit: int = Query(100, ge=1, le=10000)) -> AuditPage:
-        # Non-admins read only their own records.
+              decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
+              since: datetime | None = None, until: datetime | None = None,
+              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery)$"),
+              limit: int = Query(100, ge=1, le=10000), stream: bool = False):
         if not who.identity.admin:
-            user = who.identity.name
-        items = []
-        for record in read_records(settings.audit_log):
-            if user and (record.get("user") or {}).get("name") != user:
-                continue
-            if project and record.get("project") != project:
-                continue
-            if decision and record.get("decision") != decision:
-                continue
-            items.append(record)
-        return AuditPage(items=items[-limit:])
+            user = who.identity.name  # non-admins read only their own records
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
+        records = query(settings.audit_log, flt)
+        if stream:
+            return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
+                                     media_type="application/x-ndjson")
+        return AuditPage(items=list(collections.deque(records, maxlen=limit)))
 
     @app.post("/v1/tokens", response_model=ServiceTokenResponse, status_code=201,
               responses={k: ERRORS[k] for k in (401, 403, 422)}, tags=["tokens"],
