@@ -1,0 +1,6 @@
+"""Compose files as Docker Compose reads them, on the user's machine; the gateway receives the canonical model."""
+
+from compose_loader.loader import ComposeProject, load_project
+from compose_loader.model import validate_model
+
+__all__ = ["ComposeProject", "load_project", "validate_model"]

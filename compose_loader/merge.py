@@ -1,0 +1,83 @@
+"""Merging several compose files (-f a -f b) and `extends`, by the compose specification's merge rules.
+
+Mappings merge key by key; some sequences merge by a key (ports by their
+binding, volumes by target, secrets and configs by target); `command`,
+`entrypoint` and `healthcheck.test` are replaced; other sequences are unions.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from interceptor.errors import ComposeError
+
+_REPLACE = {"command", "entrypoint"}
+_BY_KEY = {
+    "ports": lambda p: (p.get("host_ip"), p.get("published"), p.get("target"), p.get("protocol")),
+    "volumes": lambda v: v.get("target"),
+    "secrets": lambda s: s.get("target"),
+    "configs": lambda c: c.get("target"),
+    "env_file": lambda e: e.get("path"),
+}
+_UNION = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "tmpfs", "profiles",
+          "devices", "group_add", "external_links", "links", "volumes_from"}
+
+
+def _deep_merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = _deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(override)
+
+
+def _merge_by_key(base: list, override: list, key) -> list:
+    index = {key(item): i for i, item in enumerate(base)}
+    out = [copy.deepcopy(x) for x in base]
+    for item in override:
+        k = key(item)
+        if k in index:
+            out[index[k]] = _deep_merge(out[index[k]], item)
+        else:
+            index[k] = len(out)
+            out.append(copy.deepcopy(item))
+    return out
+
+
+def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in out or value is None or key in _REPLACE:
+            out[key] = copy.deepcopy(value)
+        elif key in _BY_KEY and isinstance(value, list) and isinstance(out[key], list):
+            out[key] = _merge_by_key(out[key], value, _BY_KEY[key])
+        elif key in _UNION and isinstance(value, list) and isinstance(out[key], list):
+            out[key] = out[key] + [v for v in value if v not in out[key]]
+        elif key == "healthcheck" and isinstance(value, dict) and isinstance(out[key], dict):
+            merged = _deep_merge(out[key], value)
+            if "test" in value:
+                merged["test"] = copy.deepcopy(value["test"])
+            out[key] = merged
+        else:
+            out[key] = _deep_merge(out[key], value)
+    return out
+
+
+def merge_models(base: dict[str, Any], override: dict[str, Any], *, allow_override: bool = True,
+                 where: str = "") -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if key == "services":
+            services = out.setdefault("services", {})
+            for name, svc in (value or {}).items():
+                if name in services and not allow_override:
+                    raise ComposeError(f"{where}: service {name!r} is defined twice (by an include and the file)",
+                                       hint="Rename one of them; included services cannot be overridden in place.")
+                services[name] = merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+        elif key in out and isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -1,0 +1,334 @@
+"""Short syntax to long syntax, as `docker compose config` prints it.
+
+Every function takes one service's raw (interpolated) value and returns its
+canonical form, or raises ComposeError naming the service and field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Mapping
+
+from compose_loader.scalars import as_text
+from interceptor.errors import ComposeError
+
+
+
+def _err(where: str, message: str, hint: str = "") -> ComposeError:
+    return ComposeError(f"{where}: {message}", hint or None)
+
+
+def _range(text: str, where: str) -> list[int]:
+    if "-" in text:
+        lo, hi = (int(x) for x in text.split("-", 1))
+        if hi < lo or hi - lo > 1000:
+            raise _err(where, f"invalid port range {text!r}")
+        return list(range(lo, hi + 1))
+    return [int(text)]
+
+
+def ports(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _err(where, "must be a list", "Write ports as a list, e.g. [\"8080:80\"].")
+    out = []
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        if isinstance(item, int):
+            item = str(item)
+        if isinstance(item, str):
+            text = item.strip()
+            ip = ""
+            if text.startswith("["):  # [::1]:8080:80
+                close = text.find("]")
+                ip, text = text[1:close], text[close + 2:]
+            parts = text.split(":")
+            if len(parts) > 3:
+                raise _err(here, f"{item!r} is not a valid port", "Use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL].")
+            if len(parts) == 3:
+                ip, published, target = parts
+            elif len(parts) == 2:
+                published, target = parts
+            else:
+                published, target = "", parts[0]
+            proto = "tcp"
+            if "/" in target:
+                target, proto = target.split("/", 1)
+            if proto not in ("tcp", "udp", "sctp") or not re.fullmatch(r"[0-9]+(-[0-9]+)?", target) or (
+                    published and not re.fullmatch(r"[0-9]+(-[0-9]+)?", published)):
+                raise _err(here, f"{item!r} is not a valid port", "Use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL].")
+            targets = _range(target, here)
+            publisheds = _range(published, here) if published else []
+            if publisheds and len(publisheds) != len(targets) and len(targets) != 1:
+                raise _err(here, f"port ranges of {item!r} differ in length")
+            for j, t in enumerate(targets):
+                entry: dict[str, Any] = {"mode": "ingress"}
+                if ip:
+                    entry["host_ip"] = ip
+                entry["target"] = t
+                if publisheds:
+                    # equal ranges pair up; one container port may take a host range ("8000-8010:80")
+                    entry["published"] = str(publisheds[j]) if len(publisheds) == len(targets) else published
+                entry["protocol"] = proto
+                out.append(entry)
+        elif isinstance(item, dict):
+            entry = dict(item)
+            if "target" not in entry:
+                raise _err(here, "a long-syntax port needs `target`")
+            try:
+                entry["target"] = int(entry["target"])
+            except (TypeError, ValueError):
+                raise _err(here, f"target {entry['target']!r} is not a port number") from None
+            entry.setdefault("mode", "ingress")
+            entry.setdefault("protocol", "tcp")
+            if "published" in entry and entry["published"] is not None:
+                entry["published"] = str(entry["published"])
+            out.append(entry)
+        else:
+            raise _err(here, f"{item!r} is not a valid port")
+    return out
+
+
+def _is_path(source: str) -> bool:
+    return source.startswith(("/", ".", "~")) or (len(source) > 1 and source[1] == ":")
+
+
+def _resolve(source: str, base: Path) -> str:
+    path = Path(os.path.expanduser(source))
+    return str(path if path.is_absolute() else (base / path)).rstrip("/") or "/"
+
+
+def _absolutise(path: str, base: Path) -> str:
+    """Like filepath.Abs: join and clean `.` and `..` lexically (no symlinks followed)."""
+    return os.path.normpath(_resolve(path, base))
+
+
+def _clean_target(target: str) -> str:
+    return os.path.normpath(target) if target != "/" else target
+
+
+def _bind_source(source: str, base: Path) -> str:
+    """An absolute source is kept as written (as Docker Compose does); a relative one is made absolute."""
+    expanded = os.path.expanduser(source)
+    return expanded if expanded.startswith("/") else _absolutise(source, base)
+
+
+def volumes(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _err(where, "must be a list")
+    out = []
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        if isinstance(item, str):
+            parts = item.split(":")
+            # Windows drive letters are not a concern on the gateway's Linux hosts.
+            if len(parts) == 1:
+                out.append({"type": "volume", "target": parts[0], "volume": {}})
+                continue
+            if len(parts) > 3:
+                raise _err(here, f"{item!r} is not a valid volume", "Use SOURCE:TARGET[:MODE].")
+            source, target = parts[0], parts[1]
+            mode = parts[2] if len(parts) == 3 else ""
+            if not source:
+                raise _err(here, f"invalid spec: {item}: empty section between colons",
+                           "A variable in the volume is probably unset.")
+            if not target.startswith("/"):
+                raise _err(here, f"the target {target!r} must be an absolute path in the container")
+            target = _clean_target(target)
+            options = [m for m in mode.split(",") if m]
+            entry: dict[str, Any]
+            if _is_path(source):
+                entry = {"type": "bind", "source": _bind_source(source, base), "target": target}
+                if "ro" in options:
+                    entry["read_only"] = True
+                bind: dict[str, Any] = {"create_host_path": True}
+                for opt in options:
+                    if opt in ("z", "Z"):
+                        bind["selinux"] = opt
+                    elif opt in ("shared", "rshared", "slave", "rslave", "private", "rprivate"):
+                        bind["propagation"] = opt
+                entry["bind"] = bind
+            else:
+                entry = {"type": "volume", "source": source, "target": target}
+                if "ro" in options:
+                    entry["read_only"] = True
+                entry["volume"] = {"nocopy": True} if "nocopy" in options else {}
+            bad = [o for o in options if o not in ("ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave",
+                                                     "rslave", "private", "rprivate", "cached", "delegated", "consistent")]
+            if bad:
+                raise _err(here, f"unknown volume mode {bad[0]!r} in {item!r}")
+            out.append(entry)
+        elif isinstance(item, dict):
+            entry = dict(item)
+            kind = entry.get("type")
+            if kind not in ("bind", "volume", "tmpfs", "npipe", "cluster", "image"):
+                raise _err(here, f"volume type {kind!r} is not one of bind, volume, tmpfs")
+            if "target" not in entry:
+                raise _err(here, "a long-syntax volume needs `target`")
+            entry["target"] = _clean_target(str(entry["target"]))
+            if kind == "bind":
+                if not entry.get("source"):
+                    raise _err(here, "a bind volume needs `source`")
+                entry["source"] = _bind_source(str(entry["source"]), base)
+            if isinstance(entry.get("tmpfs"), dict) and entry["tmpfs"].get("size") is not None:
+                entry["tmpfs"] = {**entry["tmpfs"], "size": byte_size(entry["tmpfs"]["size"], f"{here}.tmpfs.size")}
+            out.append(entry)
+        else:
+            raise _err(here, f"{item!r} is not a valid volume")
+    return out
+
+
+def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """environment / labels / annotations / extra_hosts: list or mapping -> mapping of strings."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                raise _err(f"{where}.{k}", "must be a string, number or boolean")
+            out[str(k)] = None if v is None else _scalar(v)
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise _err(f"{where}[{i}]", "must be a string KEY=VALUE")
+            key, sep, val = item.partition("=")
+            if sep:
+                out[key] = val
+            else:
+                out[key] = (environ or {}).get(key) if environ is not None else None
+        return out
+    raise _err(where, "must be a mapping or a list of KEY=VALUE")
+
+
+def _scalar(v: Any) -> str:
+    return as_text(v)
+
+
+def command(value: Any, where: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise _err(where, f"cannot split {value!r} as a shell command: {exc}") from None
+    if isinstance(value, list) and all(isinstance(x, (str, int, float)) for x in value):
+        return [str(x) for x in value]
+    raise _err(where, "must be a string or a list of strings")
+
+
+def depends_on(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if isinstance(value, list):
+        return {str(name): {"condition": "service_started", "required": True} for name in value}
+    if isinstance(value, dict):
+        out = {}
+        for name, spec in value.items():
+            spec = dict(spec or {})
+            spec.setdefault("condition", "service_started")
+            if spec["condition"] not in ("service_started", "service_healthy", "service_completed_successfully"):
+                raise _err(f"{where}.{name}.condition", f"unknown condition {spec['condition']!r}")
+            spec.setdefault("required", True)
+            out[str(name)] = spec
+        return out
+    raise _err(where, "must be a list of services or a mapping")
+
+
+def file_refs(value: Any, where: str) -> list[dict[str, Any]]:
+    """secrets / configs of a service: short names or long syntax."""
+    if not isinstance(value, list):
+        raise _err(where, "must be a list")
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append({"source": item, "target": f"/run/secrets/{item}" if "secrets" in where else f"/{item}"})
+        elif isinstance(item, dict) and item.get("source"):
+            entry = dict(item)
+            if isinstance(entry.get("mode"), int):
+                entry["mode"] = f"0{entry['mode']:o}"  # YAML read 0400 as a number; compose prints the octal text
+            entry.setdefault("target", f"/run/secrets/{entry['source']}" if "secrets" in where else f"/{entry['source']}")
+            out.append(entry)
+        else:
+            raise _err(f"{where}[{i}]", "must be a name or a mapping with `source`")
+    return out
+
+
+def env_files(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            out.append({"path": _absolutise(item, base), "required": True})
+        elif isinstance(item, dict) and item.get("path"):
+            out.append({"path": _absolutise(str(item["path"]), base), "required": bool(item.get("required", True)),
+                        **({"format": item["format"]} if "format" in item else {})})
+        else:
+            raise _err(f"{where}[{i}]", "must be a path or a mapping with `path`")
+    return out
+
+
+def build(value: Any, where: str, base: Path) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"context": _absolutise(value, base), "dockerfile": "Dockerfile"}
+    if isinstance(value, dict):
+        entry = dict(value)
+        if "args" in entry:
+            entry["args"] = key_values(entry["args"], f"{where}.args")
+        context = entry.get("context", ".")
+        entry["context"] = context if "://" in str(context) else _absolutise(str(context), base)
+        entry.setdefault("dockerfile", "Dockerfile")
+        return entry
+    raise _err(where, "must be a path or a mapping")
+
+
+def networks(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, list):
+        return {str(n): None for n in value}
+    if isinstance(value, dict):
+        return {str(k): (dict(v) if v else None) for k, v in value.items()}
+    raise _err(where, "must be a list or a mapping")
+
+
+def string_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, (str, int)):
+        return [str(value)]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    raise _err(where, "must be a list")
+
+
+_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
+          "t": 1 << 40, "tb": 1 << 40}
+
+
+def byte_size(value: Any, where: str) -> str:
+    """`1.5G` -> "1610612736", as Docker Compose prints sizes."""
+    if isinstance(value, int):
+        return str(value)
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not m or m.group(2).lower() not in _UNITS | {"": 1}:
+        raise _err(where, f"{value!r} is not a size", "Use a number with a unit, e.g. 512m or 1.5g.")
+    return str(int(float(m.group(1)) * _UNITS.get(m.group(2).lower(), 1)))
+
+
+def deploy(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _err(where, "must be a mapping")
+    out = dict(value)
+    resources = out.get("resources")
+    if isinstance(resources, dict):
+        for part in ("limits", "reservations"):
+            spec = resources.get(part)
+            if isinstance(spec, dict) and spec.get("memory") is not None:
+                spec["memory"] = byte_size(spec["memory"], f"{where}.resources.{part}.memory")
+            if isinstance(spec, dict) and spec.get("cpus") is not None:
+                try:
+                    spec["cpus"] = float(spec["cpus"])
+                except (TypeError, ValueError):
+                    raise _err(f"{where}.resources.{part}.cpus", f"{spec['cpus']!r} is not a number") from None
+    out.setdefault("placement", {})
+    return out

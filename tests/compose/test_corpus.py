@@ -1,0 +1,41 @@
+"""Real-world compose files: our reading equals Docker Compose's, field by field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compose_loader import load_project
+from interceptor.errors import ComposeError
+from tests.compose.diff import differences
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus/compose/awesome-compose"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/corpus/compose/awesome-compose")
+SAMPLES = sorted(p for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
+
+
+def _file(folder: Path) -> Path:
+    return next(folder / n for n in ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+                if (folder / n).exists())
+
+
+def test_the_corpus_is_there():
+    assert len(SAMPLES) >= 30, f"the compose corpus was not found at {CORPUS}"
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if (s / "reference.json").exists()], ids=lambda p: p.name)
+def test_sample_reads_as_docker_compose_reads_it(sample):
+    ours = load_project([_file(sample)], environ={}).model
+    theirs = json.loads((sample / "reference.json").read_text().replace("{project_dir}", str(sample)))
+    diffs = differences(ours, theirs)
+    assert not diffs, f"{sample.name}: {len(diffs)} differences:\n" + "\n".join(diffs)
+
+
+def test_plex_without_its_variable_is_refused_as_docker_compose_refuses_it():
+    with pytest.raises(ComposeError) as info:
+        load_project([_file(CORPUS / "plex")], environ={})
+    assert "empty section between colons" in info.value.message
+    assert "services.plex.volumes[0]" in info.value.message
