@@ -97,7 +97,7 @@ def _merge(ctx: typer.Context, file, project_name, env_file, profile, json_outpu
 
 
 def _load(o: Options):
-    from compose import load_project
+    from compose_loader import load_project
 
     return load_project(o.files, project_name=o.project_name, env_files=o.env_files or None,
                         profiles=o.profiles or None)
@@ -213,7 +213,7 @@ def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_na
             out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write one YAML file per object here"),
             json_output: bool = JsonOpt):
     """The Kubernetes objects of the compose file, before policy (computed locally)."""
-    from compose import validate_model
+    from compose_loader import validate_model
     from gateway_api import planning
     from translate import to_kubernetes
 

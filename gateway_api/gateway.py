@@ -32,7 +32,7 @@ class Caller:
 
 
 def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str]):
-    from compose import validate_model
+    from compose_loader import validate_model
     from translate import to_kubernetes
 
     return to_kubernetes(validate_model(model), project=project, namespace=namespace, labels=labels)
