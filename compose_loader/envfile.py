@@ -1,66 +1,125 @@
-"""`.env` and env_file files, as Docker Compose reads them (KEY=VALUE, quotes, `export`, comments)."""
+"""`.env` and env_file files, as Docker Compose reads them.
+
+Lines are `KEY=VALUE`, `KEY: VALUE` or `export KEY=VALUE`; `#` starts a comment
+at the start of a line or after a space in an unquoted value. Values:
+- 'single quoted': literal, may span lines;
+- "double quoted": escapes (\\n \\t \\r \\\\ \\" \\$) and interpolation, may span lines;
+- unquoted: trimmed, interpolated.
+Interpolation looks first in the given environment (the shell, then `.env`),
+then at the keys defined earlier in the same file. `$$` is a literal dollar.
+Values returned are what the process sees (one `$`), not the model's `$$` form.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
+from compose_loader.interpolation import interpolate_string, unescape
 from interceptor.errors import ComposeError
 
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:([=:])\s*(.*?))?\s*$")
 MAX_ENV_BYTES = 1 << 20
+_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "$": "$$"}
 
 
-def _unquote(raw: str, lookup: Mapping[str, str]) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        return raw[1:-1]  # single quotes: literal
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        body = raw[1:-1]
-        return (body.replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"').replace("\\\\", "\\"))
-    # unquoted: an inline comment needs a space before '#'
-    value = re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
-    return value
-
-
-def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = None) -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
+def _closing(text: str, start: int, quote: str) -> int:
+    """Index of the quote that closes the value opened at `start`, or -1."""
+    i = start + 1
+    while i < len(text):
+        if quote == '"' and text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i
         i += 1
+    return -1
+
+
+def _double_quoted_template(body: str) -> str:
+    """Backslash escapes applied; a literal dollar written `$$` so interpolation leaves it alone."""
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], "\\" + body[i + 1]))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = None,
+                   warn: Callable[[str], None] | None = None) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    defined: dict[str, str] = {}
+    env = ChainMap(dict(lookup or {}), defined)
+    warn = warn or (lambda message: None)
+    pos, line_no = 0, 0
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        line = text[pos:end]
+        line_no += 1
+        here = f"{source}:{line_no}"
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
+            pos = end + 1
             continue
-        m = _LINE.match(line)
-        if not m:
-            raise ComposeError(f"{source}:{i}: cannot read {stripped[:40]!r} as KEY=VALUE",
-                               hint="Each line is KEY=VALUE; quote values with spaces.")
-        key, sep, raw = m.group(1), m.group(2), m.group(3)
-        if sep is None:
-            values[key] = (lookup or {}).get(key)  # a bare KEY takes the caller's environment, or stays unset
+        m = _KEY.match(line)
+        rest = line[m.end():] if m else ""
+        if not m or (rest and rest[0] not in "=:"):
+            raise ComposeError(f"{here}: cannot read {stripped[:40]!r} as KEY=VALUE",
+                               hint="Each line is KEY=VALUE; quote values that hold spaces or '#'.")
+        key = m.group(1)
+        if not rest:
+            # a bare KEY takes its value from the environment, or stays unset
+            values[key] = (lookup or {}).get(key)
+            pos = end + 1
             continue
-        raw = raw or ""
-        # a quoted value may span lines
-        for quote in ('"', "'"):
-            if raw.startswith(quote) and (len(raw) == 1 or not raw.endswith(quote)):
-                while i < len(lines) and not raw.endswith(quote):
-                    raw += "\n" + lines[i]
-                    i += 1
-        values[key] = _unquote(raw, lookup or {})
+        start = pos + m.end() + 1
+        while start < len(text) and text[start] in " \t":
+            start += 1
+        quote = text[start] if start < len(text) and text[start] in "'\"" else ""
+        if quote:
+            close = _closing(text, start, quote)
+            if close < 0:
+                raise ComposeError(f"{here}: the value of {key} opens a {quote} quote that is never closed",
+                                   hint=f"Close the {quote} quote.")
+            body = text[start + 1:close]
+            line_no += body.count("\n")
+            end = text.find("\n", close)
+            end = len(text) if end < 0 else end
+            if quote == "'":
+                value = body
+            else:
+                value = unescape(interpolate_string(_double_quoted_template(body), env, warn, f"{here}: {key}"))
+        else:
+            raw = text[start:end]
+            raw = re.split(r"\s#", raw, maxsplit=1)[0].strip()  # an inline comment needs a space before '#'
+            value = unescape(interpolate_string(raw, env, warn, f"{here}: {key}"))
+        values[key] = value
+        defined[key] = value
+        pos = end + 1
     return values
 
 
-def read_env_file(path: Path, lookup: Mapping[str, str] | None = None, required: bool = True) -> dict[str, str | None]:
+def read_env_file(path: Path, lookup: Mapping[str, str] | None = None, required: bool = True,
+                  warn: Callable[[str], None] | None = None) -> dict[str, str | None]:
     try:
         if path.stat().st_size > MAX_ENV_BYTES:
-            raise ComposeError(f"{path}: env file larger than {MAX_ENV_BYTES >> 20} MiB")
-        text = path.read_text(encoding="utf-8")
+            raise ComposeError(f"{path}: env file larger than {MAX_ENV_BYTES >> 20} MiB",
+                               hint="An env file holds KEY=VALUE lines; check the path.")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         if not required:
             return {}
         raise ComposeError(f"env file {path} not found", hint="Create it, fix the path, or mark it `required: false`.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ComposeError(f"env file {path} cannot be read: {exc}") from None
-    return parse_env_text(text, str(path), lookup)
+    except UnicodeDecodeError:
+        raise ComposeError(f"env file {path} is not UTF-8 text", hint="Save it as UTF-8.") from None
+    except OSError as exc:
+        raise ComposeError(f"env file {path} cannot be read: {exc.strerror}", hint="Check the path and its permissions.") from None
+    return parse_env_text(text.removeprefix("\ufeff"), str(path), lookup, warn)

@@ -23,12 +23,11 @@ from compose_loader.merge import merge_models, merge_service
 from compose_loader.yaml_safe import load_yaml_file
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-
-
-def _default_in(folder: Path) -> Path | None:
-    return next((folder / n for n in DEFAULT_FILES if (folder / n).is_file()), None)
+OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                  "docker-compose.override.yaml")
 MAX_INCLUDE_DEPTH = 8
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass
@@ -61,10 +60,12 @@ def find_default_file(start: Path) -> Path:
 
 def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Normalise one service's fields to the long syntax (no defaults that merging would override)."""
-    svc = dict(raw)
+    # x- keys inside a service are for anchors only: docker compose config drops them
+    svc = {k: v for k, v in raw.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    home = environ.get("HOME") or str(Path.home())
     converters: dict[str, Callable[[Any], Any]] = {
         "ports": lambda v: N.ports(v, f"{where}.ports"),
-        "volumes": lambda v: N.volumes(v, f"{where}.volumes", base),
+        "volumes": lambda v: N.volumes(v, f"{where}.volumes", base, home),
         "environment": lambda v: N.key_values(v, f"{where}.environment", environ),
         "labels": lambda v: N.key_values(v, f"{where}.labels"),
         "annotations": lambda v: N.key_values(v, f"{where}.annotations"),
@@ -74,15 +75,16 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "secrets": lambda v: N.file_refs(v, f"{where}.secrets"),
         "configs": lambda v: N.file_refs(v, f"{where}.configs"),
         "env_file": lambda v: N.env_files(v, f"{where}.env_file", base),
-        "build": lambda v: N.build(v, f"{where}.build", base),
+        "build": lambda v: N.build(v, f"{where}.build", base, environ),
         "networks": lambda v: N.networks(v, f"{where}.networks"),
         "expose": lambda v: N.string_list(v, f"{where}.expose"),
         "dns": lambda v: N.string_list(v, f"{where}.dns"),
         "tmpfs": lambda v: N.string_list(v, f"{where}.tmpfs"),
         "profiles": lambda v: N.string_list(v, f"{where}.profiles"),
         "sysctls": lambda v: N.key_values(v, f"{where}.sysctls"),
-        "extra_hosts": lambda v: v if isinstance(v, dict) else N.key_values(
-            [x.replace(":", "=", 1) if "=" not in x else x for x in v], f"{where}.extra_hosts"),
+        "extra_hosts": lambda v: N.extra_hosts(v, f"{where}.extra_hosts"),
+        "stop_grace_period": lambda v: N.duration(v, f"{where}.stop_grace_period"),
+        "healthcheck": lambda v: N.healthcheck(v, f"{where}.healthcheck"),
         "deploy": lambda v: N.deploy(v, f"{where}.deploy"),
         "shm_size": lambda v: N.byte_size(v, f"{where}.shm_size"),
         "mem_limit": lambda v: N.byte_size(v, f"{where}.mem_limit"),
@@ -93,9 +95,6 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
     for key, convert in converters.items():
         if key in svc and svc[key] is not None:
             svc[key] = convert(svc[key])
-    if "healthcheck" in svc and isinstance(svc["healthcheck"], dict) and isinstance(svc["healthcheck"].get("test"), str):
-        test = svc["healthcheck"]["test"]
-        svc["healthcheck"] = {**svc["healthcheck"], "test": ["CMD-SHELL", test] if test not in ("NONE",) else ["NONE"]}
     return svc
 
 
@@ -110,8 +109,11 @@ class _Reader:
             self._seen_warnings.add(message)
             self.warnings.append(message)
 
-    def read(self, path: Path, depth: int = 0) -> dict[str, Any]:
-        """One file: parsed, interpolated, includes and extends resolved, services normalised."""
+    def read(self, path: Path, depth: int = 0, base: Path | None = None) -> dict[str, Any]:
+        """One file: parsed, interpolated, includes and extends resolved, services normalised.
+
+        Relative paths resolve against `base`: the file's folder, or an include's project_directory.
+        """
         if depth > MAX_INCLUDE_DEPTH:
             raise ComposeError(f"{path}: includes and extends nest deeper than {MAX_INCLUDE_DEPTH}")
         raw = load_yaml_file(path)
@@ -122,7 +124,7 @@ class _Reader:
         for key in raw:
             if not isinstance(key, str):
                 raise ComposeError(f"{path}: top-level key {key!r} is not a string")
-        base = path.parent
+        base = base or path.parent
         doc = interpolate(raw, self.environ, self.warn)
         if "version" in doc:
             self.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it")
@@ -188,23 +190,44 @@ class _Reader:
         return merged
 
     def _include(self, include: Any, base: Path, path: Path, depth: int) -> dict[str, Any]:
-        entry = {"path": include} if isinstance(include, str) else dict(include or {})
+        """An included project: its own env (its env_file, or the .env of its folder, under ours) and folder."""
+        where = f"{path}: include"
+        entry = {"path": include} if isinstance(include, str) else include
+        if not isinstance(entry, dict):
+            raise ComposeError(f"{where}: {include!r} must be a path or a mapping with `path`",
+                               hint="Write `include: [other/compose.yaml]`.")
         paths = entry.get("path")
         paths = paths if isinstance(paths, list) else [paths]
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise ComposeError(f"{where}: needs a path", hint="Write `include: [{path: other/compose.yaml}]`.")
+        targets = [Path(N._absolutise(p, base)) for p in paths]
+        for target in targets:
+            if not target.is_file():
+                raise ComposeError(f"{where}: {target} not found", hint="Fix the path; it is relative to the including file.")
+        folder = entry.get("project_directory")
+        project_dir = Path(N._absolutise(str(folder), base)) if folder else targets[0].parent
+        env_files = entry.get("env_file")
+        env_files = env_files if isinstance(env_files, list) else [env_files] if env_files else []
+        files = [Path(N._absolutise(str(f), base)) for f in env_files] or (
+            [project_dir / ".env"] if (project_dir / ".env").is_file() else [])
+        env: dict[str, str] = {}
+        for f in files:
+            env.update({k: v for k, v in read_env_file(f, self.environ, warn=self.warn).items() if v is not None})
+        env.update(self.environ)  # the including project's environment wins, as in docker compose
+        reader = _Reader(env, self.warnings)
+        reader._seen_warnings = self._seen_warnings
         model: dict[str, Any] = {}
-        for p in paths:
-            if not p:
-                raise ComposeError(f"{path}: include needs a path")
-            target = Path(N._absolutise(str(p), base))
-            model = merge_models(model, self.read(target, depth + 1), where=str(target))
+        for target in targets:
+            model = merge_models(model, reader.read(target, depth + 1, project_dir), where=str(target))
         return model
 
 
-def _env(environ: Mapping[str, str], env_files: list[Path], working_dir: Path) -> dict[str, str]:
-    files = env_files or ([working_dir / ".env"] if (working_dir / ".env").is_file() else [])
+def _env(environ: Mapping[str, str], env_files: list[Path], project_dir: Path, warn) -> dict[str, str]:
+    """The project's environment: --env-file files (default: .env in the project folder) under the shell's."""
+    files = env_files or ([project_dir / ".env"] if (project_dir / ".env").is_file() else [])
     merged: dict[str, str] = {}
     for f in files:
-        for k, v in read_env_file(f, environ).items():
+        for k, v in read_env_file(f, {**merged, **environ}, warn=warn).items():
             if v is not None:
                 merged[k] = v
     return {**merged, **environ}  # the shell wins over .env, as in docker compose
@@ -212,102 +235,154 @@ def _env(environ: Mapping[str, str], env_files: list[Path], working_dir: Path) -
 
 def _apply_profiles(model: dict[str, Any], active: set[str]) -> None:
     services = model.get("services", {})
+    if "*" in active:
+        return
     for name in [n for n, s in services.items() if s.get("profiles") and not set(s["profiles"]) & active]:
         del services[name]
 
 
-def _finish(model: dict[str, Any], project: str, environ: Mapping[str, str]) -> None:
-    services = model.setdefault("services", {})
-    used_default = False
+def _load_env_files(svc: dict[str, Any], environ: Mapping[str, str], warn) -> None:
+    """env_file contents join `environment` (which wins), as `docker compose config` prints them."""
+    env: dict[str, Any] = {}
+    for ref in svc.pop("env_file") or []:
+        values = read_env_file(Path(ref["path"]), environ, required=ref.get("required", True), warn=warn)
+        env.update({k: None if v is None else v.replace("$", "$$") for k, v in values.items()})
+    env.update(svc.get("environment") or {})
+    svc["environment"] = env
+
+
+def _check_references(model: dict[str, Any]) -> None:
+    services = model["services"]
     for name, svc in services.items():
         where = f"services.{name}"
         if "image" not in svc and "build" not in svc:
             raise ComposeError(f"{where}: has neither an image nor a build section",
                                hint="Set `image:`; the gateway deploys images, it does not build them.")
-        svc.setdefault("command", None)
-        svc.setdefault("entrypoint", None)
-        if not svc.get("networks") and svc.get("network_mode") is None:
-            svc["networks"] = {"default": None}
-            used_default = True
-        elif svc.get("networks") and "default" in svc["networks"]:
-            used_default = True
-        # env_file contents join the environment; `environment` wins
-        if "env_file" in svc:
-            env: dict[str, Any] = {}
-            for ref in svc.pop("env_file") or []:
-                env.update(read_env_file(Path(ref["path"]), environ, required=ref.get("required", True)))
-            env.update(svc.get("environment") or {})
-            svc["environment"] = env
+        if svc.get("networks") and svc.get("network_mode") is not None:
+            raise ComposeError(f"{where}: `network_mode` and `networks` cannot both be set",
+                               hint="Keep one: networks for service-to-service traffic, network_mode otherwise.")
         for dep, spec in (svc.get("depends_on") or {}).items():
             if dep not in services and spec.get("required", True):
                 raise ComposeError(f"{where}.depends_on: service {dep!r} is not defined (or its profile is not enabled)",
                                    hint="Define it, or enable its profile with --profile.")
         for net in svc.get("networks") or {}:
             if net != "default" and net not in (model.get("networks") or {}):
-                raise ComposeError(f"{where}.networks: network {net!r} is not declared at the top level")
-        for vol in svc.get("volumes") or []:
+                raise ComposeError(f"{where}.networks: network {net!r} is not declared at the top level",
+                                   hint=f"Add `networks: {{{net}: {{}}}}` at the top level.")
+        for i, vol in enumerate(svc.get("volumes") or []):
             if vol["type"] == "volume" and vol.get("source") and vol["source"] not in (model.get("volumes") or {}):
-                raise ComposeError(f"{where}.volumes: named volume {vol['source']!r} is not declared at the top level",
+                raise ComposeError(f"{where}.volumes[{i}]: named volume {vol['source']!r} is not declared at the top level",
                                    hint=f"Add `volumes: {{{vol['source']}: {{}}}}` at the top level.")
         for section in ("secrets", "configs"):
-            for ref in svc.get(section) or []:
+            for i, ref in enumerate(svc.get(section) or []):
                 if ref["source"] not in (model.get(section) or {}):
-                    raise ComposeError(f"{where}.{section}: {ref['source']!r} is not declared at the top level")
-    networks = model.get("networks") or {}
-    if used_default:
-        networks.setdefault("default", None)
-    for key in list(networks):
-        spec = dict(networks[key] or {})
-        if spec.get("external"):
-            spec.setdefault("name", key)
-        else:
-            spec.setdefault("name", f"{project}_{key}")
-            spec.setdefault("ipam", {})
-        networks[key] = spec
-    if networks:
-        model["networks"] = networks
-    for section in ("volumes", "secrets", "configs"):
-        entries = model.get(section)
-        if not entries:
-            continue
-        for key in list(entries):
-            spec = dict(entries[key] or {})
+                    raise ComposeError(f"{where}.{section}[{i}]: {ref['source']!r} is not declared at the top level",
+                                       hint=f"Declare it under the top-level `{section}:`.")
+
+
+def _used(services: dict[str, Any]) -> dict[str, set[str]]:
+    used: dict[str, set[str]] = {"networks": set(), "volumes": set(), "secrets": set(), "configs": set()}
+    for svc in services.values():
+        used["networks"].update(svc.get("networks") or {})
+        used["volumes"].update(v["source"] for v in svc.get("volumes") or [] if v["type"] == "volume" and v.get("source"))
+        for section in ("secrets", "configs"):
+            used[section].update(ref["source"] for ref in svc.get(section) or [])
+    return used
+
+
+def _resources(model: dict[str, Any], project: str, warn) -> None:
+    """Top-level networks, volumes, secrets and configs: only those a service uses, with their real names."""
+    used = _used(model["services"])
+    if "default" in used["networks"]:
+        model.setdefault("networks", {}).setdefault("default", None)
+    for section in ("networks", "volumes", "secrets", "configs"):
+        entries = model.get(section) or {}
+        kept = {}
+        for key, spec in entries.items():
+            if key not in used[section]:
+                continue  # docker compose config leaves out what no (enabled) service uses
+            spec = dict(spec or {})
+            external = spec.get("external")
+            if isinstance(external, dict):  # the old `external: {name: x}` form
+                warn(f"{section}.{key}: external.name is deprecated. Please set name and external: true")
+                if external.get("name"):
+                    spec.setdefault("name", external["name"])
+                spec["external"] = True
             spec.setdefault("name", key if spec.get("external") else f"{project}_{key}")
-            entries[key] = spec
+            if section == "networks":
+                spec.setdefault("ipam", {})
+            kept[key] = spec
+        if kept:
+            model[section] = kept
+        else:
+            model.pop(section, None)
+
+
+def _finish(model: dict[str, Any], project: str, environ: Mapping[str, str], warn) -> None:
+    services = model.setdefault("services", {})
+    for svc in services.values():
+        svc.setdefault("command", None)
+        svc.setdefault("entrypoint", None)
+        if not svc.get("networks") and svc.get("network_mode") is None:
+            svc["networks"] = {"default": None}
+        if "env_file" in svc:
+            _load_env_files(svc, environ, warn)
+    _check_references(model)
+    _resources(model, project, warn)
+
+
+def _compose_files(cwd: Path, files: list[str | Path], environ: Mapping[str, str]) -> list[Path]:
+    """-f files; else COMPOSE_FILE; else compose.yaml (in this folder or a parent) and its override file."""
+    paths = [Path(f) if Path(f).is_absolute() else cwd / f for f in files]
+    if not paths and environ.get("COMPOSE_FILE"):
+        separator = environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        paths = [cwd / p for p in environ["COMPOSE_FILE"].split(separator) if p]
+    if not paths:
+        found = find_default_file(cwd)
+        override = next((found.parent / n for n in OVERRIDE_FILES if (found.parent / n).is_file()), None)
+        paths = [found, override] if override else [found]
+    for p in paths:
+        if not p.is_file():
+            raise ComposeError(f"compose file {p} not found", hint="Check the path given with -f.")
+    return paths
+
+
+def _project_name(explicit: str | None, env: Mapping[str, str], model: dict[str, Any], project_dir: Path) -> str:
+    """-p, then COMPOSE_PROJECT_NAME, must be valid as given; `name:` and the folder name are normalised."""
+    for given, source in ((explicit, "-p"), (env.get("COMPOSE_PROJECT_NAME"), "COMPOSE_PROJECT_NAME")):
+        if given:
+            if not _PROJECT_NAME.match(given):
+                raise ComposeError(f"invalid project name {given!r} (from {source}): it must contain only lowercase "
+                                   "letters, digits, '-' and '_', and start with a letter or digit",
+                                   hint=f"Try {normalise_project_name(given) or 'myproject'!r}.")
+            return given
+    name = model.get("name")
+    normalised = normalise_project_name(str(name if name else project_dir.name))
+    if not normalised:
+        raise ComposeError(f"project name {str(name or project_dir.name)!r} has no valid characters",
+                           hint="Set `name:` in the compose file, or pass -p with lowercase letters, digits, '-' or '_'.")
+    return normalised
 
 
 def load_project(files: list[str | Path] | None = None, *, project_name: str | None = None,
                  env_files: list[str | Path] | None = None, profiles: list[str] | None = None,
                  environ: Mapping[str, str] | None = None, working_dir: str | Path | None = None) -> ComposeProject:
     environ = dict(os.environ if environ is None else environ)
-    cwd = Path(working_dir) if working_dir else Path.cwd()
-    paths = [Path(f) if Path(f).is_absolute() else cwd / f for f in (files or [])]
-    if not paths and environ.get("COMPOSE_FILE"):
-        paths = [cwd / p for p in environ["COMPOSE_FILE"].split(os.pathsep) if p]
-    if not paths:
-        paths = [find_default_file(cwd)]
-    for p in paths:
-        if not p.is_file():
-            raise ComposeError(f"compose file {p} not found", hint="Check the path given with -f.")
-    project_dir = paths[0].parent.resolve()
-    env = _env(environ, [Path(e) if Path(e).is_absolute() else cwd / e for e in (env_files or [])], project_dir)
+    cwd = Path(working_dir).absolute() if working_dir else Path.cwd()
+    paths = _compose_files(cwd, list(files or []), environ)
+    project_dir = Path(os.path.normpath(paths[0].parent.absolute()))
     warnings: list[str] = []
-    reader = _Reader(env, warnings)
+    reader = _Reader(environ, warnings)
+    env = _env(environ, [Path(e) if Path(e).is_absolute() else cwd / e for e in (env_files or [])], project_dir,
+               reader.warn)
+    reader.environ = env
     model: dict[str, Any] = {}
     for p in paths:
-        model = merge_models(model, reader.read(p.resolve()), where=str(p))
-    name = project_name or env.get("COMPOSE_PROJECT_NAME") or model.get("name") or project_dir.name
-    normalised = normalise_project_name(str(name))
-    if not normalised:
-        raise ComposeError(f"project name {name!r} has no valid characters",
-                           hint="Pass -p with lowercase letters, digits, '-' or '_'.")
-    if project_name and normalised != project_name:
-        raise ComposeError(f"project name {project_name!r} must contain only lowercase letters, digits, '-' and '_', "
-                           "and start with a letter or digit", hint=f"Try -p {normalised}.")
-    model["name"] = normalised
+        model = merge_models(model, reader.read(Path(os.path.normpath(p.absolute()))), where=str(p))
+    name = _project_name(project_name, env, model, project_dir)
+    model["name"] = name
     active = set(profiles or []) | {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p}
     _apply_profiles(model, active)
-    _finish(model, normalised, env)
-    model = {k: v for k, v in model.items() if v != {} or k == "services"}
-    return ComposeProject(name=normalised, model=model, files=[str(p) for p in paths], working_dir=str(project_dir),
+    _finish(model, name, env, reader.warn)
+    return ComposeProject(name=name, model=model, files=[str(p) for p in paths], working_dir=str(project_dir),
                           warnings=warnings)

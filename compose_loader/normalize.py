@@ -6,13 +6,14 @@ canonical form, or raises ComposeError naming the service and field.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
-from compose_loader.scalars import as_text
+from compose_loader.scalars import as_text, go_duration, parse_duration
 from interceptor.errors import ComposeError
 
 
@@ -28,6 +29,13 @@ def _range(text: str, where: str) -> list[int]:
             raise _err(where, f"invalid port range {text!r}")
         return list(range(lo, hi + 1))
     return [int(text)]
+
+
+_PORT_HINT = "Use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL], e.g. \"8080:80\" or \"127.0.0.1:8080:80/udp\"."
+
+
+def _quoted(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def ports(value: Any, where: str) -> list[dict[str, Any]]:
@@ -46,7 +54,7 @@ def ports(value: Any, where: str) -> list[dict[str, Any]]:
                 ip, text = text[1:close], text[close + 2:]
             parts = text.split(":")
             if len(parts) > 3:
-                raise _err(here, f"{item!r} is not a valid port", "Use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL].")
+                raise _err(here, f"{_quoted(item)} is not a valid port", _PORT_HINT)
             if len(parts) == 3:
                 ip, published, target = parts
             elif len(parts) == 2:
@@ -58,7 +66,7 @@ def ports(value: Any, where: str) -> list[dict[str, Any]]:
                 target, proto = target.split("/", 1)
             if proto not in ("tcp", "udp", "sctp") or not re.fullmatch(r"[0-9]+(-[0-9]+)?", target) or (
                     published and not re.fullmatch(r"[0-9]+(-[0-9]+)?", published)):
-                raise _err(here, f"{item!r} is not a valid port", "Use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL].")
+                raise _err(here, f"{_quoted(item)} is not a valid port", _PORT_HINT)
             targets = _range(target, here)
             publisheds = _range(published, here) if published else []
             if publisheds and len(publisheds) != len(targets) and len(targets) != 1:
@@ -95,27 +103,30 @@ def _is_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or (len(source) > 1 and source[1] == ":")
 
 
-def _resolve(source: str, base: Path) -> str:
-    path = Path(os.path.expanduser(source))
-    return str(path if path.is_absolute() else (base / path)).rstrip("/") or "/"
+def _expand_home(source: str, home: str | None) -> str:
+    """`~` is the HOME of the environment the project is read with (not of the process reading it)."""
+    if home and (source == "~" or source.startswith("~/")):
+        return home + source[1:]
+    return source
 
 
-def _absolutise(path: str, base: Path) -> str:
+def _absolutise(path: str, base: Path, home: str | None = None) -> str:
     """Like filepath.Abs: join and clean `.` and `..` lexically (no symlinks followed)."""
-    return os.path.normpath(_resolve(path, base))
+    expanded = Path(_expand_home(path, home))
+    return os.path.normpath(str(expanded if expanded.is_absolute() else base / expanded))
 
 
 def _clean_target(target: str) -> str:
     return os.path.normpath(target) if target != "/" else target
 
 
-def _bind_source(source: str, base: Path) -> str:
+def _bind_source(source: str, base: Path, home: str | None) -> str:
     """An absolute source is kept as written (as Docker Compose does); a relative one is made absolute."""
-    expanded = os.path.expanduser(source)
-    return expanded if expanded.startswith("/") else _absolutise(source, base)
+    expanded = _expand_home(source, home)
+    return expanded if expanded.startswith("/") else _absolutise(expanded, base)
 
 
-def volumes(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
+def volumes(value: Any, where: str, base: Path, home: str | None = None) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise _err(where, "must be a list")
     out = []
@@ -140,7 +151,7 @@ def volumes(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
             options = [m for m in mode.split(",") if m]
             entry: dict[str, Any]
             if _is_path(source):
-                entry = {"type": "bind", "source": _bind_source(source, base), "target": target}
+                entry = {"type": "bind", "source": _bind_source(source, base, home), "target": target}
                 if "ro" in options:
                     entry["read_only"] = True
                 bind: dict[str, Any] = {"create_host_path": True}
@@ -171,7 +182,7 @@ def volumes(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
             if kind == "bind":
                 if not entry.get("source"):
                     raise _err(here, "a bind volume needs `source`")
-                entry["source"] = _bind_source(str(entry["source"]), base)
+                entry["source"] = _bind_source(str(entry["source"]), base, home)
             if isinstance(entry.get("tmpfs"), dict) and entry["tmpfs"].get("size") is not None:
                 entry["tmpfs"] = {**entry["tmpfs"], "size": byte_size(entry["tmpfs"]["size"], f"{here}.tmpfs.size")}
             out.append(entry)
@@ -244,13 +255,16 @@ def file_refs(value: Any, where: str) -> list[dict[str, Any]]:
         raise _err(where, "must be a list")
     out = []
     for i, item in enumerate(value):
+        secret = where.endswith("secrets")
         if isinstance(item, str):
-            out.append({"source": item, "target": f"/run/secrets/{item}" if "secrets" in where else f"/{item}"})
+            # secrets default to /run/secrets/<name>; a config's default target is left to the runtime
+            out.append({"source": item, "target": f"/run/secrets/{item}"} if secret else {"source": item})
         elif isinstance(item, dict) and item.get("source"):
             entry = dict(item)
             if isinstance(entry.get("mode"), int):
                 entry["mode"] = f"0{entry['mode']:o}"  # YAML read 0400 as a number; compose prints the octal text
-            entry.setdefault("target", f"/run/secrets/{entry['source']}" if "secrets" in where else f"/{entry['source']}")
+            if secret:
+                entry.setdefault("target", f"/run/secrets/{entry['source']}")
             out.append(entry)
         else:
             raise _err(f"{where}[{i}]", "must be a name or a mapping with `source`")
@@ -271,18 +285,37 @@ def env_files(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
     return out
 
 
-def build(value: Any, where: str, base: Path) -> dict[str, Any]:
+_REMOTE_CONTEXT = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/)")
+
+
+def _resolved_args(value: Any, where: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Build args: an arg without a value takes the environment's, or is dropped when the environment has none."""
+    out = {}
+    for key, val in key_values(value, where).items():
+        if val is None:
+            if key in environ:
+                out[key] = environ[key].replace("$", "$$")
+            continue
+        out[key] = val
+    return out
+
+
+def build(value: Any, where: str, base: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if isinstance(value, str):
-        return {"context": _absolutise(value, base), "dockerfile": "Dockerfile"}
-    if isinstance(value, dict):
-        entry = dict(value)
-        if "args" in entry:
-            entry["args"] = key_values(entry["args"], f"{where}.args")
-        context = entry.get("context", ".")
-        entry["context"] = context if "://" in str(context) else _absolutise(str(context), base)
+        value = {"context": value}
+    if not isinstance(value, dict):
+        raise _err(where, "must be a path or a mapping", "Write `build: ./dir` or `build: {context: ./dir}`.")
+    entry = dict(value)
+    if "args" in entry:
+        entry["args"] = _resolved_args(entry["args"], f"{where}.args", environ or {})
+    for key in ("labels", "extra_hosts"):
+        if key in entry:
+            entry[key] = key_values(entry[key], f"{where}.{key}") if key == "labels" else extra_hosts(entry[key], f"{where}.{key}")
+    context = str(entry.get("context", "."))
+    entry["context"] = context if _REMOTE_CONTEXT.match(context) else _absolutise(context, base)
+    if "dockerfile_inline" not in entry:
         entry.setdefault("dockerfile", "Dockerfile")
-        return entry
-    raise _err(where, "must be a path or a mapping")
+    return entry
 
 
 def networks(value: Any, where: str) -> dict[str, Any]:
@@ -315,20 +348,90 @@ def byte_size(value: Any, where: str) -> str:
     return str(int(float(m.group(1)) * _UNITS.get(m.group(2).lower(), 1)))
 
 
+def duration(value: Any, where: str) -> str:
+    """A compose duration ("90s", "1m30s") as Docker Compose prints it (Go's form: "1m30s", "1h0m0s")."""
+    ns = parse_duration(value) if isinstance(value, str) else None
+    if ns is None:
+        raise _err(where, f"{value!r} is not a duration", "Write a number with a unit, e.g. 30s, 1m30s or 500ms.")
+    return go_duration(ns)
+
+
+def healthcheck(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _err(where, "must be a mapping", "Write `healthcheck: {test: [CMD, ...], interval: 30s}`.")
+    out = dict(value)
+    test = out.get("test")
+    if isinstance(test, str):
+        out["test"] = ["NONE"] if test == "NONE" else ["CMD-SHELL", test]
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if out.get(key) is not None:
+            out[key] = duration(out[key], f"{where}.{key}")
+    return out
+
+
+def extra_hosts(value: Any, where: str) -> list[str]:
+    """Host-to-IP entries as Docker Compose prints them: sorted "host=ip", brackets off IPv6 addresses."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for host, ips in value.items():
+            for ip in ips if isinstance(ips, list) else [ips]:
+                if not isinstance(ip, str):
+                    raise _err(f"{where}.{host}", f"{ip!r} must be an IP address as a string")
+                pairs.append((str(host), ip))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise _err(f"{where}[{i}]", "must be a string HOST=IP")
+            sep = "=" if "=" in item else ":"
+            host, found, ip = item.partition(sep)
+            if not found or not host:
+                raise _err(f"{where}[{i}]", f"{item!r} is not HOST=IP", "Write e.g. \"somehost=162.242.195.82\".")
+            pairs.append((host, ip))
+    else:
+        raise _err(where, "must be a list or a mapping")
+    return sorted(f"{host}={ip[1:-1] if ip.startswith('[') and ip.endswith(']') else ip}" for host, ip in pairs)
+
+
+def _devices(devices: Any, where: str) -> Any:
+    if not isinstance(devices, list):
+        return devices
+    out = []
+    for device in devices:
+        if isinstance(device, dict):
+            device = dict(device)
+            if device.get("count") == "all" or ("count" not in device and "device_ids" not in device):
+                device["count"] = -1  # "all", as Docker Compose writes it
+        out.append(device)
+    return out
+
+
 def deploy(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _err(where, "must be a mapping")
     out = dict(value)
-    resources = out.get("resources")
+    if "labels" in out:
+        out["labels"] = key_values(out["labels"], f"{where}.labels")
+    resources = out.setdefault("resources", {})
     if isinstance(resources, dict):
         for part in ("limits", "reservations"):
             spec = resources.get(part)
-            if isinstance(spec, dict) and spec.get("memory") is not None:
+            if not isinstance(spec, dict):
+                continue
+            spec = resources[part] = dict(spec)
+            if spec.get("memory") is not None:
                 spec["memory"] = byte_size(spec["memory"], f"{where}.resources.{part}.memory")
-            if isinstance(spec, dict) and spec.get("cpus") is not None:
+            if spec.get("cpus") is not None:
                 try:
                     spec["cpus"] = float(spec["cpus"])
                 except (TypeError, ValueError):
                     raise _err(f"{where}.resources.{part}.cpus", f"{spec['cpus']!r} is not a number") from None
+            if "devices" in spec:
+                spec["devices"] = _devices(spec["devices"], f"{where}.resources.{part}.devices")
+    for section, keys in (("restart_policy", ("delay", "window")), ("update_config", ("delay", "monitor")),
+                          ("rollback_config", ("delay", "monitor"))):
+        spec = out.get(section)
+        if isinstance(spec, dict):
+            out[section] = {k: duration(v, f"{where}.{section}.{k}") if k in keys and v is not None else v
+                            for k, v in spec.items()}
     out.setdefault("placement", {})
     return out

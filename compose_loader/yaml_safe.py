@@ -135,10 +135,38 @@ def _construct_mapping(loader: _Loader, node: MappingNode, deep: bool = False) -
 
 
 def _flatten_mapping(self: _Loader, node: MappingNode) -> None:
-    # Remember how many pairs were written in this mapping, so duplicates are judged among them only.
-    explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
-    yaml.SafeLoader.flatten_mapping(self, node)
-    node._spin_explicit = explicit  # type: ignore[attr-defined]
+    """Resolve `<<` merge keys as YAML (and go-yaml) do: among merged maps the first wins, explicit keys win over all.
+
+    PyYAML 6.0.4 lets a later merged map win, so `<<: [*a, *b]` would differ from Docker Compose.
+    The node remembers how many pairs were written in it, so duplicates are judged among those only.
+    """
+    if hasattr(node, "_spin_explicit"):
+        return  # an anchored mapping is flattened once, however many aliases use it
+    merged: list[tuple[Node, Node]] = []
+    explicit: list[tuple[Node, Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != "tag:yaml.org,2002:merge":
+            explicit.append((key_node, value_node))
+            continue
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise ComposeError(f"line {source.start_mark.line + 1}: `<<` merges mappings only, found {source.id}",
+                                   hint="Point `<<` at an anchored mapping, or a list of them.")
+            _flatten_mapping(self, source)
+            merged.extend(source.value)
+
+    def ident(key_node: Node) -> Any:
+        return (key_node.tag, key_node.value) if isinstance(key_node, ScalarNode) else id(key_node)
+
+    seen = {ident(k) for k, _ in explicit}  # so the node's pairs are its effective ones when merged elsewhere
+    unique = []
+    for key_node, value_node in merged:
+        if ident(key_node) not in seen:
+            seen.add(ident(key_node))
+            unique.append((key_node, value_node))
+    node.value = unique + explicit
+    node._spin_explicit = len(explicit)  # type: ignore[attr-defined]
 
 
 _Loader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]

@@ -31,6 +31,11 @@ def compose_binary() -> str:
                 "(or set SPIN_NO_ORACLE=1 to skip the comparisons that need it)")
 
 
+def oracle_environment(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    """The whole environment both readers get: only what the case sets, so the developer's shell cannot leak in."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(folder), **env}
+
+
 def docker_compose_config(folder: Path, files: list[str], env: dict[str, str], profiles: list[str],
                           extra_args: list[str] | None = None) -> dict | str:
     """The canonical model Docker Compose prints, or its error text (a str) when it refuses the files."""
@@ -40,9 +45,7 @@ def docker_compose_config(folder: Path, files: list[str], env: dict[str, str], p
     for p in profiles:
         args += ["--profile", p]
     args += [*(extra_args or []), "config", "--format", "json"]
-    # A controlled environment: only what the case sets, so the developer's shell cannot change the answer.
-    clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), **env}
-    proc = subprocess.run(args, cwd=folder, env=clean_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(args, cwd=folder, env=oracle_environment(folder, env), capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         return proc.stderr.strip()
     return json.loads(proc.stdout)

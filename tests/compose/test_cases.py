@@ -19,7 +19,7 @@ import pytest
 from compose_loader import load_project
 from interceptor.errors import ComposeError
 from tests.compose.diff import differences
-from tests.compose.oracle import docker_compose_config
+from tests.compose.oracle import docker_compose_config, oracle_environment
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 
@@ -30,7 +30,7 @@ def _spec(case: Path) -> dict:
 
 
 def test_there_are_cases():
-    assert len(CASES) >= 10
+    assert len(CASES) >= 25
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
@@ -41,7 +41,7 @@ def test_case_reads_as_docker_compose_reads_it(case):
     if spec.get("project_name"):
         extra += ["-p", spec["project_name"]]
     theirs = docker_compose_config(case, files, env, profiles, extra)
-    load = lambda: load_project(list(files), environ=env, profiles=profiles, env_files=spec.get("env_files"),
+    load = lambda: load_project(list(files), environ=oracle_environment(case, env), profiles=profiles, env_files=spec.get("env_files"),
                                 project_name=spec.get("project_name"), working_dir=case)
     if "error" in spec:
         assert isinstance(theirs, str), f"{case.name}: docker compose accepts this case; fix case.json"
