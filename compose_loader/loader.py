@@ -20,6 +20,7 @@ from compose_loader import normalize as N
 from compose_loader.envfile import read_env_file
 from compose_loader.interpolation import interpolate
 from compose_loader.merge import merge_models, merge_service
+from compose_loader.model import validate_model
 from compose_loader.yaml_safe import load_yaml_file
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -384,5 +385,6 @@ def load_project(files: list[str | Path] | None = None, *, project_name: str | N
     active = set(profiles or []) | {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p}
     _apply_profiles(model, active)
     _finish(model, name, env, reader.warn)
+    validate_model(model)  # the gateway checks the same; refusing here names the problem before anything is sent
     return ComposeProject(name=name, model=model, files=[str(p) for p in paths], working_dir=str(project_dir),
                           warnings=warnings)

@@ -1,8 +1,13 @@
 """The canonical compose model as the gateway receives it: checked before anything trusts it.
 
-A request body is hostile until proven otherwise: types, sizes, names and
-paths are checked here, so the translator can rely on them. Unknown service
-keys are kept (the translator reports each as mapped, approximated or refused).
+A request body is hostile until proven otherwise. Before pydantic sees it, the
+body's size, nesting depth and service count are bounded; then every service
+key must be one the compose specification defines (or an `x-` extension where
+the specification allows one), with the type `docker compose config` prints.
+The translator can then rely on the types of the fields it reads.
+
+validate_model returns the model unchanged (no defaults added): the canonical
+JSON is the contract, this module only says whether it is well-formed.
 """
 
 from __future__ import annotations
@@ -11,32 +16,80 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from interceptor.errors import ComposeError
 
 MAX_SERVICES = 200
 MAX_MODEL_BYTES = 2 << 20
+MAX_DEPTH = 32
 _NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"
+_RESOURCE_NAME = r"^[a-zA-Z0-9._-]{1,253}$"
+_HINT = "`spin config --format json` prints the model your compose files produce; send that."
+
+Text = str
+Path = str
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class _Strict(BaseModel):
+    """No key outside the specification; `x-` extensions where the specification allows them."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    @model_validator(mode="after")
+    def _only_extensions(self) -> "_Strict":
+        for key in self.model_extra or {}:
+            if not key.startswith("x-"):
+                raise ValueError(f"{key!r} is not a compose key here")
+        return self
 
 
-class Port(_Open):
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Port(_Strict):
+    name: str | None = Field(default=None, max_length=253)
+    mode: Literal["ingress", "host"] = "ingress"
+    host_ip: str | None = Field(default=None, max_length=64)
     target: int = Field(ge=1, le=65535)
     published: str | None = Field(default=None, pattern=r"^[0-9]{1,5}(-[0-9]{1,5})?$")
-    host_ip: str | None = Field(default=None, max_length=64)
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
-    mode: str = "ingress"
+    app_protocol: str | None = Field(default=None, max_length=64)
 
 
-class Volume(_Open):
+class _Bind(_Strict):
+    propagation: str | None = None
+    create_host_path: bool | None = None
+    selinux: Literal["z", "Z"] | None = None
+    recursive: str | None = None
+
+
+class _VolumeOptions(_Strict):
+    labels: dict[str, str] | None = None
+    nocopy: bool | None = None
+    subpath: str | None = Field(default=None, max_length=4096)
+
+
+class _Tmpfs(_Strict):
+    size: int | str | None = None
+    mode: int | str | None = None
+
+
+class _ImageOptions(_Strict):
+    subpath: str | None = Field(default=None, max_length=4096)
+
+
+class Volume(_Strict):
     type: Literal["bind", "volume", "tmpfs", "npipe", "cluster", "image"]
     source: str | None = Field(default=None, max_length=4096)
     target: str = Field(min_length=1, max_length=4096)
-    read_only: bool = False
+    read_only: bool | None = None
+    consistency: str | None = None
+    bind: _Bind | None = None
+    volume: _VolumeOptions | None = None
+    tmpfs: _Tmpfs | None = None
+    image: _ImageOptions | None = None
 
     @field_validator("target")
     @classmethod
@@ -46,91 +99,271 @@ class Volume(_Open):
         return value
 
 
-class Dependency(_Open):
+class Dependency(_Strict):
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = "service_started"
     required: bool = True
-    restart: bool = False
+    restart: bool | None = None
 
 
-class FileRef(_Open):
-    source: str = Field(pattern=_NAME)
+class FileRef(_Strict):
+    source: str = Field(pattern=_RESOURCE_NAME)
     target: str | None = Field(default=None, max_length=4096)
-    uid: str | None = None
-    gid: str | None = None
-    mode: int | str | None = None
+    uid: str | None = Field(default=None, max_length=32)
+    gid: str | None = Field(default=None, max_length=32)
+    mode: str | int | None = None
 
 
-class Healthcheck(_Open):
-    test: list[str] | str | None = None
+class Healthcheck(_Strict):
+    test: list[str] | None = None
     interval: str | None = None
     timeout: str | None = None
-    retries: int | None = Field(default=None, ge=0, le=1000)
+    retries: int | None = Field(default=None, ge=0, le=100_000)
     start_period: str | None = None
     start_interval: str | None = None
-    disable: bool = False
+    disable: bool | None = None
 
 
-class Service(_Open):
-    image: str | None = Field(default=None, max_length=1024)
+class ServiceNetwork(_Strict):
+    aliases: list[str] | None = None
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: list[str] | None = None
+    mac_address: str | None = None
+    driver_opts: dict[str, Any] | None = None
+    priority: int | None = None
+    gw_priority: int | None = None
+    interface_name: str | None = None
+
+
+class Resources(_Strict):
+    cpus: float | int | str | None = None
+    memory: str | int | None = None
+    pids: int | None = None
+    devices: list[dict[str, Any]] | None = None
+    generic_resources: list[dict[str, Any]] | None = None
+
+
+class _ResourceSet(_Strict):
+    limits: Resources | None = None
+    reservations: Resources | None = None
+
+
+class Deploy(_Strict):
+    mode: str | None = None
+    replicas: int | None = Field(default=None, ge=0, le=10_000)
+    labels: dict[str, str] | None = None
+    resources: _ResourceSet | None = None
+    restart_policy: dict[str, Any] | None = None
+    update_config: dict[str, Any] | None = None
+    rollback_config: dict[str, Any] | None = None
+    placement: dict[str, Any] | None = None
+    endpoint_mode: str | None = None
+
+
+_FREE = Any  # keys the translator does not read structurally: bounded by size and depth only
+
+Command = list[str] | None
+
+
+class Service(_Strict):
+    # What the translator reads: typed.
+    image: str | None = Field(default=None, min_length=1, max_length=1024)
     build: dict[str, Any] | None = None
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    environment: dict[str, str | None] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    ports: list[Port] = Field(default_factory=list, max_length=1000)
-    expose: list[str] = Field(default_factory=list)
-    volumes: list[Volume] = Field(default_factory=list, max_length=200)
-    depends_on: dict[str, Dependency] = Field(default_factory=dict)
-    secrets: list[FileRef] = Field(default_factory=list)
-    configs: list[FileRef] = Field(default_factory=list)
-    networks: dict[str, dict[str, Any] | None] | None = None
+    command: Command = None
+    entrypoint: Command = None
+    environment: dict[str, str | None] | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    ports: list[Port] | None = Field(default=None, max_length=1000)
+    expose: list[str] | None = None
+    volumes: list[Volume] | None = Field(default=None, max_length=500)
+    tmpfs: list[str] | None = None
+    depends_on: dict[str, Dependency] | None = None
+    secrets: list[FileRef] | None = None
+    configs: list[FileRef] | None = None
+    networks: dict[str, ServiceNetwork | None] | None = None
+    network_mode: str | None = None
     healthcheck: Healthcheck | None = None
+    deploy: Deploy | None = None
     user: str | None = Field(default=None, max_length=64)
-    privileged: bool = False
-    read_only: bool = False
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
-    security_opt: list[str] = Field(default_factory=list)
-    profiles: list[str] = Field(default_factory=list)
+    working_dir: str | None = Field(default=None, max_length=4096)
+    privileged: bool | None = None
+    read_only: bool | None = None
+    init: bool | None = None
+    tty: bool | None = None
+    stdin_open: bool | None = None
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    security_opt: list[str] | None = None
+    profiles: list[str] | None = None
+    restart: str | None = None
+    stop_grace_period: str | None = None
+    stop_signal: str | None = None
+    shm_size: str | int | None = None
+    mem_limit: str | int | None = None
+    sysctls: dict[str, str] | None = None
+    extra_hosts: list[str] | None = None
+    hostname: str | None = Field(default=None, max_length=253)
+    container_name: str | None = Field(default=None, max_length=253)
+    scale: int | None = Field(default=None, ge=0, le=10_000)
+    # The rest of the specification: known keys, values passed on for the translator to refuse or map.
+    attach: _FREE = None
+    blkio_config: _FREE = None
+    cgroup: _FREE = None
+    cgroup_parent: _FREE = None
+    cpu_count: _FREE = None
+    cpu_percent: _FREE = None
+    cpu_period: _FREE = None
+    cpu_quota: _FREE = None
+    cpu_rt_period: _FREE = None
+    cpu_rt_runtime: _FREE = None
+    cpu_shares: _FREE = None
+    cpus: _FREE = None
+    cpuset: _FREE = None
+    credential_spec: _FREE = None
+    develop: _FREE = None
+    device_cgroup_rules: _FREE = None
+    devices: _FREE = None
+    dns: _FREE = None
+    dns_opt: _FREE = None
+    dns_search: _FREE = None
+    domainname: _FREE = None
+    external_links: _FREE = None
+    gpus: _FREE = None
+    group_add: _FREE = None
+    ipc: _FREE = None
+    isolation: _FREE = None
+    label_file: _FREE = None
+    links: _FREE = None
+    logging: _FREE = None
+    mac_address: _FREE = None
+    mem_reservation: _FREE = None
+    mem_swappiness: _FREE = None
+    memswap_limit: _FREE = None
+    models: _FREE = None
+    oom_kill_disable: _FREE = None
+    oom_score_adj: _FREE = None
+    pid: _FREE = None
+    pids_limit: _FREE = None
+    platform: _FREE = None
+    post_start: _FREE = None
+    pre_stop: _FREE = None
+    provider: _FREE = None
+    pull_policy: _FREE = None
+    pull_refresh_after: _FREE = None
+    runtime: _FREE = None
+    storage_opt: _FREE = None
+    ulimits: _FREE = None
+    use_api_socket: _FREE = None
+    userns_mode: _FREE = None
+    uts: _FREE = None
+    volumes_from: _FREE = None
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> "Service":
+        if self.image is None and self.build is None:
+            raise ValueError("has neither `image` nor `build`")
+        return self
 
 
-class ComposeModel(_Open):
+class _TopLevel(_Strict):
+    name: str | None = Field(default=None, max_length=253)
+    external: bool | None = None
+    driver: str | None = None
+    driver_opts: dict[str, Any] | None = None
+    labels: dict[str, str] | list[str] | None = None
+
+
+class Network(_TopLevel):
+    ipam: dict[str, Any] | None = None
+    attachable: bool | None = None
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
+    internal: bool | None = None
+
+
+class NamedVolume(_TopLevel):
+    pass
+
+
+class FileSource(_Strict):
+    name: str | None = Field(default=None, max_length=253)
+    external: bool | None = None
+    file: str | None = Field(default=None, max_length=4096)
+    environment: str | None = None
+    content: str | None = Field(default=None, max_length=1 << 20)
+    labels: dict[str, str] | list[str] | None = None
+    driver: str | None = None
+    driver_opts: dict[str, Any] | None = None
+    template_driver: str | None = None
+
+
+class ComposeModel(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     services: dict[str, Service]
-    networks: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
-    volumes: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
-    secrets: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
-    configs: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    networks: dict[str, Network | None] | None = None
+    volumes: dict[str, NamedVolume | None] | None = None
+    secrets: dict[str, FileSource] | None = None
+    configs: dict[str, FileSource] | None = None
+    models: dict[str, Any] | None = None
 
 
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part) in ("function-after[_only_extensions()]", "function-after[_runs_something()]") or \
+                str(part).startswith(("function-", "list[", "dict[", "str", "int", "bool", "float", "literal[", "none")):
+            continue  # pydantic's names for union branches and validators: not a place in the file
+        else:
+            out += f".{part}" if out else str(part)
     return out
+
+
+def _bounded(model: Any) -> None:
+    """Depth and key sanity, iteratively: a hostile body must not make the check itself recurse or loop."""
+    stack: list[tuple[Any, int, str]] = [(model, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ComposeError(f"{where or 'the model'}: nested deeper than {MAX_DEPTH} levels", hint=_HINT)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ComposeError(f"{where}: a key that is not a string", hint=_HINT)
+                stack.append((item, depth + 1, f"{where}.{key}" if where else key))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+        elif not (value is None or isinstance(value, (str, int, float, bool))):
+            raise ComposeError(f"{where}: a {type(value).__name__} is not a JSON value", hint=_HINT)
 
 
 def validate_model(model: Any) -> dict[str, Any]:
     """The model, checked; ComposeError naming the service and field otherwise."""
     if not isinstance(model, dict):
-        raise ComposeError("the compose model must be an object", hint="Send the output of `spin config --format json`.")
-    size = len(json.dumps(model, default=str))
+        raise ComposeError("the compose model must be a JSON object", hint=_HINT)
+    _bounded(model)
+    size = len(json.dumps(model))
     if size > MAX_MODEL_BYTES:
-        raise ComposeError(f"the compose model is {size} bytes, more than {MAX_MODEL_BYTES}")
+        raise ComposeError(f"the compose model is {size} bytes, more than {MAX_MODEL_BYTES}",
+                           hint="Split the project; a compose model is a few kilobytes.")
     services = model.get("services")
     if not isinstance(services, dict) or not services:
         raise ComposeError("the compose model has no services", hint="Define at least one service.")
     if len(services) > MAX_SERVICES:
-        raise ComposeError(f"{len(services)} services, more than {MAX_SERVICES} in one project")
+        raise ComposeError(f"{len(services)} services, more than {MAX_SERVICES} in one project",
+                           hint="Split the project into several.")
     for name in services:
-        if not isinstance(name, str) or not re.match(_NAME, name):
-            raise ComposeError(f"service name {name!r} is not valid",
+        if not re.match(_NAME, name):
+            raise ComposeError(f"services: the service name {name!r} is not valid",
                                hint="Use letters, digits, '_', '-' and '.', starting with a letter or digit, at most 63.")
     try:
         ComposeModel.model_validate(model)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ComposeError(f"{_where(first['loc'])}: {first['msg']}" + (
-            f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""),
-            hint="`spin config --format json` shows the model your files produce.") from None
+        more = exc.error_count() - 1
+        message = first["msg"].removeprefix("Value error, ")
+        raise ComposeError(f"{_where(first['loc']) or 'top level'}: {message}" + (f" (and {more} more problems)" if more else ""),
+                           hint=_HINT) from None
     return model
