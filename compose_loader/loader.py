@@ -21,6 +21,7 @@ from compose_loader.envfile import read_env_file
 from compose_loader.interpolation import interpolate
 from compose_loader.merge import merge_models, merge_service
 from compose_loader.model import validate_model
+from compose_loader.omitempty import drop_empty
 from compose_loader.yaml_safe import load_yaml_file
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -80,6 +81,8 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "networks": lambda v: N.networks(v, f"{where}.networks"),
         "expose": lambda v: N.string_list(v, f"{where}.expose"),
         "dns": lambda v: N.string_list(v, f"{where}.dns"),
+        "dns_search": lambda v: N.string_list(v, f"{where}.dns_search"),
+        "devices": lambda v: N.devices(v, f"{where}.devices"),
         "tmpfs": lambda v: N.string_list(v, f"{where}.tmpfs"),
         "profiles": lambda v: N.string_list(v, f"{where}.profiles"),
         "sysctls": lambda v: N.key_values(v, f"{where}.sysctls"),
@@ -385,6 +388,7 @@ def load_project(files: list[str | Path] | None = None, *, project_name: str | N
     active = set(profiles or []) | {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p}
     _apply_profiles(model, active)
     _finish(model, name, env, reader.warn)
+    model = drop_empty(model)
     validate_model(model)  # the gateway checks the same; refusing here names the problem before anything is sent
     return ComposeProject(name=name, model=model, files=[str(p) for p in paths], working_dir=str(project_dir),
                           warnings=warnings)

@@ -21,7 +21,23 @@ _BY_KEY = {
     "env_file": lambda e: e.get("path"),
 }
 _UNION = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "tmpfs", "profiles",
-          "devices", "group_add", "external_links", "links", "volumes_from"}
+          "devices", "group_add", "external_links", "links", "volumes_from", "extra_hosts"}
+_SORTED = {"extra_hosts"}  # printed sorted by Docker Compose, so sorted again after a union
+
+
+def _merge_networks(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Per network: options merge, aliases are a union."""
+    out = copy.deepcopy(base)
+    for name, options in override.items():
+        old = out.get(name)
+        if isinstance(old, dict) and isinstance(options, dict):
+            merged = _deep_merge(old, options)
+            if isinstance(old.get("aliases"), list) and isinstance(options.get("aliases"), list):
+                merged["aliases"] = old["aliases"] + [a for a in options["aliases"] if a not in old["aliases"]]
+            out[name] = merged
+        elif options is not None or name not in out:
+            out[name] = copy.deepcopy(options)
+    return out
 
 
 def _deep_merge(base: Any, override: Any) -> Any:
@@ -55,6 +71,10 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
             out[key] = _merge_by_key(out[key], value, _BY_KEY[key])
         elif key in _UNION and isinstance(value, list) and isinstance(out[key], list):
             out[key] = out[key] + [v for v in value if v not in out[key]]
+            if key in _SORTED:
+                out[key] = sorted(out[key])
+        elif key == "networks" and isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _merge_networks(out[key], value)
         elif key == "healthcheck" and isinstance(value, dict) and isinstance(out[key], dict):
             merged = _deep_merge(out[key], value)
             if "test" in value:

@@ -319,11 +319,38 @@ def build(value: Any, where: str, base: Path, environ: Mapping[str, str] | None 
 
 
 def networks(value: Any, where: str) -> dict[str, Any]:
+    """A list of names, or a mapping of name to options (`{}` is kept as written, as Docker Compose does)."""
     if isinstance(value, list):
         return {str(n): None for n in value}
     if isinstance(value, dict):
-        return {str(k): (dict(v) if v else None) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            if v is not None and not isinstance(v, dict):
+                raise _err(f"{where}.{k}", "must be a mapping of options, or empty", "Write e.g. `front: {aliases: [web]}`.")
+            out[str(k)] = dict(v) if v is not None else None
+        return out
     raise _err(where, "must be a list or a mapping")
+
+
+def devices(value: Any, where: str) -> list[Any]:
+    """"/dev/x[:/dev/y[:rwm]]" -> {source, target, permissions}, as Docker Compose prints devices."""
+    if not isinstance(value, list):
+        raise _err(where, "must be a list", "Write e.g. [\"/dev/ttyUSB0:/dev/ttyUSB0\"].")
+    out: list[Any] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            parts = item.split(":")
+            if len(parts) > 3 or not parts[0]:
+                raise _err(f"{where}[{i}]", f"{_quoted(item)} is not a device", "Use HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]].")
+            source = parts[0]
+            target = parts[1] if len(parts) > 1 and parts[1] else source
+            permissions = parts[2] if len(parts) > 2 else "rwm"
+            out.append({"source": source, "target": target, "permissions": permissions})
+        elif isinstance(item, dict):
+            out.append(dict(item))
+        else:
+            raise _err(f"{where}[{i}]", f"{item!r} is not a device")
+    return out
 
 
 def string_list(value: Any, where: str) -> list[str]:
