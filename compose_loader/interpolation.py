@@ -85,8 +85,8 @@ def _substitute(text: str, i: int, env: Mapping[str, str], warn, stop_at_brace: 
                 out.append(_esc(env.get(name, "")))
                 i = m.end()
             else:
-                raise ComposeError(f"invalid interpolation format: a lone '$' in {text!r}",
-                                   hint="Write $$ for a literal dollar sign.")
+                out.append("$$")  # a dollar before no name is kept literally, as Docker Compose does
+                i += 1
     if stop_at_brace:
         raise ComposeError(f"invalid interpolation format: missing '}}' in {text!r}")
     return "".join(out), i
@@ -108,7 +108,9 @@ def interpolate(value: Any, env: Mapping[str, str], warn: Callable[[str], None],
     if isinstance(value, str):
         return interpolate_string(value, env, warn, where)
     if isinstance(value, dict):
-        return {k: interpolate(v, env, warn, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        # keys are not interpolated; a dollar in one is printed escaped, as in every string of the model
+        return {_esc(k) if isinstance(k, str) else k: interpolate(v, env, warn, f"{where}.{k}" if where else str(k))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [interpolate(v, env, warn, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
