@@ -72,8 +72,10 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = No
         m = _KEY.match(line)
         rest = line[m.end():] if m else ""
         if not m or (rest and rest[0] not in "=:"):
-            raise ComposeError(f"{here}: cannot read {stripped[:40]!r} as KEY=VALUE",
-                               hint="Each line is KEY=VALUE; quote values that hold spaces or '#'.")
+            # the line itself is not echoed: env files hold passwords
+            raise ComposeError(f"{here}: this line is not KEY=VALUE",
+                               hint="Each line is KEY=VALUE with a name of letters, digits and '_'; "
+                                    "quote values that hold spaces or '#'.")
         key = m.group(1)
         if not rest:
             # a bare KEY takes its value from the environment, or stays unset

@@ -9,6 +9,7 @@ profiles -> project-level defaults (networks, volume and secret names) -> checks
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -102,6 +103,22 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
     return svc
 
 
+_VARIABLE = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _with_unset_variables(exc: ComposeError, raw_service: Any, name: str, environ: Mapping[str, str]) -> ComposeError:
+    """A value that is wrong because a variable is unset says so: the variable is the thing to fix."""
+    field = exc.message.partition(f"services.{name}.")[2]
+    field = re.split(r"[.\[:]", field, maxsplit=1)[0]
+    text = json.dumps(raw_service.get(field) if isinstance(raw_service, dict) and field else raw_service)
+    unset = sorted({v for v in _VARIABLE.findall(text) if v not in environ})
+    if not unset:
+        return exc
+    names = ", ".join(unset)
+    return ComposeError(f"{exc.message} ({names} {'is' if len(unset) == 1 else 'are'} not set)",
+                        hint=f"Set {names} in the environment or in .env, or give a default: ${{{unset[0]}:-value}}.")
+
+
 class _Reader:
     def __init__(self, environ: Mapping[str, str], warnings: list[str]):
         self.environ = environ
@@ -152,7 +169,10 @@ class _Reader:
                 svc = {}
             if not isinstance(svc, dict):
                 raise ComposeError(f"{where}: must be a mapping")
-            normalised[name] = _service_fields(svc, where, base, self.environ)
+            try:
+                normalised[name] = _service_fields(svc, where, base, self.environ)
+            except ComposeError as exc:
+                raise _with_unset_variables(exc, raw["services"][name], name, self.environ) from None
         # extends: the base service first, this file's fields over it
         for name in list(normalised):
             normalised[name] = self._extends(name, normalised, path, depth, set())

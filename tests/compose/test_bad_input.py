@@ -149,3 +149,20 @@ def test_obsolete_version_is_a_warning_not_an_error(tmp_path):
     project = _load(tmp_path, "version: '3'\nservices:\n  a:\n    image: x\n")
     assert any("version" in w and "obsolete" in w for w in project.warnings)
     assert "version" not in project.model
+
+
+def test_a_bad_env_file_line_is_named_by_number_without_its_secret(tmp_path):
+    (tmp_path / "app.env").write_text("GOOD=1\nnot a line hunter2\n")
+    error = _refused(tmp_path, "services:\n  a:\n    image: x\n    env_file: app.env\n")
+    assert "app.env:2" in error.message and "hunter2" not in error.message
+
+
+def test_a_missing_env_file_is_named(tmp_path):
+    error = _refused(tmp_path, "services:\n  a:\n    image: x\n    env_file: nothere.env\n")
+    assert "nothere.env" in error.message and "required: false" in error.hint
+
+
+def test_an_unset_variable_that_breaks_a_value_is_named(tmp_path):
+    error = _refused(tmp_path, "services:\n  a:\n    image: x\n    volumes: ['${DATA}:/data']\n")
+    assert "services.a.volumes[0]" in error.message and "DATA is not set" in error.message
+    assert "DATA" in error.hint

@@ -10,6 +10,7 @@ import pytest
 from compose_loader import load_project
 from interceptor.errors import ComposeError
 from tests.compose.diff import differences
+from tests.compose.oracle import docker_compose_config, oracle_environment
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus/compose/awesome-compose"
 if not CORPUS.is_dir():
@@ -40,3 +41,13 @@ def test_plex_without_its_variable_is_refused_as_docker_compose_refuses_it():
         load_project([_file(CORPUS / "plex")], environ={})
     assert "empty section between colons" in info.value.message
     assert "services.plex.volumes[0]" in info.value.message
+    assert "PLEX_MEDIA_PATH is not set" in info.value.message and "PLEX_MEDIA_PATH" in info.value.hint
+
+
+def test_plex_with_its_variable_reads_as_docker_compose_reads_it():
+    env = {"PLEX_MEDIA_PATH": "/srv/media"}
+    theirs = docker_compose_config(CORPUS / "plex", [], env, [])
+    assert not isinstance(theirs, str), theirs
+    ours = load_project([], environ=oracle_environment(CORPUS / "plex", env), working_dir=CORPUS / "plex").model
+    diffs = differences(ours, theirs)
+    assert not diffs, "plex: " + "\n".join(diffs)
