@@ -78,6 +78,7 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "secrets": lambda v: N.file_refs(v, f"{where}.secrets"),
         "configs": lambda v: N.file_refs(v, f"{where}.configs"),
         "env_file": lambda v: N.env_files(v, f"{where}.env_file", base),
+        "label_file": lambda v: [N._absolutise(str(f), base) for f in (v if isinstance(v, list) else [v])],
         "build": lambda v: N.build(v, f"{where}.build", base, environ),
         "networks": lambda v: N.networks(v, f"{where}.networks"),
         "expose": lambda v: N.string_list(v, f"{where}.expose"),
@@ -93,6 +94,15 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "deploy": lambda v: N.deploy(v, f"{where}.deploy"),
         "shm_size": lambda v: N.byte_size(v, f"{where}.shm_size"),
         "mem_limit": lambda v: N.byte_size(v, f"{where}.mem_limit"),
+        "mem_reservation": lambda v: N.byte_size(v, f"{where}.mem_reservation"),
+        "memswap_limit": lambda v: N.byte_size(v, f"{where}.memswap_limit"),
+        "mem_swappiness": lambda v: N.as_text(N.integer(v, f"{where}.mem_swappiness")),
+        "cpu_shares": lambda v: N.integer(v, f"{where}.cpu_shares"),
+        "group_add": lambda v: N.string_list(v, f"{where}.group_add"),
+        "gpus": lambda v: N.gpus(v, f"{where}.gpus"),
+        "post_start": lambda v: N.hooks(v, f"{where}.post_start"),
+        "pre_stop": lambda v: N.hooks(v, f"{where}.pre_stop"),
+        "logging": lambda v: N.logging(v, f"{where}.logging"),
         "cap_add": lambda v: N.string_list(v, f"{where}.cap_add"),
         "cap_drop": lambda v: N.string_list(v, f"{where}.cap_drop"),
         "security_opt": lambda v: N.string_list(v, f"{where}.security_opt"),
@@ -275,6 +285,31 @@ def _load_env_files(svc: dict[str, Any], environ: Mapping[str, str], warn) -> No
     svc["environment"] = env
 
 
+def _load_label_files(svc: dict[str, Any], base_labels: Mapping[str, Any], warn) -> None:
+    """label_file contents join `labels` (which win), as `docker compose config` prints them."""
+    files = svc.pop("label_file")
+    labels: dict[str, Any] = {}
+    for path in files if isinstance(files, list) else [files]:
+        values = read_env_file(Path(path), {}, warn=warn)
+        labels.update({k: None if v is None else v.replace("$", "$$") for k, v in values.items()})
+    labels.update(base_labels)
+    svc["labels"] = labels
+
+
+_SERVICE_REF = ("network_mode", "ipc", "pid", "uts", "cgroup")
+
+
+def _implicit_dependencies(svc: dict[str, Any]) -> None:
+    """links, volumes_from and `service:` namespaces make a service depend on another, as in docker compose."""
+    names = [link.split(":", 1)[0] for link in svc.get("links") or []]
+    names += [ref[len("service:"):] for key in _SERVICE_REF
+              if isinstance(ref := svc.get(key), str) and ref.startswith("service:")]
+    names += [vol.split(":", 1)[0] for vol in svc.get("volumes_from") or [] if not vol.startswith("container:")]
+    for name in names:
+        deps = svc.setdefault("depends_on", {})
+        deps.setdefault(name, {"condition": "service_started", "restart": True, "required": True})
+
+
 def _check_references(model: dict[str, Any]) -> None:
     services = model["services"]
     for name, svc in services.items():
@@ -351,6 +386,9 @@ def _finish(model: dict[str, Any], project: str, environ: Mapping[str, str], war
             svc["networks"] = {"default": None}
         if "env_file" in svc:
             _load_env_files(svc, environ, warn)
+        if "label_file" in svc:
+            _load_label_files(svc, svc.get("labels") or {}, warn)
+        _implicit_dependencies(svc)
     _check_references(model)
     _resources(model, project, warn)
 

@@ -462,3 +462,47 @@ def deploy(value: Any, where: str) -> dict[str, Any]:
                             for k, v in spec.items()}
     out.setdefault("placement", {})
     return out
+
+
+def integer(value: Any, where: str) -> int:
+    """A count written as a number or a string ("512"): Docker Compose prints the number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        return int(value)
+    raise _err(where, f"{value!r} is not a whole number")
+
+
+def gpus(value: Any, where: str) -> list[Any]:
+    """`gpus: all` is a request for every GPU, printed as [{count: -1}]."""
+    if value == "all":
+        return [{"count": -1}]
+    if isinstance(value, list):
+        return _devices(value, where)
+    raise _err(where, f"{value!r} is not `all` or a list of GPU requests")
+
+
+def hooks(value: Any, where: str) -> list[dict[str, Any]]:
+    """post_start / pre_stop: each hook's command as a list, its environment as a mapping."""
+    if not isinstance(value, list):
+        raise _err(where, "must be a list of hooks", "Write e.g. `post_start: [{command: ./init.sh}]`.")
+    out = []
+    for i, hook in enumerate(value):
+        if not isinstance(hook, dict):
+            raise _err(f"{where}[{i}]", "must be a mapping with `command`")
+        hook = dict(hook)
+        if "command" in hook:
+            hook["command"] = command(hook["command"], f"{where}[{i}].command")
+        if "environment" in hook:
+            hook["environment"] = key_values(hook["environment"], f"{where}[{i}].environment")
+        out.append(hook)
+    return out
+
+
+def logging(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _err(where, "must be a mapping", "Write e.g. `logging: {driver: json-file, options: {max-size: 10m}}`.")
+    out = dict(value)
+    if "options" in out and out["options"] is not None:
+        out["options"] = key_values(out["options"], f"{where}.options")
+    return out
