@@ -146,16 +146,22 @@ class _Reader:
         Relative paths resolve against `base`: the file's folder, or an include's project_directory.
         """
         if depth > MAX_INCLUDE_DEPTH:
-            raise ComposeError(f"{path}: includes and extends nest deeper than {MAX_INCLUDE_DEPTH}")
-        raw = load_yaml_file(path)
-        if raw is None:
-            raw = {}
+            raise ComposeError(f"{path}: includes and extends nest deeper than {MAX_INCLUDE_DEPTH}",
+                               hint="An include or extends probably points back at a file that includes it.")
+        documents = [d for d in load_yaml_file(path) if d is not None]
+        if not documents:
+            raise ComposeError(f"{path}: the compose file is empty", hint="Define at least one service in it.")
+        model: dict[str, Any] = {}
+        for raw in documents:  # several `---` documents merge as several -f files do
+            model = merge_models(model, self._document(raw, path, depth, base or path.parent), where=str(path))
+        return model
+
+    def _document(self, raw: Any, path: Path, depth: int, base: Path) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise ComposeError(f"{path}: the top level must be a mapping, found {type(raw).__name__}")
         for key in raw:
             if not isinstance(key, str):
                 raise ComposeError(f"{path}: top-level key {key!r} is not a string")
-        base = base or path.parent
         doc = interpolate(raw, self.environ, self.warn)
         if "version" in doc:
             self.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it")

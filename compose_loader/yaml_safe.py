@@ -173,8 +173,11 @@ _Loader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _check_graph(root: Node, source: str) -> None:
-    """Expanded size and depth of the node graph, each node counted once per place it appears (memoised)."""
+def _check_graph(root: Node, source: str, budget: int = MAX_NODES) -> int:
+    """Expanded size and depth of the node graph, each node counted once per place it appears (memoised).
+
+    Returns the expanded size; more than `budget` nodes is refused.
+    """
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
 
@@ -198,13 +201,13 @@ def _check_graph(root: Node, source: str) -> None:
             s, d = visit(child, level + 1)
             total += s
             deepest = max(deepest, d + 1)
-            if total > MAX_NODES:
+            if total > budget:
                 raise ComposeError(f"{source}: expands to more than {MAX_NODES} YAML nodes: refusing an alias bomb",
                                    hint="Use fewer nested anchors and aliases.")
         size[key], depth[key] = total, deepest
         return total, deepest
 
-    visit(root, 0)
+    return visit(root, 0)[0]
 
 
 def _check_keys(value: Any, where: str, source: str) -> None:
@@ -230,16 +233,18 @@ def _show(key: Any) -> str:
     return str(key)
 
 
-def load_yaml_text(text: str, source: str) -> Any:
+def load_yaml_text(text: str, source: str) -> list[Any]:
+    """Every document of the text (Docker Compose merges several `---` documents as several files)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ComposeError(f"{source}: larger than {MAX_BYTES >> 20} MiB", hint="Compose files are small; check the path.")
     loader = _Loader(text)
+    documents = []
+    budget = MAX_NODES  # shared by all documents, so many small bombs are no better than one
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_graph(node, source)
-        data = loader.construct_document(node)
+        while loader.check_node():
+            node = loader.get_node()
+            budget -= _check_graph(node, source, budget)
+            documents.append(loader.construct_document(node))
     except ComposeError as exc:
         message = exc.message if exc.message.startswith(source) else f"{source}: {exc.message}"
         raise ComposeError(message, exc.hint) from None
@@ -253,11 +258,12 @@ def load_yaml_text(text: str, source: str) -> Any:
         raise ComposeError(f"{source}: nested too deeply", hint="Flatten the file.") from None
     finally:
         loader.dispose()
-    _check_keys(data, "", source)
-    return data
+    for data in documents:
+        _check_keys(data, "", source)
+    return documents
 
 
-def load_yaml_file(path: Path) -> Any:
+def load_yaml_file(path: Path) -> list[Any]:
     try:
         size = path.stat().st_size
     except OSError as exc:

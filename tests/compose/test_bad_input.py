@@ -166,3 +166,18 @@ def test_an_unset_variable_that_breaks_a_value_is_named(tmp_path):
     error = _refused(tmp_path, "services:\n  a:\n    image: x\n    volumes: ['${DATA}:/data']\n")
     assert "services.a.volumes[0]" in error.message and "DATA is not set" in error.message
     assert "DATA" in error.hint
+
+
+def test_many_small_alias_bombs_share_one_budget(tmp_path):
+    bomb = "a0: &a0 [x,x,x,x,x,x,x,x,x,x]\na1: &a1 [*a0,*a0,*a0,*a0,*a0,*a0,*a0,*a0,*a0,*a0]\n" \
+           "a2: &a2 [*a1,*a1,*a1,*a1,*a1,*a1,*a1,*a1,*a1,*a1]\na3: [*a2,*a2,*a2,*a2,*a2,*a2,*a2,*a2,*a2,*a2]\n"
+    assert "alias bomb" in _refused(tmp_path, "---\n".join([bomb] * 30)).message
+
+
+def test_documents_of_one_file_merge_as_files_do(tmp_path):
+    project = _load(tmp_path, "services:\n  a:\n    image: x\n---\nservices:\n  a:\n    command: [run]\n  b:\n    image: y\n")
+    assert project.model["services"]["a"]["command"] == ["run"] and "b" in project.model["services"]
+
+
+def test_an_empty_file_is_named(tmp_path):
+    assert "compose.yaml: the compose file is empty" in _refused(tmp_path, "# nothing here\n").message
