@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.cyaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from interceptor.errors import ComposeError
@@ -87,8 +88,34 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with go-yaml's scalar rules, duplicate keys refused, and keys kept as written."""
+# libyaml's parser when present: the pure-Python one takes seconds on a few megabytes, and a hostile file
+# must be refused quickly. Resolution and construction stay in Python either way, so the rules below hold.
+_Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else None
+
+
+class _Loader(*((_Parser,) if _Parser else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                                            yaml.composer.Composer)),
+              yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """A safe loader with go-yaml's scalar rules, duplicate keys refused, and keys kept as written."""
+
+    def __init__(self, stream: str):
+        if _Parser:
+            _Parser.__init__(self, stream)
+        else:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._nodes = 0
+
+    def resolve(self, kind, value, implicit):  # type: ignore[override]
+        # Called once per node the parser builds: a huge file is refused before it is all in memory.
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise ComposeError(f"more than {MAX_NODES} YAML nodes", hint="A compose file has a few thousand; check the file.")
+        return super().resolve(kind, value, implicit)
 
 
 # Only the merge key and values stay with PyYAML's implicit resolvers; every other plain scalar goes to resolve_plain.
@@ -180,12 +207,14 @@ def _check_graph(root: Node, source: str, budget: int = MAX_NODES) -> int:
     """
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
+    shared = [False]  # whether any node is reached twice, i.e. through an alias
 
     def visit(node: Node, level: int) -> tuple[int, int]:
         if level > MAX_DEPTH:
             raise ComposeError(f"{source}: nested deeper than {MAX_DEPTH} levels", hint="Flatten the file.")
         key = id(node)
         if key in size:
+            shared[0] = True
             if level + depth[key] > MAX_DEPTH:
                 raise ComposeError(f"{source}: nested deeper than {MAX_DEPTH} levels", hint="Flatten the file.")
             return size[key], depth[key]
@@ -202,8 +231,11 @@ def _check_graph(root: Node, source: str, budget: int = MAX_NODES) -> int:
             total += s
             deepest = max(deepest, d + 1)
             if total > budget:
-                raise ComposeError(f"{source}: expands to more than {MAX_NODES} YAML nodes: refusing an alias bomb",
-                                   hint="Use fewer nested anchors and aliases.")
+                if shared[0]:
+                    raise ComposeError(f"{source}: expands to more than {MAX_NODES} YAML nodes: refusing an alias bomb",
+                                       hint="Use fewer nested anchors and aliases.")
+                raise ComposeError(f"{source}: more than {MAX_NODES} YAML nodes",
+                                   hint="A compose file has a few thousand; check the file.")
         size[key], depth[key] = total, deepest
         return total, deepest
 

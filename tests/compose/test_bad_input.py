@@ -181,3 +181,9 @@ def test_documents_of_one_file_merge_as_files_do(tmp_path):
 
 def test_an_empty_file_is_named(tmp_path):
     assert "compose.yaml: the compose file is empty" in _refused(tmp_path, "# nothing here\n").message
+
+
+def test_a_file_of_too_many_nodes_is_refused(tmp_path):
+    text = "services:\n  a:\n    image: x\nx-list: [" + ",".join(["1"] * 300_000) + "]\n"
+    error = _refused(tmp_path, text)
+    assert "more than 200000 YAML nodes" in error.message and "alias" not in error.message
