@@ -27,10 +27,6 @@ _NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"
 _RESOURCE_NAME = r"^[a-zA-Z0-9._-]{1,253}$"
 _HINT = "`spin config --format json` prints the model your compose files produce; send that."
 
-Text = str
-Path = str
-
-
 class _Strict(BaseModel):
     """No key outside the specification; `x-` extensions where the specification allows them."""
 
@@ -308,16 +304,20 @@ class ComposeModel(_Strict):
     models: dict[str, Any] | None = None
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
+def _where(model: Any, loc: tuple[Any, ...]) -> str:
+    """The error's place in the model, as services.web.ports[0].target.
+
+    pydantic puts names of union branches and validators into `loc`; only the parts that really are
+    keys or indexes of the model (walked alongside) make the path, so a user key is never mistaken for one.
+    """
+    out, node = "", model
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out += f"[{part}]"
-        elif str(part) in ("function-after[_only_extensions()]", "function-after[_runs_something()]") or \
-                str(part).startswith(("function-", "list[", "dict[", "str", "int", "bool", "float", "literal[", "none")):
-            continue  # pydantic's names for union branches and validators: not a place in the file
-        else:
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
             out += f".{part}" if out else str(part)
+            node = node[part]
     return out
 
 
@@ -364,6 +364,6 @@ def validate_model(model: Any) -> dict[str, Any]:
         first = exc.errors()[0]
         more = exc.error_count() - 1
         message = first["msg"].removeprefix("Value error, ")
-        raise ComposeError(f"{_where(first['loc']) or 'top level'}: {message}" + (f" (and {more} more problems)" if more else ""),
+        raise ComposeError(f"{_where(model, first['loc']) or 'top level'}: {message}" + (f" (and {more} more problems)" if more else ""),
                            hint=_HINT) from None
     return model
