@@ -2,5 +2,6 @@
 
 from compose_loader.loader import ComposeProject, load_project
 from compose_loader.model import validate_model
+from compose_loader.output import to_json
 
-__all__ = ["ComposeProject", "load_project", "validate_model"]
+__all__ = ["ComposeProject", "load_project", "to_json", "validate_model"]

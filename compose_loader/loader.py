@@ -399,6 +399,33 @@ def _finish(model: dict[str, Any], project: str, environ: Mapping[str, str], war
     _resources(model, project, warn)
 
 
+_HEALTHCHECK_ORDER = ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
+_SORTED_MAPS = ("environment", "labels", "annotations", "sysctls", "depends_on", "networks", "extra_hosts")
+
+
+def _docker_order(model: dict[str, Any]) -> dict[str, Any]:
+    """Keys in the order `docker compose config` prints them (Go maps: sorted), so the two outputs diff cleanly."""
+    def by_key(mapping: dict[str, Any]) -> dict[str, Any]:
+        return dict(sorted(mapping.items()))
+
+    def first(mapping: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:  # a Go struct's leading fields
+        return {**{k: mapping[k] for k in keys if k in mapping}, **mapping}
+
+    services = {}
+    for name, svc in sorted(model["services"].items()):
+        svc = {k: by_key(v) if k in _SORTED_MAPS and isinstance(v, dict) else v for k, v in svc.items()}
+        if isinstance(svc.get("build"), dict):
+            svc["build"] = first(svc["build"], ("context", "dockerfile"))
+        if isinstance(svc.get("healthcheck"), dict):
+            svc["healthcheck"] = first(svc["healthcheck"], _HEALTHCHECK_ORDER)
+        services[name] = by_key(svc)
+    out = {k: by_key({n: first(spec, ("name",)) if isinstance(spec, dict) else spec for n, spec in v.items()})
+           if isinstance(v, dict) and k in ("networks", "volumes", "secrets", "configs") else v
+           for k, v in model.items()}
+    out["services"] = services
+    return by_key(out)
+
+
 def _compose_files(cwd: Path, files: list[str | Path], environ: Mapping[str, str]) -> list[Path]:
     """-f files; else COMPOSE_FILE; else compose.yaml (in this folder or a parent) and its override file."""
     paths = [Path(f) if Path(f).is_absolute() else cwd / f for f in files]
@@ -452,7 +479,7 @@ def load_project(files: list[str | Path] | None = None, *, project_name: str | N
     active = set(profiles or []) | {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p}
     _apply_profiles(model, active)
     _finish(model, name, env, reader.warn)
-    model = drop_empty(model)
+    model = _docker_order(drop_empty(model))
     validate_model(model)  # the gateway checks the same; refusing here names the problem before anything is sent
     return ComposeProject(name=name, model=model, files=[str(p) for p in paths], working_dir=str(project_dir),
                           warnings=warnings)

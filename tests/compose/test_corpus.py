@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 
 import pytest
 
-from compose_loader import load_project
+from compose_loader import load_project, to_json
 from interceptor.errors import ComposeError
 from tests.compose.diff import differences
 from tests.compose.oracle import docker_compose_config, oracle_environment
@@ -34,6 +35,15 @@ def test_sample_reads_as_docker_compose_reads_it(sample):
     theirs = json.loads((sample / "reference.json").read_text().replace("{project_dir}", str(sample)))
     diffs = differences(ours, theirs)
     assert not diffs, f"{sample.name}: {len(diffs)} differences:\n" + "\n".join(diffs)
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if (s / "reference.json").exists()], ids=lambda p: p.name)
+def test_sample_prints_as_docker_compose_prints_it(sample):
+    """Same keys in the same order, so `spin config --format json` and `docker compose config` diff cleanly."""
+    ours = to_json(load_project([_file(sample)], environ={"HOME": "/root"}).model)
+    theirs = (sample / "reference.json").read_text().replace("{project_dir}", str(sample))
+    assert ours == theirs, "\n".join(difflib.unified_diff(theirs.splitlines(), ours.splitlines(), "docker compose",
+                                                         "spin", lineterm=""))
 
 
 def test_plex_without_its_variable_is_refused_as_docker_compose_refuses_it():
