@@ -61,11 +61,16 @@ def find_default_file(start: Path) -> Path:
                        hint="Pass one with -f, or run spin in the folder that has compose.yaml.")
 
 
+def _home(environ: Mapping[str, str]) -> str:
+    """What `~` means: the HOME of the environment the project is read with."""
+    return environ.get("HOME") or str(Path.home())
+
+
 def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Normalise one service's fields to the long syntax (no defaults that merging would override)."""
     # x- keys inside a service are for anchors only: docker compose config drops them
     svc = {k: v for k, v in raw.items() if not (isinstance(k, str) and k.startswith("x-"))}
-    home = environ.get("HOME") or str(Path.home())
+    home = _home(environ)
     converters: dict[str, Callable[[Any], Any]] = {
         "ports": lambda v: N.ports(v, f"{where}.ports"),
         "volumes": lambda v: N.volumes(v, f"{where}.volumes", base, home),
@@ -196,7 +201,7 @@ class _Reader:
         for section in ("secrets", "configs"):
             for key, spec in (out.get(section) or {}).items():
                 if isinstance(spec, dict) and spec.get("file"):
-                    spec["file"] = N._absolutise(str(spec["file"]), base)
+                    spec["file"] = N._absolutise(str(spec["file"]), base, _home(self.environ))
         for include in doc.get("include") or []:
             out = merge_models(self._include(include, base, path, depth), out, allow_override=False, where=str(path))
         return out
