@@ -469,12 +469,14 @@ def load_project(files: list[str | Path] | None = None, *, project_name: str | N
                  environ: Mapping[str, str] | None = None, working_dir: str | Path | None = None) -> ComposeProject:
     environ = dict(os.environ if environ is None else environ)
     cwd = Path(working_dir).absolute() if working_dir else Path.cwd()
-    paths = _compose_files(cwd, list(files or []), environ)
-    project_dir = Path(os.path.normpath(paths[0].parent.absolute()))
     warnings: list[str] = []
     reader = _Reader(environ, warnings)
-    env = _env(environ, [Path(e) if Path(e).is_absolute() else cwd / e for e in (env_files or [])], project_dir,
-               reader.warn)
+    given_env_files = [Path(e) if Path(e).is_absolute() else cwd / e for e in (env_files or [])]
+    # Without -f, COMPOSE_FILE may come from the .env of the working folder, as in docker compose.
+    lookup = environ if files else _env(environ, given_env_files, cwd, reader.warn)
+    paths = _compose_files(cwd, list(files or []), lookup)
+    project_dir = Path(os.path.normpath(paths[0].parent.absolute()))
+    env = _env(environ, given_env_files, project_dir, reader.warn)
     reader.environ = env
     model: dict[str, Any] = {}
     for p in paths:
