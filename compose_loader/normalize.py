@@ -389,7 +389,7 @@ def healthcheck(value: Any, where: str) -> dict[str, Any]:
     out = dict(value)
     test = out.get("test")
     if isinstance(test, str):
-        out["test"] = ["NONE"] if test == "NONE" else ["CMD-SHELL", test]
+        out["test"] = ["CMD-SHELL", test]  # even "NONE": Docker Compose prints ["CMD-SHELL", "NONE"]
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if out.get(key) is not None:
             out[key] = duration(out[key], f"{where}.{key}")
