@@ -20,7 +20,7 @@ from interceptor.errors import ComposeError
 from compose_loader import normalize as N
 from compose_loader.envfile import read_env_file
 from compose_loader.interpolation import interpolate
-from compose_loader.merge import merge_models, merge_service
+from compose_loader.merge import merge_models, merge_service, unique_volumes
 from compose_loader.model import validate_model
 from compose_loader.omitempty import drop_empty
 from compose_loader.yaml_safe import load_yaml_file
@@ -321,10 +321,30 @@ def _implicit_dependencies(svc: dict[str, Any]) -> None:
         deps.setdefault(name, {"condition": "service_started", "restart": True, "required": True})
 
 
+def _mounts(svc: dict[str, Any], where: str) -> None:
+    """Volumes on one target collapse to the last; tmpfs repeats collapse; a target mounted twice is refused."""
+    if svc.get("volumes"):
+        svc["volumes"] = unique_volumes(svc["volumes"])
+    if svc.get("tmpfs"):
+        svc["tmpfs"] = list(dict.fromkeys(svc["tmpfs"]))
+    mounted: dict[str, str] = {}
+    for i, entry in enumerate(svc.get("tmpfs") or []):
+        target = entry.split(":", 1)[0]
+        if target in mounted:
+            raise ComposeError(f"{where}.tmpfs[{i}]: target {target} already mounted as {mounted[target]}",
+                               hint="Mount one thing per path in the container.")
+        mounted[target] = f"{where}.tmpfs[{i}]"
+    for i, volume in enumerate(svc.get("volumes") or []):
+        if volume["target"] in mounted:
+            raise ComposeError(f"{where}.volumes[{i}]: target {volume['target']} already mounted as "
+                               f"{mounted[volume['target']]}", hint="Mount one thing per path in the container.")
+
+
 def _check_references(model: dict[str, Any]) -> None:
     services = model["services"]
     for name, svc in services.items():
         where = f"services.{name}"
+        _mounts(svc, where)
         if "image" not in svc and "build" not in svc:
             raise ComposeError(f"{where}: has neither an image nor a build section",
                                hint="Set `image:`; the gateway deploys images, it does not build them.")

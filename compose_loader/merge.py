@@ -1,7 +1,8 @@
 """Merging several compose files (-f a -f b) and `extends`, by the compose specification's merge rules.
 
 Mappings merge key by key; some sequences merge by a key (ports by their
-binding, volumes by target, secrets and configs by target); `command`,
+binding, volumes, secrets and configs by target), a later entry replacing an
+earlier one with the same key whole; `command`,
 `entrypoint` and `healthcheck.test` are replaced; other sequences are unions.
 """
 
@@ -16,8 +17,9 @@ _REPLACE = {"command", "entrypoint"}
 _BY_KEY = {
     "ports": lambda p: (p.get("host_ip"), p.get("published"), p.get("target"), p.get("protocol")),
     "volumes": lambda v: v.get("target"),
-    "secrets": lambda s: s.get("target"),
-    "configs": lambda c: c.get("target"),
+    # by the path they land on, the runtime's default when none is given
+    "secrets": lambda s: s.get("target") or f"/run/secrets/{s.get('source')}",
+    "configs": lambda c: c.get("target") or f"/{c.get('source')}",
     "env_file": lambda e: e.get("path"),
 }
 _UNION = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "tmpfs", "profiles",
@@ -55,11 +57,16 @@ def _merge_by_key(base: list, override: list, key) -> list:
     for item in override:
         k = key(item)
         if k in index:
-            out[index[k]] = _deep_merge(out[index[k]], item)
+            out[index[k]] = copy.deepcopy(item)  # the later entry replaces the earlier one whole, as in docker compose
         else:
             index[k] = len(out)
             out.append(copy.deepcopy(item))
     return out
+
+
+def unique_volumes(volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two mounts on one target within a service: the later wins, in the earlier's place (as docker compose)."""
+    return _merge_by_key([], volumes, _BY_KEY["volumes"])
 
 
 def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

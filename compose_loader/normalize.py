@@ -133,8 +133,11 @@ def volumes(value: Any, where: str, base: Path, home: str | None = None) -> list
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         if isinstance(item, str):
+            if re.match(r"^[A-Za-z]:[\\/]", item):
+                # Docker Compose reads "v:/data" as the Windows drive path v:/data, not volume v: say so
+                raise _err(here, f"{_quoted(item)} reads as a Windows drive path ({item[:2]}...)",
+                           "Give the volume a name of two or more characters, or write a folder as ./path.")
             parts = item.split(":")
-            # Windows drive letters are not a concern on the gateway's Linux hosts.
             if len(parts) == 1:
                 out.append({"type": "volume", "target": parts[0], "volume": {}})
                 continue

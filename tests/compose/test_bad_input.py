@@ -187,3 +187,9 @@ def test_a_file_of_too_many_nodes_is_refused(tmp_path):
     text = "services:\n  a:\n    image: x\nx-list: [" + ",".join(["1"] * 300_000) + "]\n"
     error = _refused(tmp_path, text)
     assert "more than 200000 YAML nodes" in error.message and "alias" not in error.message
+
+
+def test_a_one_letter_volume_name_is_refused_not_read_as_a_drive(tmp_path):
+    # A deliberate difference: Docker Compose reads "v:/v:ro" as the Windows path "v:/v" mounted on "ro".
+    error = _refused(tmp_path, "services:\n  a:\n    image: x\n    volumes: ['v:/v:ro']\nvolumes:\n  v: {}\n")
+    assert 'services.a.volumes[0]: "v:/v:ro" reads as a Windows drive path' in error.message
