@@ -413,6 +413,11 @@ def _finish(model: dict[str, Any], project: str, environ: Mapping[str, str], war
     for svc in services.values():
         svc.setdefault("command", None)
         svc.setdefault("entrypoint", None)
+        for spec in (svc.get("depends_on") or {}).values():
+            spec.setdefault("condition", "service_started")
+            spec.setdefault("required", True)
+        if isinstance(svc.get("build"), dict) and "dockerfile_inline" not in svc["build"]:
+            svc["build"].setdefault("dockerfile", "Dockerfile")
         if not svc.get("networks") and svc.get("network_mode") is None:
             svc["networks"] = {"default": None}
         if "env_file" in svc:

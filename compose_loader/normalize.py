@@ -237,19 +237,25 @@ def command(value: Any, where: str) -> list[str] | None:
 
 
 def depends_on(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    """The list form is spelled out now; the mapping form gets its defaults only after files are merged,
+    so an override that names a dependency again does not reset the earlier file's condition."""
     if isinstance(value, list):
         return {str(name): {"condition": "service_started", "required": True} for name in value}
     if isinstance(value, dict):
         out = {}
         for name, spec in value.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise _err(f"{where}.{name}", "must be a mapping", "Write e.g. `db: {condition: service_healthy}`.")
             spec = dict(spec or {})
-            spec.setdefault("condition", "service_started")
-            if spec["condition"] not in ("service_started", "service_healthy", "service_completed_successfully"):
-                raise _err(f"{where}.{name}.condition", f"unknown condition {spec['condition']!r}")
-            spec.setdefault("required", True)
+            if "condition" in spec and spec["condition"] not in _CONDITIONS:
+                raise _err(f"{where}.{name}.condition", f"unknown condition {spec['condition']!r}",
+                           f"Use one of {', '.join(_CONDITIONS)}.")
             out[str(name)] = spec
         return out
     raise _err(where, "must be a list of services or a mapping")
+
+
+_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 
 def file_refs(value: Any, where: str) -> list[dict[str, Any]]:
@@ -316,9 +322,7 @@ def build(value: Any, where: str, base: Path, environ: Mapping[str, str] | None 
             entry[key] = key_values(entry[key], f"{where}.{key}") if key == "labels" else extra_hosts(entry[key], f"{where}.{key}")
     context = str(entry.get("context", "."))
     entry["context"] = context if _REMOTE_CONTEXT.match(context) else _absolutise(context, base)
-    if "dockerfile_inline" not in entry:
-        entry.setdefault("dockerfile", "Dockerfile")
-    return entry
+    return entry  # the default dockerfile is set after files are merged, so an override keeps a custom one
 
 
 def networks(value: Any, where: str) -> dict[str, Any]:
