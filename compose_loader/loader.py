@@ -20,7 +20,7 @@ from interceptor.errors import ComposeError
 from compose_loader import normalize as N
 from compose_loader.envfile import read_env_file
 from compose_loader.interpolation import interpolate
-from compose_loader.merge import merge_models, merge_service, unique_volumes
+from compose_loader.merge import APPENDED, merge_models, merge_service, unique_entries
 from compose_loader.model import validate_model
 from compose_loader.omitempty import drop_empty
 from compose_loader.yaml_safe import load_yaml_file
@@ -99,6 +99,7 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "deploy": lambda v: N.deploy(v, f"{where}.deploy"),
         "shm_size": lambda v: N.byte_size(v, f"{where}.shm_size"),
         "mem_limit": lambda v: N.byte_size(v, f"{where}.mem_limit"),
+        "cpus": lambda v: N.number(v, f"{where}.cpus"),
         "mem_reservation": lambda v: N.byte_size(v, f"{where}.mem_reservation"),
         "memswap_limit": lambda v: N.byte_size(v, f"{where}.memswap_limit"),
         "mem_swappiness": lambda v: N.as_text(N.integer(v, f"{where}.mem_swappiness")),
@@ -321,12 +322,34 @@ def _implicit_dependencies(svc: dict[str, Any]) -> None:
         deps.setdefault(name, {"condition": "service_started", "restart": True, "required": True})
 
 
+_COLLAPSED = ("volumes", "tmpfs", "secrets", "configs", "ports", "expose", "dns", "dns_search", "dns_opt", "cap_add",
+              "cap_drop", "profiles", "links", "devices")
+
+
+def _unique_items(svc: dict[str, Any], where: str) -> None:
+    for key in APPENDED:
+        items = svc.get(key) or []
+        for j, item in enumerate(items):
+            if item in items[:j]:
+                raise ComposeError(f"{where}.{key}: items {items.index(item)} and {j} are equal ({item!r})",
+                                   hint="Remove the repeated item (an override file may repeat one of the base file).")
+
+
+def _limits(svc: dict[str, Any], where: str) -> None:
+    """mem_limit and cpus are shorthands for deploy's limits: both set to different values is refused."""
+    limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    for short, long in (("mem_limit", "memory"), ("cpus", "cpus")):
+        if svc.get(short) is not None and limits.get(long) is not None and \
+                float(svc[short]) != float(limits[long]):
+            raise ComposeError(f"{where}: can't set distinct values on '{short}' and 'deploy.resources.limits.{long}'",
+                               hint=f"Keep one of them, or give both the same value.")
+
+
 def _mounts(svc: dict[str, Any], where: str) -> None:
-    """Volumes on one target collapse to the last; tmpfs repeats collapse; a target mounted twice is refused."""
-    if svc.get("volumes"):
-        svc["volumes"] = unique_volumes(svc["volumes"])
-    if svc.get("tmpfs"):
-        svc["tmpfs"] = list(dict.fromkeys(svc["tmpfs"]))
+    """Repeated entries collapse; a target mounted twice (tmpfs and a volume, say) is refused."""
+    for key in _COLLAPSED:
+        if isinstance(svc.get(key), list):
+            svc[key] = unique_entries(key, svc[key])
     mounted: dict[str, str] = {}
     for i, entry in enumerate(svc.get("tmpfs") or []):
         target = entry.split(":", 1)[0]
@@ -345,6 +368,8 @@ def _check_references(model: dict[str, Any]) -> None:
     for name, svc in services.items():
         where = f"services.{name}"
         _mounts(svc, where)
+        _unique_items(svc, where)
+        _limits(svc, where)
         if "image" not in svc and "build" not in svc:
             raise ComposeError(f"{where}: has neither an image nor a build section",
                                hint="Set `image:`; the gateway deploys images, it does not build them.")

@@ -22,8 +22,10 @@ _BY_KEY = {
     "configs": lambda c: c.get("target") or f"/{c.get('source')}",
     "env_file": lambda e: e.get("path"),
 }
-_UNION = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "tmpfs", "profiles",
-          "devices", "group_add", "external_links", "links", "volumes_from", "extra_hosts"}
+_UNION = {"expose", "dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "tmpfs", "profiles", "devices", "links",
+          "extra_hosts"}
+# appended as they are; a repeated item is then refused (Docker Compose's schema wants them unique)
+APPENDED = ("security_opt", "group_add", "external_links", "volumes_from", "device_cgroup_rules")
 _SORTED = {"extra_hosts"}  # printed sorted by Docker Compose, so sorted again after a union
 
 
@@ -64,9 +66,19 @@ def _merge_by_key(base: list, override: list, key) -> list:
     return out
 
 
-def unique_volumes(volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Two mounts on one target within a service: the later wins, in the earlier's place (as docker compose)."""
-    return _merge_by_key([], volumes, _BY_KEY["volumes"])
+def unique_entries(key: str, items: list[Any]) -> list[Any]:
+    """A field's repeated entries within one service collapse, as Docker Compose collapses them.
+
+    Entries with a merge key (volumes, secrets and configs by target): the later wins, in the earlier's place.
+    Others (ports, cap_add, dns, ...): the first of equal entries stays.
+    """
+    if key in _BY_KEY and key != "ports":
+        return _merge_by_key([], items, _BY_KEY[key])
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
 
 
 def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +88,8 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
             out[key] = copy.deepcopy(value)
         elif key in _BY_KEY and isinstance(value, list) and isinstance(out[key], list):
             out[key] = _merge_by_key(out[key], value, _BY_KEY[key])
+        elif key in APPENDED and isinstance(value, list) and isinstance(out[key], list):
+            out[key] = out[key] + copy.deepcopy(value)
         elif key in _UNION and isinstance(value, list) and isinstance(out[key], list):
             out[key] = out[key] + [v for v in value if v not in out[key]]
             if key in _SORTED:

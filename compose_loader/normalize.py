@@ -420,6 +420,8 @@ def extra_hosts(value: Any, where: str) -> list[str]:
             host, found, ip = item.partition(sep)
             if not found or not host:
                 raise _err(f"{where}[{i}]", f"{item!r} is not HOST=IP", "Write e.g. \"somehost=162.242.195.82\".")
+            if (host, ip) in pairs:
+                raise _err(f"{where}[{i}]", f"{item!r} is listed twice", "Remove the repeated entry.")
             pairs.append((host, ip))
     else:
         raise _err(where, "must be a list or a mapping")
@@ -513,3 +515,13 @@ def logging(value: Any, where: str) -> dict[str, Any]:
     if "options" in out and out["options"] is not None:
         out["options"] = key_values(out["options"], f"{where}.options")
     return out
+
+
+def number(value: Any, where: str) -> float | int:
+    """A number written as text ("1.5") or a number: Docker Compose prints the number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _err(where, f"{value!r} is not a number", "Write e.g. 0.5 or 2.") from None

@@ -49,7 +49,21 @@ CHOICES = {
     "working_dir": ["/app"],
     "init": [True],
     "sysctls": [{"net.core.somaxconn": 1024}],
-    "ulimits": [{"nofile": {"soft": 1, "hard": 2}}],
+    "ulimits": [{"nofile": {"soft": 1, "hard": 2}}, {"nproc": 10}],
+    "build": [".", {"context": ".", "dockerfile": "Other", "args": ["A=1"]}, {"args": {"B": "2"}, "target": "t"}],
+    "logging": [{"driver": "json-file", "options": {"max-size": "1m"}}, {"options": {"max-file": 3}}],
+    "dns": ["8.8.8.8", ["1.1.1.1", "8.8.8.8"]],
+    "links": [["db"], ["db:database"]],
+    "devices": [["/dev/fuse"], ["/dev/a:/dev/b:r"]],
+    "annotations": [{"a": "1"}, ["b=2"]],
+    "hostname": ["web", ""],
+    "mem_limit": ["512m", "1g"],
+    "stop_signal": ["SIGTERM"],
+    "security_opt": [["no-new-privileges:true"], ["label=disable"]],
+    "network_mode": ["host", "service:db"],
+    "pull_policy": ["always", "missing"],
+    "cpus": [0.5, "1.5"],
+    "group_add": [["100"], [1000]],
 }
 
 
@@ -65,7 +79,7 @@ def _project(seed: int) -> tuple[dict, dict | None]:
     return base, ({"services": {"web": override}} if override else None)
 
 
-@pytest.mark.parametrize("seed", range(150), ids=lambda s: f"seed-{s}")
+@pytest.mark.parametrize("seed", range(600), ids=lambda s: f"seed-{s}")
 def test_generated_project_reads_as_docker_compose_reads_it(tmp_path, seed):
     base, override = _project(seed)
     (tmp_path / "svc.env").write_text("S=1\n")
