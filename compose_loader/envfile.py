@@ -7,6 +7,8 @@ at the start of a line or after a space in an unquoted value. Values:
 - unquoted: trimmed, interpolated.
 Interpolation looks first in the given environment (the shell, then `.env`),
 then at the keys defined earlier in the same file. `$$` is a literal dollar.
+A bare `KEY` takes the environment's value, or is left out. What follows a
+closing quote on the same line is read as more statements (`A="x" B=2`).
 Values returned are what the process sees (one `$`), not the model's `$$` form.
 """
 
@@ -58,12 +60,13 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = No
     defined: dict[str, str] = {}
     env = ChainMap(dict(lookup or {}), defined)
     warn = warn or (lambda message: None)
-    pos, line_no = 0, 0
+    pos, line_no, same_line = 0, 0, False
     while pos < len(text):
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
         line = text[pos:end]
-        line_no += 1
+        line_no += 0 if same_line else 1
+        same_line = False
         here = f"{source}:{line_no}"
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -78,8 +81,9 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = No
                                     "quote values that hold spaces or '#'.")
         key = m.group(1)
         if not rest:
-            # a bare KEY takes its value from the environment, or stays unset
-            values[key] = (lookup or {}).get(key)
+            # a bare KEY takes its value from the environment, or is left out
+            if key in (lookup or {}):
+                values[key] = defined[key] = lookup[key]  # type: ignore[index]
             pos = end + 1
             continue
         start = pos + m.end() + 1
@@ -93,8 +97,7 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = No
                                    hint=f"Close the {quote} quote.")
             body = text[start + 1:close]
             line_no += body.count("\n")
-            end = text.find("\n", close)
-            end = len(text) if end < 0 else end
+            end = close  # what follows the closing quote on that line is read as more statements, as compose does
             if quote == "'":
                 value = body
             else:
@@ -105,7 +108,7 @@ def parse_env_text(text: str, source: str, lookup: Mapping[str, str] | None = No
             value = unescape(interpolate_string(raw, env, warn, f"{here}: {key}"))
         values[key] = value
         defined[key] = value
-        pos = end + 1
+        pos, same_line = end + 1, bool(quote)
     return values
 
 
