@@ -116,7 +116,7 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
     for key, convert in converters.items():
         if key in svc and svc[key] is not None:
             svc[key] = convert(svc[key])
-    return svc
+    return N.cast_types(svc, where)
 
 
 _VARIABLE = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -338,6 +338,10 @@ def _unique_items(svc: dict[str, Any], where: str) -> None:
 def _limits(svc: dict[str, Any], where: str) -> None:
     """mem_limit and cpus are shorthands for deploy's limits: both set to different values is refused."""
     limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    replicas = (svc.get("deploy") or {}).get("replicas")
+    if svc.get("scale") is not None and replicas is not None and svc["scale"] != replicas:
+        raise ComposeError(f"{where}: can't set distinct values on 'scale' and 'deploy.replicas'",
+                           hint="Keep one of them, or give both the same value.")
     for short, long in (("mem_limit", "memory"), ("cpus", "cpus")):
         if svc.get(short) is not None and limits.get(long) is not None and \
                 float(svc[short]) != float(limits[long]):

@@ -525,3 +525,57 @@ def number(value: Any, where: str) -> float | int:
         return float(value)
     except (TypeError, ValueError):
         raise _err(where, f"{value!r} is not a number", "Write e.g. 0.5 or 2.") from None
+
+
+# Fields Docker Compose casts after interpolation, so `privileged: ${PRIV:-false}` or `replicas: "${N:-2}"` work.
+_BOOLEANS = [("privileged",), ("read_only",), ("init",), ("tty",), ("stdin_open",), ("oom_kill_disable",), ("attach",),
+             ("volumes", "*", "read_only"), ("volumes", "*", "bind", "create_host_path"),
+             ("volumes", "*", "volume", "nocopy"), ("healthcheck", "disable")]
+_INTEGERS = [("scale",), ("cpu_count",), ("cpu_percent",), ("cpu_period",), ("cpu_quota",), ("pids_limit",),
+             ("oom_score_adj",), ("deploy", "replicas"), ("deploy", "resources", "limits", "pids"),
+             ("deploy", "resources", "reservations", "pids"), ("deploy", "restart_policy", "max_attempts"),
+             ("healthcheck", "retries"), ("ports", "*", "target"), ("ulimits", "*"), ("ulimits", "*", "soft"),
+             ("ulimits", "*", "hard")]
+_TRUE, _FALSE = ("true", "yes", "on", "y"), ("false", "no", "off", "n")
+
+
+def _to_bool(value: Any, where: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _err(where, f"{_quoted(value)} is not a boolean", "Write true or false.")
+
+
+def _to_int(value: Any, where: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if re.fullmatch(r"\s*[-+]?[0-9]+\s*", value):
+        return int(value)
+    raise _err(where, f"{_quoted(value)} is not a whole number")
+
+
+def _cast_at(node: Any, path: tuple[str, ...], where: str, convert) -> Any:
+    if not path:
+        return convert(node, where)
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(node, list):
+            return [_cast_at(v, rest, f"{where}[{i}]", convert) for i, v in enumerate(node)]
+        if isinstance(node, dict):
+            return {k: _cast_at(v, rest, f"{where}.{k}", convert) for k, v in node.items()}
+        return node
+    if isinstance(node, dict) and head in node and node[head] is not None:
+        return {**node, head: _cast_at(node[head], rest, f"{where}.{head}", convert)}
+    return node
+
+
+def cast_types(service: dict[str, Any], where: str) -> dict[str, Any]:
+    """Booleans and whole numbers written as text (often by interpolation) become booleans and numbers."""
+    for path in _BOOLEANS:
+        service = _cast_at(service, path, where, _to_bool)
+    for path in _INTEGERS:
+        service = _cast_at(service, path, where, _to_int)
+    return service
