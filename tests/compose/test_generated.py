@@ -97,3 +97,49 @@ def test_generated_project_reads_as_docker_compose_reads_it(tmp_path, seed):
     assert not isinstance(theirs, str), f"docker compose refuses what we accept: {theirs}\n{base}\n{override}"
     diffs = differences(ours, theirs)
     assert not diffs, f"{len(diffs)} differences:\n" + "\n".join(diffs) + f"\n{base}\n{override}"
+
+
+_VARIABLE_FORMS = ["${V}", "${V:-d}", "${V-d}", "${V:+a}", "${V+a}", "$V", "${V:-${W:-deep}}", "x$${V}y", "${W:-$$}"]
+
+
+def _project_files(seed: int, folder) -> tuple[dict[str, str], list[str]]:
+    """A project of several features at once: .env, interpolation, anchors, extends, include, profiles."""
+    rng = random.Random(10_000 + seed)
+    env = {k: rng.choice(["set", "", "a b", "x$y"]) for k in ("V", "W") if rng.random() < 0.6}
+    if rng.random() < 0.5:
+        (folder / ".env").write_text("".join(f"{k}={rng.choice(['dot', '', 'q'])}\n" for k in ("V", "W", "TAG")
+                                             if rng.random() < 0.6))
+    form = lambda: rng.choice(_VARIABLE_FORMS).replace("V", rng.choice(["V", "W", "TAG"]), 1)  # noqa: E731
+    lines = ["x-common: &common", f"  image: \"img:{form()}\"", "  environment:", f"    FROM_ANCHOR: \"{form()}\""]
+    if rng.random() < 0.5:
+        lines.append("include:\n  - sub/compose.yaml")
+        (folder / "sub").mkdir()
+        (folder / "sub" / "compose.yaml").write_text(
+            f"services:\n  inc:\n    image: inc\n    volumes: [\"./data:/data\"]\n    labels: {{l: \"{form()}\"}}\n")
+    lines.append("services:")
+    lines += ["  base:", "    <<: *common", f"    command: [\"run\", \"{form()}\"]"]
+    if rng.random() < 0.5:
+        lines += ["    profiles: [\"extra\"]"]
+    lines += ["  child:", "    extends: base", f"    environment: {{OWN: \"{form()}\"}}"]
+    if rng.random() < 0.5:
+        lines += ["    profiles: [\"" + rng.choice(["extra", "other"]) + "\"]"]
+    lines += ["  other:", "    <<: *common", f"    ports: [\"{rng.choice(['80', '8080:80', '${PORT:-81}:80'])}\"]"]
+    if rng.random() < 0.4:
+        lines.insert(0, f"name: \"proj-{form().lower()}\"")
+    (folder / "compose.yaml").write_text("\n".join(lines) + "\n")
+    return env, rng.sample(["extra", "other"], rng.randint(0, 2))
+
+
+@pytest.mark.parametrize("seed", range(150), ids=lambda s: f"seed-{s}")
+def test_generated_project_features_meet_as_in_docker_compose(tmp_path, seed):
+    env, profiles = _project_files(seed, tmp_path)
+    theirs = docker_compose_config(tmp_path, [], env, profiles)
+    text = (tmp_path / "compose.yaml").read_text()
+    try:
+        ours = load_project([], environ=oracle_environment(tmp_path, env), profiles=profiles, working_dir=tmp_path).model
+    except ComposeError as exc:
+        assert isinstance(theirs, str), f"we refuse what docker compose accepts: {exc.message}\n{text}\n{env}"
+        return
+    assert not isinstance(theirs, str), f"docker compose refuses what we accept: {theirs}\n{text}\n{env}"
+    diffs = differences(ours, theirs)
+    assert not diffs, "\n".join(diffs) + f"\n{text}\n{env} {profiles}"
