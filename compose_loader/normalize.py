@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from compose_loader.scalars import as_text, go_duration, parse_duration
 from interceptor.errors import ComposeError
 
+MAX_PORT_RANGE = 1000  # a range expands to one entry per port: bounded so "1-65535" cannot flood the model
 
 
 def _err(where: str, message: str, hint: str = "") -> ComposeError:
@@ -25,8 +26,11 @@ def _err(where: str, message: str, hint: str = "") -> ComposeError:
 def _range(text: str, where: str) -> list[int]:
     if "-" in text:
         lo, hi = (int(x) for x in text.split("-", 1))
-        if hi < lo or hi - lo > 1000:
-            raise _err(where, f"invalid port range {text!r}")
+        if hi < lo:
+            raise _err(where, f"invalid port range {text!r}", "Write the lower port first, e.g. 8000-8010.")
+        if hi - lo >= MAX_PORT_RANGE:
+            raise _err(where, f"the port range {text!r} spans more than {MAX_PORT_RANGE} ports",
+                       "Publish fewer ports; each port of a range becomes its own entry.")
         return list(range(lo, hi + 1))
     return [int(text)]
 
@@ -213,8 +217,10 @@ def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None)
             key, sep, val = item.partition("=")
             if sep:
                 out[key] = val
+            elif environ is not None and key in environ:
+                out[key] = environ[key].replace("$", "$$")  # the value as the model writes it: $$ for a dollar
             else:
-                out[key] = (environ or {}).get(key) if environ is not None else None
+                out[key] = None
         return out
     raise _err(where, "must be a mapping or a list of KEY=VALUE")
 
@@ -231,8 +237,11 @@ def command(value: Any, where: str) -> list[str] | None:
             return shlex.split(value)
         except ValueError as exc:
             raise _err(where, f"cannot split {value!r} as a shell command: {exc}") from None
-    if isinstance(value, list) and all(isinstance(x, (str, int, float)) for x in value):
-        return [str(x) for x in value]
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise _err(f"{where}[{i}]", f"{item!r} must be a string", f"Quote it: \"{as_text(item)}\".")
+        return list(value)
     raise _err(where, "must be a string or a list of strings")
 
 
