@@ -75,8 +75,8 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "ports": lambda v: N.ports(v, f"{where}.ports"),
         "volumes": lambda v: N.volumes(v, f"{where}.volumes", base, home),
         "environment": lambda v: N.key_values(v, f"{where}.environment", environ),
-        "labels": lambda v: N.key_values(v, f"{where}.labels"),
-        "annotations": lambda v: N.key_values(v, f"{where}.annotations"),
+        "labels": lambda v: N.key_values(v, f"{where}.labels", null=""),
+        "annotations": lambda v: N.key_values(v, f"{where}.annotations", null=""),
         "command": lambda v: N.command(v, f"{where}.command"),
         "entrypoint": lambda v: N.command(v, f"{where}.entrypoint"),
         "depends_on": lambda v: N.depends_on(v, f"{where}.depends_on"),
@@ -86,11 +86,16 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "label_file": lambda v: [N._absolutise(str(f), base) for f in (v if isinstance(v, list) else [v])],
         "build": lambda v: N.build(v, f"{where}.build", base, environ),
         "networks": lambda v: N.networks(v, f"{where}.networks"),
-        "expose": lambda v: N.string_list(v, f"{where}.expose"),
-        "dns": lambda v: N.string_list(v, f"{where}.dns"),
-        "dns_search": lambda v: N.string_list(v, f"{where}.dns_search"),
+        "expose": lambda v: N.string_list(v, f"{where}.expose", numbers=True),
+        "dns": lambda v: N.string_list(v, f"{where}.dns", single=True),
+        "dns_search": lambda v: N.string_list(v, f"{where}.dns_search", single=True),
+        "dns_opt": lambda v: N.string_list(v, f"{where}.dns_opt"),
+        "links": lambda v: N.string_list(v, f"{where}.links"),
+        "external_links": lambda v: N.string_list(v, f"{where}.external_links"),
+        "volumes_from": lambda v: N.string_list(v, f"{where}.volumes_from"),
+        "device_cgroup_rules": lambda v: N.string_list(v, f"{where}.device_cgroup_rules"),
         "devices": lambda v: N.devices(v, f"{where}.devices"),
-        "tmpfs": lambda v: N.string_list(v, f"{where}.tmpfs"),
+        "tmpfs": lambda v: N.string_list(v, f"{where}.tmpfs", single=True),
         "profiles": lambda v: N.string_list(v, f"{where}.profiles"),
         "sysctls": lambda v: N.key_values(v, f"{where}.sysctls"),
         "extra_hosts": lambda v: N.extra_hosts(v, f"{where}.extra_hosts"),
@@ -104,7 +109,7 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "memswap_limit": lambda v: N.byte_size(v, f"{where}.memswap_limit"),
         "mem_swappiness": lambda v: N.as_text(N.integer(v, f"{where}.mem_swappiness")),
         "cpu_shares": lambda v: N.integer(v, f"{where}.cpu_shares"),
-        "group_add": lambda v: N.string_list(v, f"{where}.group_add"),
+        "group_add": lambda v: N.string_list(v, f"{where}.group_add", numbers=True),
         "gpus": lambda v: N.gpus(v, f"{where}.gpus"),
         "post_start": lambda v: N.hooks(v, f"{where}.post_start"),
         "pre_stop": lambda v: N.hooks(v, f"{where}.pre_stop"),
@@ -313,13 +318,14 @@ _SERVICE_REF = ("network_mode", "ipc", "pid", "uts", "cgroup")
 
 def _implicit_dependencies(svc: dict[str, Any]) -> None:
     """links, volumes_from and `service:` namespaces make a service depend on another, as in docker compose."""
-    names = [link.split(":", 1)[0] for link in svc.get("links") or []]
-    names += [ref[len("service:"):] for key in _SERVICE_REF
-              if isinstance(ref := svc.get(key), str) and ref.startswith("service:")]
-    names += [vol.split(":", 1)[0] for vol in svc.get("volumes_from") or [] if not vol.startswith("container:")]
-    for name in names:
-        deps = svc.setdefault("depends_on", {})
-        deps.setdefault(name, {"condition": "service_started", "restart": True, "required": True})
+    restarting = [link.split(":", 1)[0] for link in svc.get("links") or []]
+    restarting += [ref[len("service:"):] for key in _SERVICE_REF
+                   if isinstance(ref := svc.get(key), str) and ref.startswith("service:")]
+    mounting = [vol.split(":", 1)[0] for vol in svc.get("volumes_from") or [] if not vol.startswith("container:")]
+    for names, restart in ((restarting, {"restart": True}), (mounting, {})):
+        for name in names:
+            deps = svc.setdefault("depends_on", {})
+            deps.setdefault(name, {"condition": "service_started", **restart, "required": True})
 
 
 _COLLAPSED = ("volumes", "tmpfs", "secrets", "configs", "ports", "expose", "dns", "dns_search", "dns_opt", "cap_add",

@@ -202,11 +202,21 @@ class Service(_Strict):
     hostname: str | None = Field(default=None, max_length=253)
     container_name: str | None = Field(default=None, max_length=253)
     scale: int | None = Field(default=None, ge=0, le=10_000)
+    domainname: str | None = Field(default=None, max_length=253)
+    platform: str | None = Field(default=None, max_length=64)
+    pull_policy: str | None = Field(default=None, pattern=r"^(always|never|missing|if_not_present|build|daily|weekly|refresh|every_[0-9smhdw]+)$")
+    runtime: str | None = Field(default=None, max_length=64)
+    ipc: str | None = Field(default=None, max_length=256)
+    pid: str | None = Field(default=None, max_length=256)
+    uts: str | None = Field(default=None, max_length=256)
+    cgroup_parent: str | None = Field(default=None, max_length=4096)
+    mac_address: str | None = Field(default=None, max_length=64)
+    userns_mode: str | None = Field(default=None, max_length=256)
+    isolation: str | None = Field(default=None, max_length=64)
     # The rest of the specification: known keys, values passed on for the translator to refuse or map.
     attach: _FREE = None
     blkio_config: _FREE = None
     cgroup: _FREE = None
-    cgroup_parent: _FREE = None
     cpu_count: _FREE = None
     cpu_percent: _FREE = None
     cpu_period: _FREE = None
@@ -223,36 +233,26 @@ class Service(_Strict):
     dns: _FREE = None
     dns_opt: _FREE = None
     dns_search: _FREE = None
-    domainname: _FREE = None
     external_links: _FREE = None
     gpus: _FREE = None
     group_add: _FREE = None
-    ipc: _FREE = None
-    isolation: _FREE = None
     label_file: _FREE = None
     links: _FREE = None
     logging: _FREE = None
-    mac_address: _FREE = None
     mem_reservation: _FREE = None
     mem_swappiness: _FREE = None
     memswap_limit: _FREE = None
     models: _FREE = None
     oom_kill_disable: _FREE = None
     oom_score_adj: _FREE = None
-    pid: _FREE = None
     pids_limit: _FREE = None
-    platform: _FREE = None
     post_start: _FREE = None
     pre_stop: _FREE = None
     provider: _FREE = None
-    pull_policy: _FREE = None
     pull_refresh_after: _FREE = None
-    runtime: _FREE = None
     storage_opt: _FREE = None
     ulimits: _FREE = None
     use_api_socket: _FREE = None
-    userns_mode: _FREE = None
-    uts: _FREE = None
     volumes_from: _FREE = None
 
     @model_validator(mode="after")

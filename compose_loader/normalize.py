@@ -198,8 +198,12 @@ def volumes(value: Any, where: str, base: Path, home: str | None = None) -> list
     return out
 
 
-def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """environment / labels / annotations / extra_hosts: list or mapping -> mapping of strings."""
+def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None,
+               null: str | None = None) -> dict[str, Any]:
+    """environment / labels / annotations / args: list or mapping -> mapping of strings.
+
+    A key without a value stays null (environment), or becomes `null` (labels: "").
+    """
     if value is None:
         return {}
     if isinstance(value, dict):
@@ -207,7 +211,7 @@ def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None)
         for k, v in value.items():
             if isinstance(v, (dict, list)):
                 raise _err(f"{where}.{k}", "must be a string, number or boolean")
-            out[str(k)] = None if v is None else _scalar(v)
+            out[str(k)] = null if v is None else _scalar(v)
         return out
     if isinstance(value, list):
         out = {}
@@ -369,12 +373,20 @@ def devices(value: Any, where: str) -> list[Any]:
     return out
 
 
-def string_list(value: Any, where: str) -> list[str]:
-    if isinstance(value, (str, int)):
-        return [str(value)]
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    raise _err(where, "must be a list")
+def string_list(value: Any, where: str, *, single: bool = False, numbers: bool = False) -> list[str]:
+    """A list of strings; `single`: one string alone is allowed too (dns, tmpfs); `numbers`: items may be
+    whole numbers, written as text (expose, group_add). As Docker Compose's schema has it."""
+    if single and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise _err(where, "must be a list", "Write it as a list, e.g. [item].")
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, str) or (numbers and isinstance(item, int) and not isinstance(item, bool)):
+            out.append(str(item))
+        else:
+            raise _err(f"{where}[{i}]", f"{item!r} must be a string", f"Quote it: \"{as_text(item)}\".")
+    return out
 
 
 _UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
@@ -383,6 +395,8 @@ _UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g":
 
 def byte_size(value: Any, where: str) -> str:
     """`1.5G` -> "1610612736", as Docker Compose prints sizes."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _err(where, f"{value!r} is not a size", "Use a number with a unit, e.g. 512m or 1.5g.")
     if isinstance(value, int):
         return str(value)
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
@@ -549,6 +563,8 @@ _TRUE, _FALSE = ("true", "yes", "on", "y"), ("false", "no", "off", "n")
 
 
 def _to_bool(value: Any, where: str) -> Any:
+    if value is None:
+        raise _err(where, "must be true or false", "Write true or false, or leave the key out.")
     if not isinstance(value, str):
         return value
     if value.lower() in _TRUE:
@@ -576,7 +592,7 @@ def _cast_at(node: Any, path: tuple[str, ...], where: str, convert) -> Any:
         if isinstance(node, dict):
             return {k: _cast_at(v, rest, f"{where}.{k}", convert) for k, v in node.items()}
         return node
-    if isinstance(node, dict) and head in node and node[head] is not None:
+    if isinstance(node, dict) and head in node and (node[head] is not None or not rest):
         return {**node, head: _cast_at(node[head], rest, f"{where}.{head}", convert)}
     return node
 
