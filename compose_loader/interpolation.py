@@ -88,7 +88,8 @@ def _substitute(text: str, i: int, env: Mapping[str, str], warn, stop_at_brace: 
                 out.append("$$")  # a dollar before no name is kept literally, as Docker Compose does
                 i += 1
     if stop_at_brace:
-        raise ComposeError(f"invalid interpolation format: missing '}}' in {text!r}")
+        raise ComposeError(f"invalid interpolation format: missing '}}' in {text!r}",
+                           hint="Close the ${...}, or write $$ for a literal dollar sign.")
     return "".join(out), i
 
 

@@ -169,10 +169,11 @@ class _Reader:
 
     def _document(self, raw: Any, path: Path, depth: int, base: Path) -> dict[str, Any]:
         if not isinstance(raw, dict):
-            raise ComposeError(f"{path}: the top level must be a mapping, found {type(raw).__name__}")
+            raise ComposeError(f"{path}: the top level must be a mapping, found {type(raw).__name__}",
+                               hint="A compose file starts with keys such as `services:`.")
         for key in raw:
             if not isinstance(key, str):
-                raise ComposeError(f"{path}: top-level key {key!r} is not a string")
+                raise ComposeError(f"{path}: top-level key {key!r} is not a string", hint="Quote the key.")
         doc = interpolate(raw, self.environ, self.warn)
         if "version" in doc:
             self.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it")
@@ -184,7 +185,8 @@ class _Reader:
                                hint="Top-level keys are services, networks, volumes, secrets, configs, include, name and x-*.")
         services = doc.get("services") or {}
         if not isinstance(services, dict):
-            raise ComposeError(f"{path}: services must be a mapping of service names")
+            raise ComposeError(f"{path}: services must be a mapping of service names",
+                               hint="Write `services:` then one indented `name:` per service.")
         out: dict[str, Any] = {k: v for k, v in doc.items() if k not in ("services", "include")}
         normalised = {}
         for name, svc in services.items():
@@ -195,7 +197,7 @@ class _Reader:
             if svc is None:
                 svc = {}
             if not isinstance(svc, dict):
-                raise ComposeError(f"{where}: must be a mapping")
+                raise ComposeError(f"{where}: must be a mapping", hint="Indent the service's keys under its name.")
             try:
                 normalised[name] = _service_fields(svc, where, base, self.environ)
             except ComposeError as exc:
@@ -222,17 +224,21 @@ class _Reader:
         target = ext.get("service")
         where = f"{path.name}: services.{name}.extends"
         if not target:
-            raise ComposeError(f"{where}: needs `service`")
+            raise ComposeError(f"{where}: needs `service`", hint="Write `extends: {service: base}`.")
         if ext.get("file"):
             other = N._absolutise(str(ext["file"]), path.parent)
+            if not Path(other).is_file():
+                raise ComposeError(f"{where}: {other} not found", hint="The file is relative to the extending file.")
             base_doc = self.read(Path(other), depth + 1)
             base_services = base_doc.get("services", {})
             if target not in base_services:
-                raise ComposeError(f"{where}: service {target!r} not found in {other}")
+                raise ComposeError(f"{where}: service {target!r} not found in {other}",
+                                   hint=f"Services there: {', '.join(sorted(base_services)) or 'none'}.")
             base = base_services[target]
         else:
             if target in chain or target == name:
-                raise ComposeError(f"{where}: circular extends ({' -> '.join([*chain, name, target])})")
+                raise ComposeError(f"{where}: circular extends ({' -> '.join([*chain, name, target])})",
+                                   hint="One of these services must not extend the others.")
             if target not in services:
                 raise ComposeError(f"{where}: service {target!r} not found", hint="Extend a service defined in the file.")
             base = self._extends(target, services, path, depth, chain | {name})

@@ -132,7 +132,8 @@ def _construct_int(loader: _Loader, node: ScalarNode) -> Any:
     value = resolve_plain(node.value.strip())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    raise ComposeError(f"line {node.start_mark.line + 1}: {node.value!r} is not an integer")
+    raise ComposeError(f"line {node.start_mark.line + 1}: {node.value!r} is not an integer",
+                       hint="Remove the !!int tag or write a number.")
 
 
 _Loader.add_constructor("tag:spin,plain", _construct_plain)
