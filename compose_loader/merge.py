@@ -108,15 +108,27 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
 
 def merge_models(base: dict[str, Any], override: dict[str, Any], *, allow_override: bool = True,
                  where: str = "") -> dict[str, Any]:
+    """`override` over `base`; with allow_override=False (an include under the including file) a name both
+    define is refused unless both define it the same way, as Docker Compose refuses it."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if key == "services":
-            services = out.setdefault("services", {})
-            for name, svc in (value or {}).items():
-                if name in services and not allow_override:
-                    raise ComposeError(f"{where}: service {name!r} is defined twice (by an include and the file)",
-                                       hint="Rename one of them; included services cannot be overridden in place.")
-                services[name] = merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+        if key in ("services", "networks", "volumes", "secrets", "configs") and isinstance(value, dict):
+            section = out.setdefault(key, {})
+            if not isinstance(section, dict):
+                section = out[key] = {}
+            for name, spec in value.items():
+                if name in section and not allow_override:
+                    if section[name] != spec:
+                        raise ComposeError(f"{where}: {key}.{name} conflicts with imported resource",
+                                           hint=f"An included file defines {key}.{name} differently: rename one, "
+                                                "or drop the copy in the including file.")
+                    continue
+                if name in section and key == "services":
+                    section[name] = merge_service(section[name], spec)
+                elif name in section and isinstance(section[name], dict) and isinstance(spec, dict):
+                    section[name] = _deep_merge(section[name], spec)
+                else:
+                    section[name] = copy.deepcopy(spec)
         elif key in out and isinstance(value, dict) and isinstance(out[key], dict):
             out[key] = _deep_merge(out[key], value)
         else:
