@@ -1,0 +1,38 @@
+"""Part 2: `check` (dry run) of a 10-service compose file, in-process through Gateway.up(dry_run=True)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.inputs import compose_model
+from benchmarks.stats import summary_ms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(seconds: float) -> dict:
+    from gateway_api.components import make_gateway
+    from gateway_api.gateway import Caller
+    from gateway_api.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
+        state = Path(tmp)
+        settings = Settings(backend="manifests", manifests_dir=state / "manifests", audit_log=state / "audit.log",
+                            state_dir=state, users=ROOT / "examples/users.yaml", policy_dir=ROOT / "rego")
+        gw, _signer = make_gateway(settings)
+        caller = Caller(identity=gw.identity.lookup("alice"), token_id="bench")
+        model = compose_model(10)
+        try:
+            gw.up(caller, "bench", model, dry_run=True)  # warm up; raises if the path is not there yet
+        except Exception as exc:
+            return {"error": f"{type(exc).__name__}: {str(exc)[:160]}"}
+        samples: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline and len(samples) < 10_000:
+            t = time.perf_counter()
+            gw.up(caller, "bench", model, dry_run=True)
+            samples.append(time.perf_counter() - t)
+        gw.policy.close()
+        return summary_ms(samples)

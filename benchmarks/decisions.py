@@ -1,0 +1,55 @@
+"""Part 1: policy decisions through PolicyService.decide, and raw engine evaluate for comparison."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from benchmarks.inputs import PROJECT, deployments, denied_variant
+from benchmarks.stats import summary_ms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _inputs():
+    from gateway_api import planning
+    from gateway_api.identity.users_file import UsersFileProvider
+    from interceptor.policy_input import admission_input
+    from interceptor.types import Call, Plan
+
+    alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")
+    namespace = planning.namespace_for(PROJECT)
+    labels = planning.project_labels(PROJECT, alice.name, "astro")
+    objs, source = deployments(namespace, labels)
+    objs = objs + [denied_variant(o) for o in objs]
+    plan = Plan(project=PROJECT, namespace=namespace, owner=alice.name, facility_project="astro", calls=[])
+    calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objs)]
+    return [(c, admission_input(c, alice, plan, dry_run=True)) for c in calls], source
+
+
+def run(seconds: float) -> dict:
+    from policy.service import PolicyService
+
+    service = PolicyService(ROOT / "rego")
+    try:
+        inputs, source = _inputs()
+        for c, inp in inputs:  # warm up, and check the denied half is denied
+            service.decide(c.id, c.operation, c.kind, c.name, inp)
+        outcomes = [service.decide(c.id, c.operation, c.kind, c.name, inp).allowed for c, inp in inputs]
+        out = {"source": source, "revision": service.revision, "allowed": sum(outcomes),
+               "denied": len(outcomes) - sum(outcomes), "modules": len(service.engine.bundle.modules)}
+        for label, fn in (("decide", lambda c, i: service.decide(c.id, c.operation, c.kind, c.name, i)),
+                          ("raw", lambda c, i: service.engine.evaluate(i))):
+            samples: list[float] = []
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline and len(samples) < 200_000:
+                for c, inp in inputs:
+                    t = time.perf_counter()
+                    fn(c, inp)
+                    samples.append(time.perf_counter() - t)
+            s = summary_ms(samples)
+            s["per_s"] = len(samples) / sum(samples)
+            out[label] = s
+        return out
+    finally:
+        service.close()

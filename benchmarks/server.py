@@ -1,0 +1,86 @@
+"""Start a real gateway process (manifests backend, loopback, temp state) and read its memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def rss_mb(pid: int) -> dict[int, float]:
+    """VmRSS of a process and of its children (uvicorn workers), in MB."""
+    out = {}
+    for p in [pid, *_children(pid)]:
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    out[p] = int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return out
+
+
+@contextmanager
+def gateway(workers: int = 1, startup_timeout: float = 60.0):
+    from gateway_api.auth.tokens import TokenSigner, load_or_create_key
+
+    with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
+        state = Path(tmp)
+        tokens = {u: TokenSigner(load_or_create_key(state / "signing.key")).issue(u, ttl=3600)[0]
+                  for u in ("alice", "carol")}
+        port = free_port()
+        cmd = [sys.executable, "-m", "cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
+               "--port", str(port), "--state-dir", str(state), "--manifests-dir", str(state / "manifests"),
+               "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
+               "--policy-dir", str(ROOT / "rego"), "--workers", str(workers)]
+        log = open(state / "gateway.log", "w")
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gateway did not start: {(state / 'gateway.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+            yield {"url": url, "pid": proc.pid, "tokens": tokens, "state": state}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            log.close()
