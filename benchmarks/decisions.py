@@ -53,3 +53,19 @@ def run(seconds: float) -> dict:
         return out
     finally:
         service.close()
+
+
+def run_with_env(seconds: float, env: dict[str, str]) -> dict:
+    """The same measurement in a fresh process: Go reads GOGC only when its runtime starts."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys; sys.path.insert(0, %r); from benchmarks import decisions; "
+            "print(json.dumps(decisions.run(%r)))" % (str(ROOT), seconds))
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                         timeout=seconds * 4 + 60, cwd=ROOT)
+    if out.returncode != 0:
+        return {"error": out.stderr[-300:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
