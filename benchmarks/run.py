@@ -86,6 +86,11 @@ def main() -> int:
         f"{platform.python_implementation()} {platform.python_version()}  cores={os.cpu_count()}  "
         f"mode={'quick' if args.quick else 'full'}  load client={args.client} (shares the cores with the gateway)")
     rows = []
+    from benchmarks.standin_translate import needed
+
+    standin = needed()
+    say("translator: " + ("STAND-IN (translate.to_kubernetes has not landed; hand-built Deployments, "
+                          "figures 2, 3 and 6 leave out the real translator's cost)" if standin else "translate.to_kubernetes"))
 
     d = decisions.run(dsecs)
     say(f"[1] decisions: {d['modules']} modules, revision {d['revision']}, inputs {d['source']} Deployments "
@@ -110,7 +115,7 @@ def main() -> int:
 
     results = {}
     for workers in (1, 2):
-        with server.gateway(workers=workers) as g:
+        with server.gateway(workers=workers, standin=standin) as g:
             if workers == 1:
                 h = _http_check(g["url"], g["tokens"]["alice"], dsecs)
                 say(f"[2] check over HTTP (one client, sequential): {h}")

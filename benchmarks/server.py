@@ -49,7 +49,7 @@ def rss_mb(pid: int) -> dict[int, float]:
 
 
 @contextmanager
-def gateway(workers: int = 1, startup_timeout: float = 60.0):
+def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = False):
     from gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
@@ -62,7 +62,10 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0):
                "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
                "--policy-dir", str(ROOT / "rego"), "--workers", str(workers)]
         log = open(state / "gateway.log", "w")
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        env = dict(os.environ)
+        if standin:  # sitecustomize runs in uvicorn's spawned workers too
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks/standin"), str(ROOT)])
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + startup_timeout
