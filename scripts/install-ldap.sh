@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# What the LDAP tests need: Debian's slapd and ldap-utils (the tests start their
+# own slapd on a loopback port; the system one stays off). Idempotent; run as root
+# by scripts/test.sh. scripts/install.sh installs the same packages; this script
+# makes sure of them, so the LDAP tests fail loudly rather than skip.
+set -euo pipefail
+missing=()
+for p in slapd ldap-utils; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "==> installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+systemctl disable --now slapd >/dev/null 2>&1 || service slapd stop >/dev/null 2>&1 || true
+# An AppArmor profile (if a distribution ships one) would stop slapd reading a temp folder.
+if [ -e /etc/apparmor.d/usr.sbin.slapd ] && command -v aa-complain >/dev/null 2>&1; then
+  aa-complain /usr/sbin/slapd >/dev/null 2>&1 || true
+fi
+for tool in /usr/sbin/slapd /usr/sbin/slapadd /usr/sbin/slaptest /usr/lib/ldap/back_mdb.la; do
+  [ -e "$tool" ] || { echo "install-ldap: $tool is missing after installing slapd" >&2; exit 1; }
+done

@@ -1,0 +1,94 @@
+"""A real, throwaway slapd: examples/ldap's config and directory in a temp folder, on a loopback port.
+
+Used by tests/ldap/conftest.py and benchmarks/auth.py. No mock: the gateway
+talks LDAP to the Debian slapd binary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples/ldap"
+SLAPD = "/usr/sbin/slapd"
+BIND_DN = "cn=spin-gateway,ou=services,dc=spin,dc=example"
+BIND_PASSWORD = "spin-gateway-demo-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_password(user: str) -> str:
+    return f"{user}-demo-pw"
+
+
+class Slapd:
+    def __init__(self, folder: Path, port: int | None = None):
+        self.folder = folder
+        self.port = port or free_port()
+        self.url = f"ldap://127.0.0.1:{self.port}"
+        self.conf = folder / "slapd.conf"
+        self.proc: subprocess.Popen | None = None
+        missing = [t for t in (SLAPD, "/usr/sbin/slapadd", "/usr/sbin/slaptest") if not os.path.exists(t)]
+        if missing:
+            raise RuntimeError(f"slapd is not installed ({', '.join(missing)} missing): run scripts/install-ldap.sh")
+        (folder / "db").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text((EXAMPLES / "slapd.conf.in").read_text().replace("@DIR@", str(folder)))
+        self._run(["/usr/sbin/slaptest", "-u", "-f", str(self.conf)])
+        self._run(["/usr/sbin/slapadd", "-f", str(self.conf), "-l", str(EXAMPLES / "directory.ldif")])
+
+    def _run(self, argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()[-2000:]}")
+
+    def start(self, timeout: float = 15) -> None:
+        # -d 0: stay in the foreground, so this process owns it and can stop it.
+        self.log = open(self.folder / "slapd.log", "ab")
+        self.proc = subprocess.Popen([SLAPD, "-f", str(self.conf), "-h", f"{self.url}/", "-d", "0"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"slapd exited: {(self.folder / 'slapd.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"slapd did not listen on {self.url} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.resume()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    def pause(self) -> None:
+        """Freeze slapd: connections are accepted by the kernel but never answered (a hung server)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
