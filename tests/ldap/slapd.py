@@ -6,7 +6,10 @@ talks LDAP to the Debian slapd binary.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -37,12 +40,18 @@ class Slapd:
         self.port = port or free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.conf = folder / "slapd.conf"
+        # The directory manager, for tests that change entries while the gateway runs.
+        self.root_dn = "cn=admin,dc=spin,dc=example"
+        self.root_password = secrets.token_hex(12)
         self.proc: subprocess.Popen | None = None
         missing = [t for t in (SLAPD, "/usr/sbin/slapadd", "/usr/sbin/slaptest") if not os.path.exists(t)]
         if missing:
             raise RuntimeError(f"slapd is not installed ({', '.join(missing)} missing): run scripts/install-ldap.sh")
         (folder / "db").mkdir(parents=True, exist_ok=True)
-        self.conf.write_text((EXAMPLES / "slapd.conf.in").read_text().replace("@DIR@", str(folder)))
+        salt = os.urandom(8)
+        rootpw = "{SSHA}" + base64.b64encode(hashlib.sha1(self.root_password.encode() + salt).digest() + salt).decode()
+        self.conf.write_text((EXAMPLES / "slapd.conf.in").read_text().replace("@DIR@", str(folder))
+                             + f"rootpw          {rootpw}\n")
         self._run(["/usr/sbin/slaptest", "-u", "-f", str(self.conf)])
         self._run(["/usr/sbin/slapadd", "-f", str(self.conf), "-l", str(EXAMPLES / "directory.ldif")])
 
@@ -88,6 +97,14 @@ class Slapd:
     def resume(self) -> None:
         if self.proc is not None:
             os.kill(self.proc.pid, signal.SIGCONT)
+
+    def modify(self, dn: str, changes: dict) -> None:
+        """An online change as the directory manager, e.g. {"memberUid": [(MODIFY_DELETE, ["bob"])]}."""
+        from ldap3 import Connection
+
+        with Connection(self.url, self.root_dn, self.root_password, auto_bind=True) as conn:
+            if not conn.modify(dn, changes):
+                raise RuntimeError(f"modify {dn} failed: {conn.result}")
 
     def remove(self) -> None:
         self.stop()
