@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway_api.auth.service_tokens import TokenRecord
 from interceptor.types import CallResult, Decision, Notice, ServiceStatus
@@ -97,6 +97,13 @@ class ServiceTokenRequest(BaseModel):
     projects: list[str] = Field(default_factory=list, max_length=1000)
     operations: list[Literal["up", "down", "check", "read"]] = Field(default_factory=lambda: ["up", "down", "check", "read"])
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
+
+    @model_validator(mode="after")
+    def _acts_for_someone(self) -> "ServiceTokenRequest":
+        # A 422 like every other invalid body (a UsageError here was an undocumented 400).
+        if not self.users and not self.projects:
+            raise ValueError("a service token needs at least one user or project it may act for")
+        return self
 
 
 class ServiceTokenResponse(BaseModel):
