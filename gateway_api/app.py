@@ -30,7 +30,7 @@ from gateway_api.schemas import (
 )
 from gateway_api.settings import Settings
 
-PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name")
+PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {400: "Bad request", 500: "The policy folder does not compile", 401: "Not authenticated", 403: "Refused: by policy or access rules",
@@ -184,7 +184,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return gateway.list_projects(who, limit, cursor)
 
     @app.post("/v1/projects/{project}/check", response_model=PlanResponse,
-              responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["projects"],
+              responses={k: ERRORS[k] for k in (401, 403, 404, 422, 503)}, tags=["projects"],
               summary="Decide every call of `up` without forwarding anything (dry run)")
     def check(who: CheckAuth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
         return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,

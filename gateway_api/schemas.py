@@ -20,7 +20,9 @@ class ErrorBody(BaseModel):
 
 
 class ComposeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"compose": {
+        "name": "demo", "services": {"web": {"image": "localhost/spin/busybox:1.35",
+                                             "command": ["httpd", "-f", "-p", "8080"]}}}}]})
     compose: dict[str, Any] = Field(description="The canonical compose model (`spin config --format json`)")
     facility_project: str | None = Field(default=None, max_length=63,
                                          description="Facility project (group) the services belong to; default: the caller's first project")
