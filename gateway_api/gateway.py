@@ -105,7 +105,10 @@ class Gateway:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
-        fproject = access.facility_project_for(identity, facility_project)
+        try:
+            fproject = access.facility_project_for(identity, facility_project)
+        except Forbidden as exc:  # every refusal is audited, this one too
+            self.deny_access(caller, operation, project, exc)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         with self._project_lock(namespace):
             info = self._authorise(caller, operation, project, ref)

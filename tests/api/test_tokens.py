@@ -70,3 +70,21 @@ def test_a_token_limited_to_read_cannot_bring_projects_down(client, token_for):
     token = _create(client, token_for, users=["alice"], operations=["read"])["token"]
     r = client.delete("/v1/projects/job-1", headers=_as(token, "alice"))
     assert r.status_code == 403 and "may not down" in r.json()["detail"]
+
+
+def test_filing_a_project_under_someone_elses_facility_project_is_refused_and_audited(client, token_for, settings):
+    body = {"compose": {"services": {"web": {"image": "localhost/spin/busybox:1.35"}}}, "facility_project": "climate"}
+    for method, path in (("PUT", "/v1/projects/demo"), ("POST", "/v1/projects/demo/check")):
+        r = client.request(method, path, json=body, headers=token_for("alice"))
+        assert r.status_code == 403 and "not a member of facility project 'climate'" in r.json()["detail"]
+    denied = [rec for rec in read_records(settings.audit_log) if rec.get("type") == "access"]
+    assert [(rec["user"]["name"], rec["operation"]) for rec in denied] == [("alice", "up"), ("alice", "check")]
+    assert not (settings.manifests_dir / "demo").exists()
+
+
+def test_only_admins_check_as_another_user_and_the_attempt_is_audited(client, token_for, settings):
+    body = {"compose": {"services": {"web": {"image": "localhost/spin/busybox:1.35"}}}, "as_user": "bob"}
+    r = client.post("/v1/projects/demo/check", json=body, headers=token_for("alice"))
+    assert r.status_code == 403 and "only administrators" in r.json()["detail"]
+    denied = [rec for rec in read_records(settings.audit_log) if rec.get("type") == "access"]
+    assert [rec["user"]["name"] for rec in denied] == ["alice"]
