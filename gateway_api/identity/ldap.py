@@ -71,7 +71,7 @@ class LdapProvider:
             tls = Tls(validate=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
                       ca_certs_file=str(config.ca_file) if config.ca_file else None,
                       version=ssl.PROTOCOL_TLS_CLIENT)
-        servers = [Server(url, use_ssl=url.startswith("ldaps://") or config.tls == "ldaps", tls=tls, get_info=NONE,
+        servers = [Server(url, use_ssl=url.startswith("ldaps://"), tls=tls, get_info=NONE,
                           connect_timeout=config.connect_timeout) for url in config.urls]
         # active=1: one pass over the servers (each bounded by connect_timeout), then give up;
         # exhaust=False: a server found down is checked again next time, so recovery is automatic.

@@ -107,6 +107,17 @@ class LdapConfig(BaseModel):
         return urls
 
     @model_validator(mode="after")
+    def _tls_matches_urls(self) -> "LdapConfig":
+        # ldap3 takes TLS-or-not from the URL's scheme: a tls setting the URLs contradict would
+        # silently send passwords in clear text, so it is refused.
+        plain = [u for u in self.urls if u.startswith("ldap://")]
+        if self.tls == "ldaps" and plain:
+            raise ValueError(f"tls: ldaps needs ldaps:// URLs, not {', '.join(plain)}")
+        if self.tls == "starttls" and len(plain) != len(self.urls):
+            raise ValueError("tls: starttls needs ldap:// URLs (StartTLS upgrades a plain connection)")
+        return self
+
+    @model_validator(mode="after")
     def _password_source(self) -> "LdapConfig":
         if self.bind_password_file and self.bind_password_env:
             raise ValueError("give bind_password_file or bind_password_env, not both")

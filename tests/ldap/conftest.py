@@ -87,3 +87,14 @@ def provider(ldap_config):
     yield make
     for p in made:
         p.close()
+
+
+@pytest.fixture
+def tls_slapd(tmp_path):
+    try:
+        server = Slapd(tmp_path / "tls-slapd", tls=True)
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(f"cannot run slapd with TLS for the LDAP tests: {exc}")
+    yield server
+    server.remove()

@@ -35,10 +35,14 @@ def demo_password(user: str) -> str:
 
 
 class Slapd:
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, *, tls: bool = False):
         self.folder = folder
         self.port = port or free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.ldaps_port = free_port() if tls else None
+        self.ldaps_url = f"ldaps://127.0.0.1:{self.ldaps_port}" if tls else None
+        self.ca_file = folder / "ca.pem"
         self.conf = folder / "slapd.conf"
         # The directory manager, for tests that change entries while the gateway runs.
         self.root_dn = "cn=admin,dc=spin,dc=example"
@@ -50,10 +54,27 @@ class Slapd:
         (folder / "db").mkdir(parents=True, exist_ok=True)
         salt = os.urandom(8)
         rootpw = "{SSHA}" + base64.b64encode(hashlib.sha1(self.root_password.encode() + salt).digest() + salt).decode()
-        self.conf.write_text((EXAMPLES / "slapd.conf.in").read_text().replace("@DIR@", str(folder))
-                             + f"rootpw          {rootpw}\n")
+        conf = (EXAMPLES / "slapd.conf.in").read_text().replace("@DIR@", str(folder)) + f"rootpw          {rootpw}\n"
+        if tls:
+            # A CA of its own and a certificate for 127.0.0.1; every operation must then use TLS.
+            self._certificates()
+            conf = conf.replace("database        mdb", (
+                f"TLSCACertificateFile {folder}/ca.pem\nTLSCertificateFile {folder}/server.pem\n"
+                f"TLSCertificateKeyFile {folder}/server.key\nsecurity tls=1\n\ndatabase        mdb"), 1)
+        self.conf.write_text(conf)
         self._run(["/usr/sbin/slaptest", "-u", "-f", str(self.conf)])
         self._run(["/usr/sbin/slapadd", "-f", str(self.conf), "-l", str(EXAMPLES / "directory.ldif")])
+
+    def _certificates(self) -> None:
+        f = self.folder
+        self._run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=spin test CA",
+                   "-keyout", str(f / "ca.key"), "-out", str(f / "ca.pem")])
+        self._run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                   "-keyout", str(f / "server.key"), "-out", str(f / "server.csr")])
+        (f / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        self._run(["openssl", "x509", "-req", "-in", str(f / "server.csr"), "-CA", str(f / "ca.pem"),
+                   "-CAkey", str(f / "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", str(f / "san.ext"),
+                   "-out", str(f / "server.pem")])
 
     def _run(self, argv: list[str]) -> None:
         done = subprocess.run(argv, capture_output=True, text=True)
@@ -63,7 +84,8 @@ class Slapd:
     def start(self, timeout: float = 15) -> None:
         # -d 0: stay in the foreground, so this process owns it and can stop it.
         self.log = open(self.folder / "slapd.log", "ab")
-        self.proc = subprocess.Popen([SLAPD, "-f", str(self.conf), "-h", f"{self.url}/", "-d", "0"],
+        listen = f"{self.url}/" + (f" {self.ldaps_url}/" if self.tls else "")
+        self.proc = subprocess.Popen([SLAPD, "-f", str(self.conf), "-h", listen, "-d", "0"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -102,7 +124,8 @@ class Slapd:
         """An online change as the directory manager, e.g. {"memberUid": [(MODIFY_DELETE, ["bob"])]}."""
         from ldap3 import Connection
 
-        with Connection(self.url, self.root_dn, self.root_password, auto_bind=True) as conn:
+        with Connection(self.ldaps_url if self.tls else self.url, self.root_dn, self.root_password,
+                        auto_bind=True) as conn:
             if not conn.modify(dn, changes):
                 raise RuntimeError(f"modify {dn} failed: {conn.result}")
 
