@@ -71,3 +71,31 @@ def test_spin_login_with_a_wrong_password_fails_and_stores_nothing(live_gateway,
     assert "wrong user name or password" in done.stderr + done.stdout
     assert "not-my-password" not in done.stderr + done.stdout
     assert not (home / "spin/config.json").exists()
+
+
+def test_spin_token_create_list_revoke_by_an_ldap_admin(live_gateway, tmp_path):
+    carol, alice = tmp_path / "carol", tmp_path / "alice"
+    assert _spin(live_gateway, carol, "login", "-u", "carol", "--password-stdin", stdin=demo_password("carol")).returncode == 0
+    assert _spin(live_gateway, alice, "login", "-u", "alice", "--password-stdin", stdin=demo_password("alice")).returncode == 0
+
+    refused = _spin(live_gateway, alice, "token", "create", "mine", "--for-user", "alice")
+    assert refused.returncode == 1 and "administrators" in refused.stderr + refused.stdout
+
+    created = _spin(live_gateway, carol, "token", "create", "slurm-prologue", "--for-project", "astro",
+                    "--operations", "up,down,read", "--ttl-days", "1")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    acting = {"authorization": f"Bearer {token}", "x-spin-user": "bob"}
+    assert httpx.get(live_gateway + "/v1/whoami", headers=acting).json()["name"] == "bob"
+
+    listed = _spin(live_gateway, carol, "--json", "token", "list")
+    assert listed.returncode == 0 and token not in listed.stdout
+    import json
+
+    [record] = json.loads(listed.stdout)
+    assert record["name"] == "slurm-prologue" and record["scope"]["projects"] == ["astro"]
+    assert record["scope"]["operations"] == ["up", "down", "read"]
+
+    assert _spin(live_gateway, carol, "token", "revoke", record["id"]).returncode == 0
+    after = httpx.get(live_gateway + "/v1/whoami", headers=acting)
+    assert after.status_code == 401 and "revoked" in after.json()["detail"]
