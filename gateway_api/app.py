@@ -167,9 +167,18 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return Health(status="ready", checks=checks)
 
     @app.post("/v1/login", response_model=TokenResponse, responses={401: ERRORS[401], 503: ERRORS[503]}, tags=["auth"])
-    def login(body: LoginRequest) -> TokenResponse:
-        identity = gateway.identity.authenticate(body.username, body.password)
+    def login(body: LoginRequest, request: Request) -> TokenResponse:
+        # Logins are audited, refused ones too (guessing shows in the log); the password never is.
+        source = request.client.host if request.client else None
+        try:
+            identity = gateway.identity.authenticate(body.username, body.password)
+        except AuthError as exc:
+            gateway.audit.write({"type": "login", "user": {"name": body.username}, "source": source,
+                                 "decision": "deny", "violations": [{"rule": "login", "message": exc.message}]})
+            raise
         token, claims = signer.issue(identity.name, ttl=settings.token_ttl)
+        gateway.audit.write({"type": "login", "user": {"name": identity.name, "uid": identity.uid}, "source": source,
+                             "decision": "allow", "token": {"id": claims.token_id, "kind": "user"}})
         return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
 
     @app.get("/v1/whoami", response_model=WhoAmI, responses={401: ERRORS[401]}, tags=["auth"])
@@ -238,7 +247,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
-              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery)$"),
+              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login)$"),
               limit: int = Query(100, ge=1, le=10000), stream: bool = False):
         if not who.identity.admin:
             user = who.identity.name  # non-admins read only their own records

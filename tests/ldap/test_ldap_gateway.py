@@ -94,3 +94,19 @@ def test_ldap_down_is_503_with_a_hint_and_the_gateway_recovers(own_slapd, make_c
     own_slapd.start()
     assert _login(client, "alice", demo_password("alice")).status_code == 200
     assert client.get("/v1/whoami", headers=alice).json()["name"] == "alice"
+
+
+def test_logins_are_audited_refused_ones_too_without_the_password(make_client):
+    client, settings = make_client()
+    _login(client, "alice", "guess-5678")
+    _login(client, "nobody", "guess-9999")
+    ok = _login(client, "alice", demo_password("alice"))
+    records = [r for r in read_records(settings.audit_log) if r.get("type") == "login"]
+    assert [(r["user"]["name"], r["decision"]) for r in records] == [("alice", "deny"), ("nobody", "deny"), ("alice", "allow")]
+    assert records[-1]["token"]["id"] == ok.json()["token_id"]
+    text = settings.audit_log.read_text()
+    for secret in ("guess-5678", "guess-9999", demo_password("alice"), ok.json()["token"]):
+        assert secret not in text
+    # alice reads her own login records, failed ones included
+    mine = client.get("/v1/audit", params={"type": "login"}, headers=_bearer(ok)).json()["items"]
+    assert [r["decision"] for r in mine] == ["deny", "allow"]
