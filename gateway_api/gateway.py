@@ -129,6 +129,10 @@ class Gateway:
                                  on_behalf_of=identity.name if identity is not caller.identity else None)
             outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
         response = self._response(outcome, ctx)
+        if info is None and outcome.forwarded:
+            # A project that did not exist was created, whatever a backend reports for objects it does not
+            # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
+            response.status = "created"
         if not outcome.allowed and not dry_run:
             raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
         if wait and outcome.forwarded:
