@@ -20,7 +20,7 @@ import json
 import time
 from datetime import datetime
 
-from interceptor.errors import AuthError, Forbidden, SpinError, UsageError
+from interceptor.errors import AuthError, Forbidden, NotFound, SpinError
 from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from gateway_api.auth.tokens import TokenSigner
 from gateway_api.gateway import Caller, Gateway
@@ -242,14 +242,16 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return policy_info(who)
 
     @app.get("/v1/audit", response_model=AuditPage, tags=["audit"],
-             responses={401: ERRORS[401], 200: {"content": {"application/x-ndjson": {
+             responses={401: ERRORS[401], 404: ERRORS[404], 200: {"content": {"application/x-ndjson": {
                  "schema": {"type": "string", "description": "One audit record (JSON) per line"}}}}},
              summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
               type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login)$"),
-              limit: int = Query(100, ge=1, le=10000), stream: bool = False):
+              limit: int = Query(100, ge=1, le=10000), stream: bool = False,
+              cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
+                                         description="next_cursor of a page: the records older than that page")):
         if not who.identity.admin:
             user = who.identity.name  # non-admins read only their own records
         flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
@@ -257,7 +259,20 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         if stream:
             return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
                                      media_type="application/x-ndjson")
-        return AuditPage(items=list(collections.deque(records, maxlen=limit)))
+        # Pages run from the newest back: each holds up to `limit` records (oldest first), and
+        # next_cursor names its oldest record when older ones match too.
+        page: collections.deque = collections.deque(maxlen=limit)
+        older = found = False
+        for record in records:
+            if cursor is not None and record.get("record_id") == cursor:
+                found = True
+                break
+            older = older or len(page) == limit
+            page.append(record)
+        if cursor is not None and not found:
+            raise NotFound(f"no audit record {cursor} among those you may read with these filters",
+                           hint="Pass the next_cursor of a page fetched with the same filters.")
+        return AuditPage(items=list(page), next_cursor=page[0].get("record_id") if older and page else None)
 
     @app.post("/v1/tokens", response_model=ServiceTokenResponse, status_code=201,
               responses={k: ERRORS[k] for k in (401, 403, 422)}, tags=["tokens"],
