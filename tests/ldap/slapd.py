@@ -132,3 +132,31 @@ class Slapd:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def main() -> None:
+    """The demo's directory: `python -m tests.ldap.slapd [--port 3890]`, until Ctrl-C."""
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--port", type=int, default=3890)
+    args = ap.parse_args()
+    server = Slapd(Path(tempfile.mkdtemp(prefix="spin-slapd-")), args.port)
+    server.start()
+    # SIGTERM too ends in the finally below, so no slapd outlives the demo.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    print(f"slapd on {server.url} with examples/ldap/directory.ldif; for the gateway:\n"
+          f"  SPIN_LDAP_BIND_PASSWORD={BIND_PASSWORD} spin gateway serve --identity ldap "
+          f"--ldap-config examples/ldap/gateway-ldap.yaml\n"
+          f"  spin login -u alice   # password: {demo_password('alice')}", flush=True)
+    try:
+        server.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.remove()
+
+
+if __name__ == "__main__":
+    main()
