@@ -1,7 +1,8 @@
 """The LDAP identity source (ldap3): posixAccount users, posixGroup groups, projects by a configured rule.
 
 - Servers are tried in order (an ldap3 ServerPool, FIRST, one cycle): the second URL
-  answers when the first is down, and a server that comes back is used again.
+  answers when the first is down, and a server that comes back is used again. A server
+  that timed out (hung) is put last for slow_server_seconds.
 - Searches run on a small pool of connections bound as the gateway's read account;
   a pooled connection the server dropped is replaced once, transparently.
 - Every network wait is bounded: connect_timeout per server, receive_timeout per
@@ -17,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import ssl
+import threading
+import time
 from typing import Iterator
 
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
@@ -73,9 +76,11 @@ class LdapProvider:
                       version=ssl.PROTOCOL_TLS_CLIENT)
         servers = [Server(url, use_ssl=url.startswith("ldaps://"), tls=tls, get_info=NONE,
                           connect_timeout=config.connect_timeout) for url in config.urls]
-        # active=1: one pass over the servers (each bounded by connect_timeout), then give up;
-        # exhaust=False: a server found down is checked again next time, so recovery is automatic.
-        self._servers = ServerPool(servers, FIRST, active=1, exhaust=False)
+        self._servers = servers
+        # A server that timed out is tried last for a while: a hung server still accepts connections,
+        # so ldap3's availability check (a connect) would keep choosing it.
+        self._slow_until: dict[int, float] = {}
+        self._slow_lock = threading.Lock()
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
         self._cache: TtlCache[Identity] = TtlCache(config.cache_ttl, config.cache_size)
 
@@ -97,14 +102,49 @@ class LdapProvider:
             raise IdentityUnavailable(f"LDAP ({', '.join(self.config.urls)}) is unavailable: "
                                       f"{type(exc).__name__}: {text}"[:500], hint=_HINT_DOWN) from None
 
+    def _pool(self) -> ServerPool:
+        """The servers in order, those that timed out lately last.
+
+        active=1: one pass over the servers (each bounded by connect_timeout), then give up;
+        exhaust=False: a server found down is checked again next time, so recovery is automatic.
+        """
+        now = time.monotonic()
+        with self._slow_lock:
+            order = sorted(self._servers, key=lambda srv: self._slow_until.get(id(srv), 0.0) > now)
+        return ServerPool(order, FIRST, active=1, exhaust=False)
+
+    def _timed_out(self, server: Server | None) -> None:
+        if server is None or len(self._servers) < 2:
+            return
+        with self._slow_lock:
+            self._slow_until[id(server)] = time.monotonic() + self.config.slow_server_seconds
+        # idle connections to that server would each wait out the same silence: drop them
+        keep = []
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if conn.server is server:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+            else:
+                keep.append(conn)
+        for conn in keep:
+            self._idle.put(conn)
+
     def _open(self, user: str | None, password: str | None) -> Connection:
-        conn = Connection(self._servers, user=user, password=password, read_only=True, raise_exceptions=False,
+        conn = Connection(self._pool(), user=user, password=password, read_only=True, raise_exceptions=False,
                           receive_timeout=self.config.receive_timeout, auto_referrals=False)
-        conn.open()
-        if self.config.tls == "starttls" and not conn.start_tls():
-            conn.unbind()
-            raise IdentityUnavailable("LDAP refused StartTLS", hint="Check tls/ca_file in the gateway's LDAP config.")
-        conn.bind()
+        try:
+            conn.open()
+            if self.config.tls == "starttls" and not conn.start_tls():
+                conn.unbind()
+                raise IdentityUnavailable("LDAP refused StartTLS", hint="Check tls/ca_file in the gateway's LDAP config.")
+            conn.bind()
+        except lx.LDAPCommunicationError:
+            self._timed_out(conn.server)
+            raise
         return conn
 
     def _service_connection(self) -> Connection:
@@ -137,6 +177,7 @@ class LdapProvider:
                     # not retried: the caller would wait twice as long for the same silence.
                     if pooled and attempt == 0 and "timed out" not in str(exc):
                         continue
+                    self._timed_out(conn.server)
                     raise
                 result = conn.result or {}
                 entries = [{"dn": r["dn"], "attrs": r.get("raw_attributes") or {}}

@@ -94,6 +94,8 @@ class LdapConfig(BaseModel):
     connect_timeout: float = Field(default=2.0, gt=0, le=60)
     # Whole seconds: ldap3 sets SO_RCVTIMEO from it with struct.pack("LL", ...).
     receive_timeout: int = Field(default=3, ge=1, le=120)
+    slow_server_seconds: float = Field(default=30.0, ge=0, le=3600,
+                                       description="A server that timed out is tried last for this long")
     pool_size: int = Field(default=4, ge=1, le=64)
     cache_ttl: float = Field(default=30.0, ge=0, le=3600, description="Seconds a lookup is reused; 0: never")
     cache_size: int = Field(default=10000, ge=0)

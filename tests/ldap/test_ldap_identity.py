@@ -150,3 +150,19 @@ def test_a_hung_ldap_server_is_unavailable_after_the_receive_timeout_not_later(o
     finally:
         own_slapd.resume()
     assert ldap.lookup("bob").uid == 1002
+
+
+def test_a_hung_first_server_costs_one_timeout_then_the_second_answers(own_slapd, slapd, provider):
+    ldap = provider([own_slapd.url, slapd.url], receive_timeout=2, slow_server_seconds=30)
+    assert ldap.lookup("alice").uid == 1001  # pooled connections to the first server now exist
+    own_slapd.pause()
+    try:
+        with pytest.raises(IdentityUnavailable):
+            ldap.lookup("bob")  # the one request that meets the silence
+        started = time.monotonic()
+        for user in USERS:
+            assert ldap.lookup(user).name == user
+        assert ldap.authenticate("alice", demo_password("alice")).name == "alice"
+        assert time.monotonic() - started < 2  # no further timeouts: the hung server is tried last
+    finally:
+        own_slapd.resume()
