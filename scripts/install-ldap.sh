@@ -13,9 +13,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 systemctl disable --now slapd >/dev/null 2>&1 || service slapd stop >/dev/null 2>&1 || true
-# An AppArmor profile (if a distribution ships one) would stop slapd reading a temp folder.
-if [ -e /etc/apparmor.d/usr.sbin.slapd ] && command -v aa-complain >/dev/null 2>&1; then
-  aa-complain /usr/sbin/slapd >/dev/null 2>&1 || true
+# An AppArmor profile (if the distribution ships one) would stop slapd reading the tests'
+# temp folders: disable it the Debian way (a link in disable/, then unload it).
+profile=/etc/apparmor.d/usr.sbin.slapd
+if [ -e "$profile" ] && [ -d /sys/kernel/security/apparmor ] && command -v apparmor_parser >/dev/null 2>&1; then
+  mkdir -p /etc/apparmor.d/disable
+  ln -sf "$profile" /etc/apparmor.d/disable/
+  apparmor_parser -R "$profile" >/dev/null 2>&1 || true
 fi
 for tool in /usr/sbin/slapd /usr/sbin/slapadd /usr/sbin/slaptest /usr/lib/ldap/back_mdb.la; do
   [ -e "$tool" ] || { echo "install-ldap: $tool is missing after installing slapd" >&2; exit 1; }
