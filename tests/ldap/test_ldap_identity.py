@@ -166,3 +166,20 @@ def test_a_hung_first_server_costs_one_timeout_then_the_second_answers(own_slapd
         assert time.monotonic() - started < 2  # no further timeouts: the hung server is tried last
     finally:
         own_slapd.resume()
+
+
+def test_concurrent_lookups_and_logins_each_get_their_own_answer(provider):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ldap = provider(pool_size=2)  # fewer pooled connections than threads: some are opened and closed
+
+    def work(i: int) -> tuple[str, int]:
+        user = USERS[i % 4]
+        identity = ldap.authenticate(user, demo_password(user)) if i % 5 == 0 else ldap.lookup(user)
+        return user, identity.uid
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(work, range(200)))
+    uids = {"alice": 1001, "bob": 1002, "carol": 1003, "mallory": 1004}
+    assert all(uid == uids[user] for user, uid in answers)
+    assert ldap._idle.qsize() <= 2
