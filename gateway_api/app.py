@@ -62,10 +62,12 @@ def _one_error_body(app: FastAPI) -> None:
             return app.openapi_schema
         doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-        for methods in doc.get("paths", {}).values():
+        for path, methods in doc.get("paths", {}).items():
             for op in methods.values():
                 if op.get("parameters") or op.get("requestBody"):
                     op["responses"]["422"] = {"description": "Invalid input", "content": ref}
+                if path.startswith("/v1/"):  # the identity source (LDAP) is consulted on every call
+                    op["responses"].setdefault("503", {"description": ERRORS[503]["description"], "content": ref})
                 if op.get("requestBody"):  # a body that is not JSON at all
                     op["responses"].setdefault("400", {"description": "The body cannot be parsed", "content": ref})
         for unused in ("HTTPValidationError", "ValidationError"):
@@ -124,15 +126,23 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         claims = signer.verify(token.strip())
         source = request.client.host if request.client else None
         if claims.kind != "service":
-            return Caller(identity=gateway.identity.lookup(claims.subject), token_id=claims.token_id,
-                          token_kind="user", source=source)
+            try:
+                identity = gateway.identity.lookup(claims.subject)
+            except NotFound:  # removed from the directory since the token was issued: the token is void
+                raise AuthError(f"the token's user {claims.subject!r} is no longer known to the facility",
+                                hint="Run `spin login` again, or ask the facility about your account.") from None
+            return Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
         # A facility system acts for one user per request, within its token's scope.
         record = registry.check_active(claims.token_id)
         act_as = request.headers.get("x-spin-user", "").strip()
         if not act_as:
             raise AuthError("a service token must name the user it acts for in the X-Spin-User header",
                             hint="Send X-Spin-User: <the job's user>.")
-        identity = gateway.identity.lookup(act_as)
+        try:
+            identity = gateway.identity.lookup(act_as)
+        except NotFound:
+            raise AuthError(f"X-Spin-User names no user the facility knows ({act_as[:64]!r})",
+                            hint="Send the job's user name as the batch system knows it.") from None
         caller = Caller(identity=identity, token_id=claims.token_id, token_kind="service", source=source)
         reason = record.scope.permits(identity.name, identity.projects, operation)
         if reason:

@@ -79,7 +79,7 @@ def test_a_service_token_acts_only_for_ldap_members_of_its_projects(make_client)
     as_mallory = client.get("/v1/whoami", headers={"authorization": f"Bearer {token}", "x-spin-user": "mallory"})
     assert as_mallory.status_code == 403 and "mallory" in as_mallory.json()["detail"]
     nobody = client.get("/v1/whoami", headers={"authorization": f"Bearer {token}", "x-spin-user": "nobody"})
-    assert nobody.status_code == 404
+    assert nobody.status_code == 401 and "no user the facility knows" in nobody.json()["detail"]
 
 
 def test_ldap_down_is_503_with_a_hint_and_the_gateway_recovers(own_slapd, make_client):
@@ -110,3 +110,15 @@ def test_logins_are_audited_refused_ones_too_without_the_password(make_client):
     # alice reads her own login records, failed ones included
     mine = client.get("/v1/audit", params={"type": "login"}, headers=_bearer(ok)).json()["items"]
     assert [r["decision"] for r in mine] == ["deny", "allow"]
+
+
+def test_a_user_removed_from_the_directory_loses_their_token(own_slapd, make_client):
+    from ldap3 import Connection
+
+    client, _ = make_client([own_slapd.url])
+    mallory = _bearer(_login(client, "mallory", demo_password("mallory")))
+    assert client.get("/v1/whoami", headers=mallory).status_code == 200
+    with Connection(own_slapd.url, own_slapd.root_dn, own_slapd.root_password, auto_bind=True) as conn:
+        assert conn.delete("uid=mallory,ou=people,dc=spin,dc=example"), conn.result
+    gone = client.get("/v1/whoami", headers=mallory)
+    assert gone.status_code == 401 and "no longer known" in gone.json()["detail"]
