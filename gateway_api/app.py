@@ -252,7 +252,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return policy_info(who)
 
     @app.get("/v1/audit", response_model=AuditPage, tags=["audit"],
-             responses={401: ERRORS[401], 404: ERRORS[404], 200: {"content": {"application/x-ndjson": {
+             responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404], 200: {"content": {"application/x-ndjson": {
                  "schema": {"type": "string", "description": "One audit record (JSON) per line"}}}}},
              summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
@@ -262,8 +262,12 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
               limit: int = Query(100, ge=1, le=10000), stream: bool = False,
               cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
                                          description="next_cursor of a page: the records older than that page")):
-        if not who.identity.admin:
-            user = who.identity.name  # non-admins read only their own records
+        if not who.identity.admin:  # others read only their own records, and are told so if they ask for more
+            if user not in (None, who.identity.name):
+                gateway.deny_access(who, "read audit", f"audit?user={user}", Forbidden(
+                    f"only administrators read other users' audit records; you ({who.identity.name}) read your own",
+                    hint="Leave out ?user=, or ask an administrator."))
+            user = who.identity.name
         flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
         records = query(settings.audit_log, flt)
         if stream:

@@ -16,8 +16,13 @@ def test_admins_read_every_record_and_others_only_their_own(client, token_for):
     _provoke(client, token_for)
     everyone = client.get("/v1/audit", headers=token_for("carol")).json()["items"]
     assert {r["user"]["name"] for r in everyone} == {"alice", "carol"}
-    own = client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice")).json()["items"]
+    own = client.get("/v1/audit", headers=token_for("alice")).json()["items"]
     assert own and {r["user"]["name"] for r in own} == {"alice"}
+    # asking for someone else's is refused, with the reason, and the attempt is itself recorded
+    r = client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice"))
+    assert r.status_code == 403 and "only administrators" in r.json()["detail"]
+    mine = client.get("/v1/audit", params={"type": "access"}, headers=token_for("alice")).json()["items"]
+    assert [rec["operation"] for rec in mine] == ["create service tokens", "read audit"]
 
 
 def test_filters_by_rule_and_type_and_time(client, token_for):
