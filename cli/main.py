@@ -279,6 +279,8 @@ def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user",
     o = _merge(ctx, None, None, None, None, json_output)
     user = user or getpass.getuser()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    if not password:
+        raise UsageError("an empty password is refused", hint="Type your facility password.")
     from cli.client import GatewayClient
 
     url = cfg.gateway_url(o.gateway)

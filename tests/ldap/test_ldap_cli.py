@@ -99,3 +99,10 @@ def test_spin_token_create_list_revoke_by_an_ldap_admin(live_gateway, tmp_path):
     assert _spin(live_gateway, carol, "token", "revoke", record["id"]).returncode == 0
     after = httpx.get(live_gateway + "/v1/whoami", headers=acting)
     assert after.status_code == 401 and "revoked" in after.json()["detail"]
+
+
+def test_spin_login_refuses_an_empty_password_before_asking_the_gateway(tmp_path):
+    # no gateway listens here: the refusal must come first
+    done = _spin(f"http://127.0.0.1:{free_port()}", tmp_path / "cfg", "login", "-u", "alice", "--password-stdin", stdin="\n")
+    assert done.returncode == 2 and "empty password" in done.stderr + done.stdout
+    assert not (tmp_path / "cfg/spin/config.json").exists()
