@@ -367,8 +367,8 @@ def _check_replicas(value, *_):
 
 def _check_entrypoint(value, *_):
     if value == []:
-        return [("", "an empty entrypoint clears the image's; Kubernetes reads an empty command as 'use the image's'",
-                 "Write the command to run instead.")]
+        return [("", "an empty list clears the image's own; Kubernetes reads an empty list as 'use the image's'",
+                 "Write what to run instead.")]
     return []
 
 
@@ -475,7 +475,7 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("cap_drop", "mapped", "container securityContext.capabilities.drop", "securityContext.capabilities.drop", _check_caps),
     _k("cgroup", "refused", "", "not supported", why="the cgroup namespace is the runtime's"),
     _k("cgroup_parent", "refused", "", "not supported, warned", why="the cgroup hierarchy is the node's"),
-    _k("command", "mapped", "container args ($$ kept a literal dollar)", "args"),
+    _k("command", "mapped", "container args ($$ kept a literal dollar)", "args", _check_entrypoint),
     _k("configs", "mapped", "a ConfigMap per config, mounted (subPath) at the target with its mode",
        "ConfigMap mounted at the target", _check_file_refs),
     _k("container_name", "mapped", "one more headless Service of that name, so peers still reach it by it",
@@ -615,7 +615,8 @@ def find_unsupported(model: dict[str, Any]) -> list[Finding]:
     for name, svc in (model.get("services") or {}).items():
         for key, value in svc.items():
             row = SERVICE_KEYS.get(key)
-            if row is None or key.startswith("x-") or not _present(value):
+            cleared = key in ("command", "entrypoint") and value == []  # cleared on purpose: not the same as unset
+            if row is None or key.startswith("x-") or not (_present(value) or cleared):
                 continue
             path = f"services.{name}.{key}"
             if row.fate == "refused":
