@@ -219,8 +219,6 @@ def _check_networks_top(value, *_):
                         "Remove driver/driver_opts."))
         if (spec.get("ipam") or {}).get("config") or (spec.get("ipam") or {}).get("driver"):
             out.append((f".{name}.ipam", "addresses are assigned by the cluster, not by the compose file", "Remove ipam."))
-        if spec.get("internal"):
-            out.append((f".{name}.internal", "an internal network (no way out) is not mapped yet", "Remove internal: true."))
         if spec.get("enable_ipv6"):
             out.append((f".{name}.enable_ipv6", "IP families are the cluster's", "Remove enable_ipv6."))
     return out
@@ -582,7 +580,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
 TOP_LEVEL_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("name", "mapped", "the project: namespace name and label spin.io/project", "compose-go's project name; not used for objects"),
     _k("services", "mapped", "one workload each (see the service keys)", "workloads"),
-    _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share",
+    _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share; "
+       "a service only on internal networks may reach only its peers and DNS (an egress policy)",
        "a NetworkPolicy per network; drivers, ipam and the rest not read", _check_networks_top),
     _k("volumes", "mapped", "one PersistentVolumeClaim per named volume used (external: the claim must exist)", "top-level volumes reported as unsupported; claims come from the mounts",
        _check_named_volumes),

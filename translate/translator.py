@@ -61,6 +61,12 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
             notices.append(Notice(path=f"services.{name}", action="approximated",
                                   reason=f"named {k8s[name]!r} in Kubernetes (names there are lowercase letters, "
                                          f"digits and '-'); other services reach it as {k8s[name]!r}"))
+    for name in sorted(services):
+        for i, vol in enumerate(services[name].get("volumes") or []):
+            if vol.get("type") == "volume" and not vol.get("source"):
+                notices.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
+                                      reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
+                                             "(Docker copies the image's files there) and lives as long as the pod"))
     nets = NameTable("network")
     for svc in services.values():
         for net in network.service_networks(svc):
