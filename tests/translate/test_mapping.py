@@ -307,3 +307,16 @@ def test_an_anonymous_volume_is_reported_as_an_approximation():
     t = translate(model({"web": {"volumes": [{"type": "volume", "target": "/app/node_modules"}]}}))
     assert [(n.path, n.action) for n in t.notices] == [("services.web.volumes[0]", "approximated")]
     assert "starts empty" in t.notices[0].reason
+
+
+def test_allow_unsupported_leaves_out_the_right_place_even_under_a_dotted_service_name():
+    m = model({"web.frontend": {"deploy": {"replicas": 5000}, "labels": {"spin.io/owner": "mallory", "tier": "a"},
+                                "ports": [{"target": 80, "protocol": "tcp"}, {"target": 81, "published": "81", "protocol": "tcp"}]}})
+    t = translate(m, allow_unsupported=True)
+    assert sorted(n.path for n in t.notices if n.action == "ignored") == [
+        "services.web.frontend.deploy.replicas", "services.web.frontend.labels.spin.io/owner",
+        "services.web.frontend.ports[0]"]
+    d = next(o for o in t.objects if o["kind"] == "Deployment")
+    assert d["spec"]["replicas"] == 1 and d["metadata"]["labels"]["spin.io/owner"] == "alice"
+    assert d["metadata"]["labels"]["tier"] == "a"
+    assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 81, "protocol": "TCP"}]
