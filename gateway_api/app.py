@@ -224,8 +224,15 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
 
     @app.get("/v1/projects/{project}", response_model=StatusResponse,
              responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])
-    def status(who: Auth, project: str = PROJECT) -> StatusResponse:
-        return gateway.status(who, project)
+    def status(who: Auth, project: str = PROJECT, limit: int = Query(100, ge=1, le=1000),
+               cursor: str | None = Query(None, max_length=63, description="next_cursor of the previous page")
+               ) -> StatusResponse:
+        answer = gateway.status(who, project)
+        # Pages by service name, like the project list.
+        services = sorted((s for s in answer.services if cursor is None or s.service > cursor), key=lambda s: s.service)
+        page = services[:limit]
+        return answer.model_copy(update={"services": page,
+                                         "next_cursor": page[-1].service if len(services) > limit else None})
 
     @app.get("/v1/projects/{project}/logs", response_model=LogsResponse,
              responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])

@@ -61,6 +61,7 @@ class StatusResponse(BaseModel):
     owner: str
     facility_project: str
     services: list[ServiceStatus]
+    next_cursor: str | None = Field(default=None, description="Pass as cursor for the services after this page")
 
 
 class ProjectSummary(BaseModel):

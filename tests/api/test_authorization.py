@@ -47,3 +47,14 @@ def test_the_project_list_comes_in_pages(client, token_for):
     assert [p["project"] for p in first["items"]] == ["p-a", "p-b"] and first["next_cursor"] == "p-b"
     rest = client.get("/v1/projects", params={"limit": 2, "cursor": first["next_cursor"]}, headers=alice).json()
     assert [p["project"] for p in rest["items"]] == ["p-c"] and rest["next_cursor"] is None
+
+
+def test_a_projects_status_comes_in_pages_of_services(client, token_for):
+    alice = token_for("alice")
+    services = {name: {"image": "localhost/spin/busybox:1.35", "command": ["sleep", "3600"]} for name in ("a", "b", "c")}
+    assert client.put("/v1/projects/three", json={"compose": {"name": "three", "services": services}},
+                      headers=alice).status_code == 200
+    first = client.get("/v1/projects/three", params={"limit": 2}, headers=alice).json()
+    assert [s["service"] for s in first["services"]] == ["a", "b"] and first["next_cursor"] == "b"
+    rest = client.get("/v1/projects/three", params={"limit": 2, "cursor": "b"}, headers=alice).json()
+    assert [s["service"] for s in rest["services"]] == ["c"] and rest["next_cursor"] is None
