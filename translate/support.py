@@ -151,7 +151,10 @@ def _check_restart(value, *_):
 def _check_tmpfs(value, *_):
     out = []
     for i, item in enumerate(value or []):
-        _, _, options = item.partition(":")
+        path, _, options = item.partition(":")
+        if not path.startswith("/"):
+            out.append(((i,), f"tmpfs path {path!r} is not an absolute path in the container", "Write /path[:size=64m]."))
+            continue
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")
             if name == "size":

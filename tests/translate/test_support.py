@@ -47,6 +47,7 @@ REFUSED = [
     ({"expose": ["1-65535"]}, {}, ["services.web.expose[0]"]),
     ({"expose": ["9000-8000"]}, {}, ["services.web.expose[0]"]),
     ({"tmpfs": ["/run:mode=1777"]}, {}, ["services.web.tmpfs[0]"]),
+    ({"tmpfs": ["run"]}, {}, ["services.web.tmpfs[0]"]),
     ({"stop_signal": "SIGINT"}, {}, ["services.web.stop_signal"]),
     ({"restart": "sometimes"}, {}, ["services.web.restart"]),
     ({"deploy": {"mode": "global"}}, {}, ["services.web.deploy.mode"]),
