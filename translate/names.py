@@ -3,7 +3,8 @@
 Compose allows names Kubernetes does not (`My_DB`, `web.1`, a trailing `-`).
 The rule is fixed and simple so a user can predict it: lowercase, every
 character outside [a-z0-9-] becomes `-`, runs of `-` collapse, `-` trimmed at
-both ends, cut to 63. Two compose names that become the same Kubernetes name
+both ends, cut to 63. Services (and so their workloads) must also start with a
+letter: a leading digit gets `svc-` in front. Two compose names that become the same Kubernetes name
 are an error: a silent merge would join two services into one.
 """
 
@@ -37,6 +38,14 @@ def dns_name(name: str, where: str) -> str:
     return out
 
 
+def service_label(name: str) -> str:
+    """A DNS-1035 label, as Service names must be: a leading digit gets `svc-` in front (`3d-viewer` -> `svc-3d-viewer`)."""
+    out = dns_label(name)
+    if out and out[0].isdigit():
+        out = ("svc-" + out)[:63].rstrip("-")
+    return out
+
+
 def is_label_key(key: str) -> bool:
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
@@ -51,12 +60,15 @@ def is_label_value(value: str) -> bool:
 class NameTable:
     """Compose names of one kind to Kubernetes names, refusing two that meet after conversion."""
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, convert=dns_label):
         self.what = what
+        self.convert = convert
         self._by_k8s: dict[str, str] = {}
 
     def add(self, name: str, where: str | None = None) -> str:
-        k8s = dns_name(name, where or f"{self.what} {name!r}")
+        k8s = self.convert(name)
+        if not k8s:
+            dns_name(name, where or f"{self.what} {name!r}")  # raises, naming the place
         other = self._by_k8s.get(k8s)
         if other is not None and other != name:
             raise TranslateError(

@@ -81,6 +81,13 @@ REFUSED = [
      ["volumes.data"]),
     ({"depends_on": {"ghost": {"condition": "service_started", "required": True}}}, {}, ["services.web.depends_on.ghost"]),
     ({}, {"models": {"llm": {"model": "ai/smollm2"}}}, ["models"]),
+    ({"extra_hosts": ["db=not-an-address"]}, {}, ["services.web.extra_hosts[0]"]),
+    ({"shm_size": "64m", "tmpfs": ["/dev/shm"]}, {}, ["services.web.shm_size"]),
+    ({"volumes": [{"type": "tmpfs", "target": "/run/secrets/s"}], "secrets": [{"source": "s"}]},
+     {"secrets": {"s": {"content": "x"}}}, ["services.web.secrets[0]"]),
+    ({"mem_limit": "1g", "mem_reservation": "2g"}, {}, ["services.web.mem_reservation"]),
+    ({"deploy": {"resources": {"limits": {"cpus": "1"}, "reservations": {"cpus": "2"}}}}, {},
+     ["services.web.deploy.resources.reservations.cpus"]),
 ]
 
 
