@@ -10,6 +10,7 @@ are an error: a silent merge would join two services into one.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from interceptor.errors import TranslateError
@@ -23,6 +24,7 @@ _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+@functools.lru_cache(maxsize=4096)
 def dns_label(name: str) -> str:
     """The DNS-1123 label a compose name becomes (may be '' when nothing is left)."""
     out = _DASHES.sub("-", _OTHER.sub("-", name.lower())).strip("-")
