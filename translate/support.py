@@ -361,6 +361,7 @@ def _check_deploy(value, service, svc, model):
                 out.append((("resources", part, "cpus"), str(exc), "Write a number of CPUs like 0.5."))
         if res.get("memory") is not None:
             out += [(("resources", part, "memory"), r, h) for _, r, h in _check_size(res["memory"])]
+    out += [(("labels", *sub), reason, hint) for sub, reason, hint in _check_labels(value.get("labels"))]
     policy = value.get("restart_policy") or {}
     if policy.get("condition") not in (None, "any", "none", "on-failure"):
         out.append((("restart_policy", "condition"), f"{policy['condition']!r} is not none, on-failure or any", "Use one of those."))

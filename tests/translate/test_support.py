@@ -64,6 +64,8 @@ REFUSED = [
     ({"hostname": "web.example.org"}, {}, ["services.web.hostname"]),
     ({"links": ["db:database"]}, {}, ["services.web.links[0]"]),
     ({"labels": {"spin.io/owner": "mallory"}}, {}, ["services.web.labels.spin.io/owner"]),
+    ({"deploy": {"labels": {"spin.io/project": "other"}}}, {}, ["services.web.deploy.labels.spin.io/project"]),
+    ({"annotations": {"spin.io/published": "[]"}}, {}, ["services.web.annotations.spin.io/published"]),
     ({"entrypoint": []}, {}, ["services.web.entrypoint"]),
     ({"volumes": [{"type": "bind", "source": "/data", "target": "/data", "bind": {"selinux": "z"}}]}, {},
      ["services.web.volumes[0].bind.selinux"]),
