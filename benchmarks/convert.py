@@ -39,6 +39,21 @@ def _file(sample):
     return find(sample)
 
 
+def _largest_project():
+    """The biggest model the gateway accepts: 200 services, each with ports, 100 exposed ports, volumes, secrets."""
+    from compose_loader import validate_model
+
+    services = {f"svc{i}": {"image": "registry.example.org/a/b:1",
+                            "ports": [{"target": 80, "published": str(10000 + i), "protocol": "tcp"}],
+                            "expose": ["9000-9099"],
+                            "volumes": [{"type": "volume", "source": f"v{i % 10}", "target": f"/d{j}"} for j in range(20)],
+                            "secrets": [{"source": "s", "target": f"/s{j}"} for j in range(5)],
+                            "depends_on": {f"svc{i - 1}": {}} if i else {}}
+                for i in range(200)}
+    return validate_model({"name": "bench", "services": services, "volumes": {f"v{i}": {} for i in range(10)},
+                           "secrets": {"s": {"content": "x"}}})
+
+
 def _time(fn, runs: int) -> dict[str, float]:
     fn()  # warm: imports and caches are not what a user waits for twice
     samples = []
@@ -97,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         totals.append(cv["p50"])
         print(f"{sample.name:32} {len(model['services']):>8} {objects:>7}  {lo['p50']:>6.2f}/{lo['p99']:<7.2f}"
               f"  {tr['p50']:>8.3f}/{tr['p99']:<9.3f}  {cv['p50']:>7.2f}/{cv['p99']:<8.2f}  {pr:>11.0f}")
+    big = _largest_project()
+    t = _time(lambda: to_kubernetes(big, project="bench", namespace="bench", labels=labels), max(3, opts.runs // 5))
+    print(f"{'200 services (the model bound)':32} {200:>8} {len(to_kubernetes(big, project='bench', namespace='bench', labels=labels).objects):>7}"
+          f"  {'':>14}  {t['p50']:>8.1f}/{t['p99']:<9.1f}")
     if totals:
         print(f"{len(totals)} samples; convert p50 per file: median {sorted(totals)[len(totals) // 2]:.2f} ms, "
               f"max {max(totals):.2f} ms (in-process; a fresh `spin convert` process adds the interpreter's start-up)")

@@ -68,15 +68,13 @@ def _published(svc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def container_ports(svc: dict[str, Any]) -> list[tuple[int, str]]:
-    seen: list[tuple[int, str]] = []
+    """(port, PROTOCOL) of ports then expose, first occurrence kept, in order."""
+    seen: dict[tuple[int, str], None] = {}
     for port in svc.get("ports") or []:
-        key = (int(port["target"]), str(port.get("protocol", "tcp")).upper())
-        if key not in seen:
-            seen.append(key)
+        seen.setdefault((int(port["target"]), str(port.get("protocol", "tcp")).upper()), None)
     for key in expose_ports(svc):
-        if key not in seen:
-            seen.append(key)
-    return seen
+        seen.setdefault(key, None)
+    return list(seen)
 
 
 def _port_names(svc: dict[str, Any]) -> dict[tuple[int, str], dict[str, str]]:

@@ -119,6 +119,8 @@ def service_mounts(model: dict[str, Any], svc: dict[str, Any], allowed: set[str]
         # npipe, cluster, image: refused by the support table; left out when allowed through
     for item in svc.get("tmpfs") or []:
         path, _, options = item.partition(":")
+        if not path.startswith("/"):
+            continue  # refused by the support table
         empty = {"medium": "Memory"}
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")

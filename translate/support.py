@@ -18,6 +18,7 @@ Fates:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -151,7 +152,10 @@ def _check_restart(value, *_):
 def _check_tmpfs(value, *_):
     out = []
     for i, item in enumerate(value or []):
-        _, _, options = item.partition(":")
+        path, _, options = item.partition(":")
+        if not path.startswith("/"):
+            out.append(((i,), f"tmpfs path {path!r} is not an absolute path in the container", "Write /path[:size=64m]."))
+            continue
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")
             if name == "size":
@@ -357,6 +361,7 @@ def _check_deploy(value, service, svc, model):
                 out.append((("resources", part, "cpus"), str(exc), "Write a number of CPUs like 0.5."))
         if res.get("memory") is not None:
             out += [(("resources", part, "memory"), r, h) for _, r, h in _check_size(res["memory"])]
+    out += [(("labels", *sub), reason, hint) for sub, reason, hint in _check_labels(value.get("labels"))]
     policy = value.get("restart_policy") or {}
     if policy.get("condition") not in (None, "any", "none", "on-failure"):
         out.append((("restart_policy", "condition"), f"{policy['condition']!r} is not none, on-failure or any", "Use one of those."))
@@ -384,9 +389,17 @@ def _check_extra_hosts(value, *_):
     out = []
     for i, item in enumerate(value or []):
         host, ip = split_host(item)
-        if not host or not ip or ip == "host-gateway":
+        if not host or not is_ip(ip):
             out.append(((i,), f"{item!r}: only HOST=IP (or HOST:IP) entries map to hostAliases", "Write a fixed address."))
     return out
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def split_host(item: str) -> tuple[str, str]:
@@ -632,6 +645,59 @@ def find_unsupported(model: dict[str, Any]) -> list[Finding]:
                 found.append(Finding(place, row.why, row.hint or _REFUSE_HINT))
             elif row.check:
                 found += [Finding((*place, *sub), reason, hint) for sub, reason, hint in row.check(value, name, svc, model)]
+        found += _cross_checks(name, svc)
+    return found
+
+
+def _mount_targets(svc: dict[str, Any]) -> list[tuple[Place, str]]:
+    """(place, container path) of everything the service mounts, as the translator will mount it."""
+    out: list[tuple[Place, str]] = []
+    for i, vol in enumerate(svc.get("volumes") or []):
+        out.append((("volumes", i), vol.get("target", "")))
+    for i, item in enumerate(svc.get("tmpfs") or []):
+        out.append((("tmpfs", i), item.partition(":")[0]))
+    if svc.get("shm_size") is not None:
+        out.append((("shm_size",), "/dev/shm"))
+    for what in ("secrets", "configs"):
+        for i, ref in enumerate(svc.get(what) or []):
+            target = ref.get("target") or ref.get("source", "")
+            if what == "secrets" and not target.startswith("/"):
+                target = f"/run/secrets/{target}"
+            elif not target.startswith("/"):
+                target = "/" + target
+            out.append(((what, i), target))
+    return out
+
+
+def _request_over_limit(svc: dict[str, Any]) -> list[tuple[Place, str, str]]:
+    res = (svc.get("deploy") or {}).get("resources") or {}
+    limits, requests = res.get("limits") or {}, res.get("reservations") or {}
+    pairs = [(("deploy", "resources", "reservations", "memory"), requests.get("memory"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
+             (("mem_reservation",), svc.get("mem_reservation"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
+             (("deploy", "resources", "reservations", "cpus"), requests.get("cpus"), limits.get("cpus") or svc.get("cpus"), float)]
+    out = []
+    for place, request, limit, read in pairs:
+        if request is None or limit is None:
+            continue
+        try:
+            if read(request) > read(limit):
+                out.append((place, f"the reservation ({request}) is more than the limit ({limit})",
+                            "Reserve at most the limit; Docker refuses this too."))
+        except (TypeError, ValueError):
+            continue  # a malformed value is named by its own check
+    return out
+
+
+def _cross_checks(name: str, svc: dict[str, Any]) -> list[Finding]:
+    found = []
+    seen: dict[str, Place] = {}
+    for place, target in _mount_targets(svc):
+        if target in seen:
+            found.append(Finding(("services", name, *place), f"{target} is already mounted by {render(seen[target])}",
+                                 "Mount one thing per container path."))
+        else:
+            seen[target] = place
+    found += [Finding(("services", name, *place), reason, hint) for place, reason, hint in _request_over_limit(svc)]
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from interceptor.errors import TranslateError
 from interceptor.types import Notice
 from translate import network, storage, workloads
-from translate.names import NameTable
+from translate.names import NameTable, service_label
 from translate.order import start_order
 from translate.support import Finding, find_unsupported, ignored_keys
 
@@ -54,7 +54,7 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
         model = _without(model, findings)
         services = model["services"]
 
-    names = NameTable("service")
+    names = NameTable("service", service_label)
     k8s: dict[str, str] = {}
     for name in sorted(services):
         k8s[name] = names.add(name, f"services.{name}")
@@ -74,7 +74,7 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
             nets.add(net, f"networks.{net}")
 
     # Every Service name: the services' own first, then aliases (container_name, network aliases).
-    service_names = NameTable("service or alias")
+    service_names = NameTable("service or alias", service_label)
     for name in sorted(services):
         service_names.add(k8s[name], f"services.{name}")
     aliases: dict[str, list[str]] = {}

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tests.translate.helpers import model, objects
+from tests.translate.schema import schema_errors
 from translate.support import SERVICE_KEYS
 
 
@@ -99,4 +100,6 @@ def test_every_mapped_key_has_a_row():
 def test_the_mapped_key_becomes_what_the_table_says(key):
     snippet, expect = ROWS[key]
     m = model({"web": snippet, "db": {}}, volumes={"data": {}}, secrets={"s": {"content": "x"}}, configs={"c": {"content": "x"}})
-    assert expect(objects(m)), key
+    objs = objects(m)
+    assert expect(objs), key
+    assert [e for o in objs for e in schema_errors(o)] == []

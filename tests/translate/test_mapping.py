@@ -49,8 +49,8 @@ CASES = [
      {"exec": {"command": ["/bin/sh", "-c", "curl -f localhost || exit 1"]}, "periodSeconds": 30, "timeoutSeconds": 30,
       "failureThreshold": 3}),
     ("healthcheck disabled", {}, lambda: "readinessProbe" in c({"healthcheck": {"disable": True}}), False),
-    ("mem_limit/cpus/mem_reservation", {}, lambda: c({"mem_limit": "512m", "cpus": 1.5, "mem_reservation": "1g"})["resources"],
-     {"limits": {"cpu": "1500m", "memory": "512Mi"}, "requests": {"memory": "1Gi"}}),
+    ("mem_limit/cpus/mem_reservation", {}, lambda: c({"mem_limit": "512m", "cpus": 1.5, "mem_reservation": "256m"})["resources"],
+     {"limits": {"cpu": "1500m", "memory": "512Mi"}, "requests": {"memory": "256Mi"}}),
     ("deploy.resources", {}, lambda: c({"deploy": {"resources": {"limits": {"cpus": "0.5", "memory": "1610612736"},
                                                                  "reservations": {"cpus": 0.25}}}})["resources"],
      {"limits": {"cpu": "500m", "memory": "1536Mi"}, "requests": {"cpu": "250m"}}),
@@ -320,3 +320,10 @@ def test_allow_unsupported_leaves_out_the_right_place_even_under_a_dotted_servic
     assert d["spec"]["replicas"] == 1 and d["metadata"]["labels"]["spin.io/owner"] == "alice"
     assert d["metadata"]["labels"]["tier"] == "a"
     assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 81, "protocol": "TCP"}]
+
+
+def test_a_service_whose_name_starts_with_a_digit_gets_a_service_name_kubernetes_accepts():
+    t = translate(model({"3d-viewer": {"ports": [{"target": 80, "published": "80", "protocol": "tcp"}]}}))
+    assert {(o["kind"], o["metadata"]["name"]) for o in t.objects if o["kind"] in ("Deployment", "Service")} == {
+        ("Deployment", "svc-3d-viewer"), ("Service", "svc-3d-viewer")}
+    assert "svc-3d-viewer" in t.notices[0].reason
