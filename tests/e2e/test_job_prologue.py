@@ -70,8 +70,6 @@ def test_prologue_for_a_user_outside_the_tokens_scope_is_refused(gateway, servic
     assert "may not act for mallory" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="the podman backend counts a crash-looping container as ready (state running, "
-                   "restarts climbing), so wait returns at once; interceptor/backends/podman.py is h-audit's area")
 def test_prologue_whose_service_never_gets_ready_gives_up_at_its_timeout(gateway, service_token, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"name": "job-service", "services": {"notebook": {
