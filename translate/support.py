@@ -212,7 +212,7 @@ def _check_volumes(value, service, svc, model):
 
 
 def _check_named_volumes(value, *_):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("driver") not in (None, "local") or spec.get("driver_opts"):
@@ -222,7 +222,7 @@ def _check_named_volumes(value, *_):
 
 
 def _check_networks_top(value, *_):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("external"):
@@ -257,7 +257,7 @@ def _check_network_mode(value, *_):
 
 
 def _check_secrets_top(value, service, svc, model, what="secret"):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("external"):
@@ -463,8 +463,23 @@ def _check_lifecycle(value, *_):
 
 
 def _check_labels(value, *_):
-    return [((k,), "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label.")
-            for k in (value or {}) if k.startswith("spin.io/")]
+    from translate.names import is_label_key
+
+    if isinstance(value, list):
+        value = dict(item.partition("=")[::2] for item in value)
+    out = []
+    for k in value or {}:
+        if k.startswith("spin.io/"):
+            out.append(((k,), "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label."))
+        elif not is_label_key(k):
+            out.append(((k,), f"{k!r} is not a key Kubernetes accepts for a label or an annotation",
+                        "Use letters, digits, '-', '_' and '.', at most 63, with an optional DNS prefix and '/'."))
+    return out
+
+
+def _check_top_labels(value, *_):
+    return [((name, "labels", *sub), reason, hint) for name, spec in (value or {}).items()
+            for sub, reason, hint in _check_labels((spec or {}).get("labels"))]
 
 
 def _check_sysctls(value, *_):

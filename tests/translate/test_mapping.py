@@ -327,3 +327,14 @@ def test_a_service_whose_name_starts_with_a_digit_gets_a_service_name_kubernetes
     assert {(o["kind"], o["metadata"]["name"]) for o in t.objects if o["kind"] in ("Deployment", "Service")} == {
         ("Deployment", "svc-3d-viewer"), ("Service", "svc-3d-viewer")}
     assert "svc-3d-viewer" in t.notices[0].reason
+
+
+def test_labels_of_volumes_networks_and_secrets_go_on_their_objects():
+    m = model({"web": {"volumes": [{"type": "volume", "source": "d", "target": "/d"}], "secrets": [{"source": "s"}],
+                       "networks": {"n": None}}},
+              volumes={"d": {"labels": {"backup": "nightly", "note": "kept for 30 days"}}},
+              networks={"n": {"labels": ["tier=back"]}}, secrets={"s": {"content": "x", "labels": {"rotate": "yearly"}}})
+    pvc = one(m, "PersistentVolumeClaim", "d")
+    assert pvc["metadata"]["labels"]["backup"] == "nightly" and pvc["metadata"]["annotations"] == {"note": "kept for 30 days"}
+    assert one(m, "NetworkPolicy", "network-n")["metadata"]["labels"]["tier"] == "back"
+    assert one(m, "Secret", "s")["metadata"]["labels"]["rotate"] == "yearly"
