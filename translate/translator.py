@@ -68,6 +68,14 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
                 notices.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
                                       reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
                                              "(Docker copies the image's files there) and lives as long as the pod"))
+    for name in sorted(services):
+        for dep, spec in (services[name].get("depends_on") or {}).items():
+            condition = (spec or {}).get("condition", "service_started")
+            if condition != "service_started" and dep in services:
+                notices.append(Notice(path=f"services.{name}.depends_on.{dep}", action="approximated",
+                                      reason=f"{name} is applied after {dep}, but Kubernetes does not wait for "
+                                             f"{condition.removeprefix('service_').replace('_', ' ')}; the condition is "
+                                             "kept in the annotation spin.io/depends-on"))
     nets = NameTable("network")
     for svc in services.values():
         for net in network.service_networks(svc):

@@ -241,6 +241,8 @@ def test_objects_come_in_apply_order_and_dependencies_start_first():
     assert [o["metadata"]["name"] for o in objects(m, "Deployment")] == ["db", "api", "web"]
     web = one(m, "Deployment", "web")
     assert json.loads(web["metadata"]["annotations"]["spin.io/depends-on"]) == {"api": "service_healthy"}
+    # nothing in Kubernetes waits for "healthy": said, not hidden
+    assert [(n.path, n.action) for n in translate(m).notices] == [("services.web.depends_on.api", "approximated")]
 
 
 def test_names_are_made_dns_safe_and_the_change_is_reported():
