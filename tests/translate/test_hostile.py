@@ -8,7 +8,7 @@ import pytest
 
 from compose_loader import validate_model
 from interceptor.errors import ComposeError, SpinError, TranslateError
-from tests.translate.helpers import IMAGE, model, translate
+from tests.translate.helpers import model, translate
 from tests.translate.schema import schema_errors
 from translate import to_kubernetes
 
