@@ -302,7 +302,7 @@ def _check_ports(value, *_):
             out.append(((i,), f"container port {port.get('target')} is published on a random host port; "
                                   "the gateway publishes on fixed ports only", "Write HOST:CONTAINER, e.g. \"8080:80\", or use expose."))
         elif "-" in str(published):
-            out.append(((i, "published"), f"a host port range ({published}) for one container port: Docker picks any "
+            out.append(((i,), f"a host port range ({published}) for one container port: Docker picks any "
                                             "free one, Kubernetes cannot", "Write one host port."))
     return out
 

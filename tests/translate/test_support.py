@@ -43,7 +43,7 @@ REFUSED = [
     ({"network_mode": "host"}, {}, ["services.web.network_mode"]),
     ({"network_mode": "service:db"}, {}, ["services.web.network_mode"]),
     ({"ports": [{"target": 80, "mode": "ingress", "protocol": "tcp"}]}, {}, ["services.web.ports[0]"]),
-    ({"ports": [{"target": 80, "published": "8000-8010", "protocol": "tcp"}]}, {}, ["services.web.ports[0].published"]),
+    ({"ports": [{"target": 80, "published": "8000-8010", "protocol": "tcp"}]}, {}, ["services.web.ports[0]"]),
     ({"expose": ["1-65535"]}, {}, ["services.web.expose[0]"]),
     ({"expose": ["9000-8000"]}, {}, ["services.web.expose[0]"]),
     ({"tmpfs": ["/run:mode=1777"]}, {}, ["services.web.tmpfs[0]"]),
