@@ -567,7 +567,7 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("models", "refused", "", "not read", why="Docker Model Runner is Docker's"),
     _k("network_mode", "mapped", "nothing for bridge/default (a pod has its own network); others refused",
        "listed as unsupported (a warning); service:<name> is read to share a pod", _check_network_mode),
-    _k("networks", "mapped", "pod labels spin.io/network.<net> and one NetworkPolicy per network (aliases: more headless Services)",
+    _k("networks", "mapped", "pod labels network.spin.io/<net> and one NetworkPolicy per network (aliases: more headless Services)",
        "a NetworkPolicy per network", _check_service_networks),
     _k("oom_kill_disable", "refused", "", "not read", why="OOM handling is the node's"),
     _k("oom_score_adj", "refused", "", "not read", why="OOM scores follow the pod's QoS class"),
