@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 from interceptor.errors import TranslateError
 
@@ -74,7 +75,33 @@ class NameTable:
         other = self._by_k8s.get(k8s)
         if other is not None and other != name:
             raise TranslateError(
-                f"{self.what} {other!r} and {name!r} both become the Kubernetes name {k8s!r}",
+                f"{where or self.what}: {self.what} {other!r} and {name!r} both become the Kubernetes name {k8s!r}",
                 hint="Rename one of them: Kubernetes names are lowercase letters, digits and '-'.")
         self._by_k8s[k8s] = name
         return k8s
+
+
+def split_labels(labels: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) of compose labels (a mapping, or KEY=VALUE items): one that is not a valid
+    Kubernetes label value is kept as an annotation. Keys under spin.io/ and keys no Kubernetes metadata
+    accepts are left out here; the support table refuses them by name."""
+    if isinstance(labels, list):
+        labels = dict(item.partition("=")[::2] for item in labels)
+    good, other = {}, {}
+    for key, value in (labels or {}).items():
+        if key.startswith("spin.io/") or not is_label_key(key):
+            continue
+        if is_label_value(value or ""):
+            good[key] = value or ""
+        else:
+            other[key] = value
+    return good, other
+
+
+def metadata(name: str, namespace: str, labels: dict[str, str], compose_labels: Any = None) -> dict[str, Any]:
+    """Object metadata: the gateway's labels over the compose object's own (annotations where not label values)."""
+    good, other = split_labels(compose_labels)
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": {**good, **labels}}
+    if other:
+        meta["annotations"] = other
+    return meta

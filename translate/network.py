@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any
 
-from translate.names import dns_name
+from translate.names import dns_name, metadata
 
 PUBLISHED_ANNOTATION = "spin.io/published"
 LABEL_SERVICE = "spin.io/service"
@@ -127,9 +127,10 @@ def network_policies(model: dict[str, Any], k8s_names: dict[str, str], labels: d
     for net in used:
         def selector() -> dict[str, Any]:
             return {"matchLabels": {network_label(net): "true"}}
+        spec = (model.get("networks") or {}).get(net) or {}
         out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": {"name": dns_name(f"network-{net}", f"networks.{net}"), "namespace": namespace,
-                                 "labels": dict(labels)},
+                    "metadata": metadata(dns_name(f"network-{net}", f"networks.{net}"), namespace, labels,
+                                         spec.get("labels")),
                     "spec": {"podSelector": selector(), "policyTypes": ["Ingress"],
                              "ingress": [{"from": [{"podSelector": selector()}]}]}})
     internal = {net for net, spec in (model.get("networks") or {}).items() if (spec or {}).get("internal")}
