@@ -293,7 +293,9 @@ class PodmanBackend:
         want = pod["metadata"]["annotations"][ANNOTATION_HASH]
         if current is not None:
             have = (current.get("Labels") or {}).get(ANNOTATION_HASH) or self._pod_hash(current)
-            if have == want and current.get("State") == "Running":
+            # A Job that ran to its end stays done, as a cluster leaves a completed Job alone.
+            settled = current.get("State") == "Running" or call.kind == "Job"
+            if have == want and settled:
                 return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
@@ -338,7 +340,8 @@ class PodmanBackend:
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
             containers = [self._inspect_container(i) for i in ids]
             containers = [c for c in containers if c]
-            states = [self._container_state(pod["Name"], c) for c in containers]
+            job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
+            states = [self._container_state(pod["Name"], c, job=job) for c in containers]
             ports = []
             for mapping in ((info.get("InfraConfig") or {}).get("PortBindings") or {}).items():
                 container_port, binds = mapping
@@ -347,6 +350,8 @@ class PodmanBackend:
             not_ready = [f"{name}: {why}" for name, ok, why in states if not ok]
             ready = bool(containers) and not not_ready
             state = (info.get("State") or pod.get("Status", "")).lower()
+            if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
+                state = "completed"
             out.append(ServiceStatus(
                 service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod",
                 ready=1 if ready else 0, desired=1,
@@ -364,11 +369,16 @@ class PodmanBackend:
             return None
         return data[0] if isinstance(data, list) and data else None
 
-    def _container_state(self, pod_name: str, container: dict[str, Any]) -> tuple[str, bool, str]:
-        """(name, ready, why not): running, up STABLE_SECONDS without a restart, its readiness probe passing."""
+    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False) -> tuple[str, bool, str]:
+        """(name, ready, why not): running, up STABLE_SECONDS without a restart, its readiness probe passing.
+
+        A Job's container is done, not failing, when it exited with code 0.
+        """
         name = container.get("Name", "?").removeprefix(f"{pod_name}-")
         state = container.get("State") or {}
         restarts = int(container.get("RestartCount") or 0)
+        if job and state.get("Status") == "exited" and state.get("ExitCode") == 0:
+            return name, True, ""
         if state.get("Status") != "running":
             return name, False, f"{state.get('Status', 'unknown')} (exit code {state.get('ExitCode')}, {restarts} restarts)"
         up = _age(state.get("StartedAt"))

@@ -95,3 +95,25 @@ def test_wait_runs_the_healthcheck_before_calling_a_service_ready(gateway, tmp_p
         assert json.loads(again.stdout)["services"][0]["ready"] == 1
     finally:
         gateway.spin("-p", project, "down", "-v")
+
+
+def test_a_one_shot_service_is_a_job_that_wait_sees_complete_and_a_second_up_leaves_alone(gateway, tmp_path):
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "services:\n"
+        "  migrate:\n"
+        f"    image: {IMAGE}\n"
+        "    command: [sh, -c, 'echo migrated']\n"
+        "    restart: 'no'\n")
+    project = f"job-{uuid.uuid4().hex[:6]}"
+    try:
+        up = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "60", "--json")
+        assert up.returncode == 0, up.stdout + up.stderr
+        service = json.loads(up.stdout)["services"][0]
+        assert service["state"] == "completed" and service["ready"] == 1
+        assert "migrated" in gateway.spin("-p", project, "logs", "migrate").stdout
+        again = gateway.spin("-f", str(compose), "-p", project, "up", "--json")
+        assert json.loads(again.stdout)["status"] == "unchanged"
+        assert gateway.spin("-p", project, "logs", "migrate").stdout.count("migrated") == 1
+    finally:
+        gateway.spin("-p", project, "down", "-v")
