@@ -401,9 +401,15 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
         o.render.json(vars(report))
     elif report.ok:
         o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact"
-                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)"))
+                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)")
+                      + (", nothing cut off the end (head file)" if report.head == "ok"
+                         else f" (head file {report.head}: truncation not checked)"))
+        for note in report.notes:
+            o.render.line(f"note: {note}")
     else:
-        o.render.line(f"TAMPERED: {report.file}:{report.line}: {report.problem} ({report.records} records verified before it)")
+        o.render.line(f"TAMPERED: {report.file}:{report.line}"
+                      + (f" (record {report.record_id})" if report.record_id else "")
+                      + f": {report.problem} ({report.records} records verified before it)")
     if not report.ok:
         raise typer.Exit(1)
 

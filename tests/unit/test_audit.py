@@ -113,7 +113,123 @@ def test_with_the_key_an_edited_last_record_is_found(tmp_path):
     record["decision"] = "deny"  # the last record: no later record's chain would notice
     lines[-1] = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
     path.write_bytes(b"".join(lines))
-    assert verify(path).ok  # the plain chain cannot see it ...
-    report = verify(path, key=key)  # ... the keyed check does
+    report = verify(path, key=key)  # no later record's prev notices; the HMAC does
     assert not report.ok and report.line == 4 and "HMAC" in report.problem
+    # without the key, the head file (which names the last record's hash) still does
+    unkeyed = verify(path)
+    assert not unkeyed.ok and unkeyed.line == 4 and "last record was changed" in unkeyed.problem
     assert not verify(path, key=b"x" * 32).ok  # and a wrong key verifies nothing
+
+
+KEY = b"k" * 32
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+def test_records_cut_off_the_end_are_found_by_the_head_file(tmp_path, cut):
+    path = tmp_path / "audit.log"
+    _write(path, 6, key=KEY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-cut]))  # what `truncate` or an editor leaves: a shorter, valid chain
+    report = verify(path, key=KEY)
+    assert not report.ok
+    assert "cut off the end" in report.problem and report.file == str(path) + ".head"
+    assert report.record_id == json.loads(lines[-1])["record_id"]  # names the last record that is gone
+
+
+def test_deleting_the_newest_file_after_rotation_is_found(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 40, max_bytes=2000, key=KEY)
+    assert verify(path, key=KEY).ok
+    os.remove(path)  # the current file, with the newest records
+    report = verify(path, key=KEY)
+    assert not report.ok and "cut off the end" in report.problem
+
+
+def test_a_head_file_rewritten_without_the_key_is_refused(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 5, key=KEY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-2]))
+    head_file = tmp_path / "audit.log.head"
+    head = json.loads(head_file.read_bytes())
+    from interceptor.audit import line_hash
+    head.update(hash=line_hash(lines[-3]), record_id=json.loads(lines[-3])["record_id"], line=3)
+    head_file.write_text(json.dumps(head))  # the forger cannot compute the head's HMAC
+    report = verify(path, key=KEY)
+    assert not report.ok and "head file's HMAC" in report.problem
+    head_file.unlink()
+    report = verify(path, key=KEY)
+    assert not report.ok and "head file is missing" in report.problem
+
+
+def test_a_head_left_behind_by_a_power_cut_is_accepted_with_a_note(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 3, key=KEY)
+    older = (tmp_path / "audit.log.head").read_bytes()
+    _write(path, 2, key=KEY)
+    (tmp_path / "audit.log.head").write_bytes(older)  # the head's rename did not reach the disk
+    report = verify(path, key=KEY)
+    assert report.ok and report.records == 5
+    assert report.notes and report.notes[0].startswith("2 record(s) after")
+
+
+def test_verify_names_file_line_and_record_id_in_a_rotated_file(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 40, max_bytes=2000, key=KEY)
+    victim = tmp_path / "audit.log.2"
+    lines = victim.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[1])
+    record["decision"] = "deny"
+    lines[1] = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    victim.write_bytes(b"".join(lines))
+    report = verify(path, key=KEY)
+    assert not report.ok
+    assert (report.file, report.line, report.record_id) == (str(victim), 2, record["record_id"])
+    assert "HMAC" in report.problem
+
+
+def test_a_missing_log_is_a_clear_error(tmp_path):
+    from interceptor.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        verify(tmp_path / "nothing.log")
+    assert "no audit log at" in info.value.message
+
+
+def _child_writes(path, name, n):
+    log = AuditLog(path, max_bytes=4000, fsync=False, key=KEY)
+    for i in range(n):
+        log.write({"type": "decision", "writer": name, "n": i})
+    log.close()
+
+
+def test_several_processes_share_one_chain_across_rotation(tmp_path):
+    """uvicorn --workers N gives N processes one --audit-log: their records interleave in one chain."""
+    import multiprocessing
+
+    path = tmp_path / "audit.log"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_child_writes, args=(path, f"w{i}", 150)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    report = verify(path, key=KEY)
+    assert report.ok, report
+    assert report.records == 450 and len(report.files) > 3
+    records = list(read_records(path))
+    for name in ("w0", "w1", "w2"):
+        assert [r["n"] for r in records if r.get("writer") == name] == list(range(150))
+    assert len({r["writer"] for r in records[:60]}) > 1, "the writers did not interleave; the test proves little"
+
+
+def test_the_stdout_sink_gets_the_same_lines_as_the_file(tmp_path):
+    import io
+
+    sink = io.StringIO()
+    log = AuditLog(tmp_path / "audit.log", stream=sink, key=KEY)
+    log.write({"type": "decision", "n": 1})
+    log.write_many([{"type": "forward", "n": 2}, {"type": "forward", "n": 3}])
+    log.close()
+    assert sink.getvalue().encode() == (tmp_path / "audit.log").read_bytes()
