@@ -21,6 +21,7 @@ others left before it writes.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -267,8 +268,11 @@ class AuditLog:
         try:
             # One write(2) of whole lines on an O_APPEND file: a killed process leaves whole lines or none.
             done = self._fh.write(blob)
-            if done != len(blob):
-                raise OSError(28, f"short write ({done} of {len(blob)} bytes)")
+            while done < len(blob):  # a short write (disk nearly full): the next one says why it stopped
+                more = self._fh.write(blob[done:])
+                if not more:
+                    raise OSError(errno.EIO, f"short write ({done} of {len(blob)} bytes)")
+                done += more
             if self.fsync:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
