@@ -354,6 +354,7 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
           since: Optional[datetime] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
           until: Optional[datetime] = typer.Option(None, "--until"),
           limit: int = typer.Option(100, "--limit", help="The newest N records"),
+          record_type: Optional[str] = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
           log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""
@@ -365,10 +366,11 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 
         from interceptor.audit_query import AuditFilter, query
 
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until)
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until,
+                          type=record_type)
         items = list(collections.deque(query(log, flt), maxlen=limit))
     else:
-        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit,
+        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit, "type": record_type,
                   "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
         items = _client(o).request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})["items"]
     if o.as_json:

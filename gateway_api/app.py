@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.audit_query import AuditFilter, query
+from interceptor.audit_query import AuditFilter, Viewer, query
 import collections
 import json
 import time
@@ -205,15 +205,17 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return policy_info(who)
 
     @app.get("/v1/audit", response_model=AuditPage, responses={401: ERRORS[401]}, tags=["audit"],
-             summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
+             summary="Decision records; administrators see everyone's, others their own and their facility projects'. "
+                     "stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
               type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery)$"),
               limit: int = Query(100, ge=1, le=10000), stream: bool = False):
-        if not who.identity.admin:
-            user = who.identity.name  # non-admins read only their own records
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
+        # Non-admins read their own records and those of their facility projects; admins everyone's.
+        viewer = None if who.identity.admin else Viewer(who.identity.name, frozenset(who.identity.projects))
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
+                          viewer=viewer)
         records = query(settings.audit_log, flt)
         if stream:
             return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),

@@ -11,6 +11,18 @@ from interceptor.audit import read_records
 
 
 @dataclass(frozen=True)
+class Viewer:
+    """A non-administrator reads the records they made and those of their facility projects (issue 5's rule)."""
+
+    name: str
+    projects: frozenset[str] = frozenset()
+
+    def may_read(self, record: dict[str, Any]) -> bool:
+        return ((record.get("user") or {}).get("name") == self.name
+                or (record.get("facility_project") or None) in self.projects)
+
+
+@dataclass(frozen=True)
 class AuditFilter:
     user: str | None = None
     project: str | None = None
@@ -19,8 +31,11 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     type: str | None = None  # decision | forward | access | token | recovery
+    viewer: Viewer | None = None  # None: an administrator, who reads everything
 
     def matches(self, record: dict[str, Any]) -> bool:
+        if self.viewer is not None and not self.viewer.may_read(record):
+            return False
         if self.user and (record.get("user") or {}).get("name") != self.user:
             return False
         if self.project and record.get("project") != self.project:

@@ -16,8 +16,21 @@ def test_admins_read_every_record_and_others_only_their_own(client, token_for):
     _provoke(client, token_for)
     everyone = client.get("/v1/audit", headers=token_for("carol")).json()["items"]
     assert {r["user"]["name"] for r in everyone} == {"alice", "carol"}
-    own = client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice")).json()["items"]
+    own = client.get("/v1/audit", headers=token_for("alice")).json()["items"]
     assert own and {r["user"]["name"] for r in own} == {"alice"}
+    assert client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice")).json()["items"] == []
+
+
+def test_members_of_a_facility_project_read_its_records_and_nobody_else_does(client, token_for, app):
+    # Decision records of alice's project in facility project astro, written by the gateway's own writer.
+    for name, fproject in (("alice", "astro"), ("mallory", "climate")):
+        app.state.gateway.audit.write({"type": "decision", "request_id": f"r-{name}", "user": {"name": name, "uid": 1},
+                                       "project": f"{name}-demo", "facility_project": fproject, "decision": "allow"})
+    seen = {u: {r["request_id"] for r in client.get("/v1/audit", params={"type": "decision"},
+                                                    headers=token_for(u)).json()["items"]}
+            for u in ("alice", "bob", "mallory", "carol")}
+    assert seen == {"alice": {"r-alice"}, "bob": {"r-alice", "r-mallory"},  # bob is in astro and climate
+                    "mallory": {"r-mallory"}, "carol": {"r-alice", "r-mallory"}}  # carol is an admin
 
 
 def test_filters_by_rule_and_type_and_time(client, token_for):

@@ -233,3 +233,42 @@ def test_the_stdout_sink_gets_the_same_lines_as_the_file(tmp_path):
     log.write_many([{"type": "forward", "n": 2}, {"type": "forward", "n": 3}])
     log.close()
     assert sink.getvalue().encode() == (tmp_path / "audit.log").read_bytes()
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_spin_audit_filters_a_log_file_and_prints_json(tmp_path):
+    path = tmp_path / "audit.log"
+    log = AuditLog(path)
+    log.write({"type": "decision", "user": {"name": "alice", "uid": 1}, "project": "demo", "decision": "allow"})
+    log.write({"type": "decision", "user": {"name": "alice", "uid": 1}, "project": "demo", "decision": "deny",
+               "violations": [{"rule": "no-privileged", "message": "no"}]})
+    log.write({"type": "forward", "user": {"name": "bob", "uid": 2}, "project": "other"})
+    log.close()
+    result = _cli("audit", "--log", str(path), "--decision", "deny", "--json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)
+    assert [r["violations"][0]["rule"] for r in items] == ["no-privileged"]
+    assert [r["user"]["name"] for r in json.loads(_cli("audit", "--log", str(path), "--type", "forward", "--json").output)] == ["bob"]
+    assert json.loads(_cli("audit", "--log", str(path), "--rule", "no-privileged", "--user", "bob", "--json").output) == []
+
+
+def test_spin_audit_verify_exits_1_and_names_file_line_and_record(tmp_path):
+    path = tmp_path / "audit.log"
+    (tmp_path / "audit.key").write_bytes(KEY)
+    _write(path, 4, key=KEY)
+    ok = _cli("audit", "verify", "--log", str(path))
+    assert ok.exit_code == 0 and "ok: 4 records" in ok.output and "every HMAC verified" in ok.output
+    lines = path.read_bytes().splitlines(keepends=True)
+    victim = json.loads(lines[1])
+    path.write_bytes(b"".join(lines[:1] + lines[2:]))  # a record removed
+    bad = _cli("audit", "verify", "--log", str(path))
+    assert bad.exit_code == 1
+    assert f"TAMPERED: {path}:2 (record {json.loads(lines[2])['record_id']})" in bad.output
+    assert victim["record_id"] not in bad.output
