@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interceptor.audit import GENESIS, all_files, head_mac, head_path, line_hash, record_mac, render
+from interceptor.audit import GENESIS, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
 from interceptor.errors import UsageError
 
 
@@ -49,19 +49,19 @@ def _mac_ok(key: bytes, body: bytes, mac: object) -> bool:
 
 
 def _read_head(path: Path, key: bytes | None) -> tuple[dict | None, str]:
-    target = head_path(path)
+    """The newest head slot that is whole (and, with the key, carries a valid HMAC)."""
     try:
-        head = json.loads(target.read_bytes())
+        data = head_path(path).read_bytes()
     except FileNotFoundError:
         return None, "missing"
-    except ValueError:
-        return None, "unreadable"
-    if not isinstance(head, dict) or not isinstance(head.get("hash"), str):
-        return None, "unreadable"
-    if key is not None and not (isinstance(head.get("mac"), str)
-                                and hmac.compare_digest(head["mac"], head_mac(key, head))):
-        return None, "forged"
-    return head, "ok"
+    slots = read_head_slots(data)
+    if not slots:
+        return None, "missing" if not data.strip() else "unreadable"
+    if key is not None:
+        slots = [s for s in slots if isinstance(s.get("mac"), str) and hmac.compare_digest(s["mac"], head_mac(key, s))]
+        if not slots:
+            return None, "forged"
+    return max(slots, key=lambda s: s["seq"]), "ok"
 
 
 def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:

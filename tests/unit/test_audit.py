@@ -151,10 +151,11 @@ def test_a_head_file_rewritten_without_the_key_is_refused(tmp_path):
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(lines[:-2]))
     head_file = tmp_path / "audit.log.head"
-    head = json.loads(head_file.read_bytes())
-    from interceptor.audit import line_hash
-    head.update(hash=line_hash(lines[-3]), record_id=json.loads(lines[-3])["record_id"], line=3)
-    head_file.write_text(json.dumps(head))  # the forger cannot compute the head's HMAC
+    from interceptor.audit import HEAD_SLOT, line_hash, read_head_slots
+    head = max(read_head_slots(head_file.read_bytes()), key=lambda slot: slot["seq"])
+    head.update(hash=line_hash(lines[-3]), record_id=json.loads(lines[-3])["record_id"], line=3, seq=head["seq"] + 1)
+    forged = json.dumps(head).encode().ljust(HEAD_SLOT - 1) + b"\n"
+    head_file.write_bytes(forged + forged)  # the forger cannot compute the head's HMAC
     report = verify(path, key=KEY)
     assert not report.ok and "head file's HMAC" in report.problem
     head_file.unlink()
@@ -272,3 +273,18 @@ def test_spin_audit_verify_exits_1_and_names_file_line_and_record(tmp_path):
     assert bad.exit_code == 1
     assert f"TAMPERED: {path}:2 (record {json.loads(lines[2])['record_id']})" in bad.output
     assert victim["record_id"] not in bad.output
+
+
+def test_a_head_slot_torn_by_a_power_cut_falls_back_to_the_other_slot(tmp_path):
+    from interceptor.audit import HEAD_SLOT, read_head_slots
+
+    path = tmp_path / "audit.log"
+    _write(path, 4, key=KEY)
+    head_file = tmp_path / "audit.log.head"
+    data = bytearray(head_file.read_bytes())
+    newest = max(read_head_slots(bytes(data)), key=lambda slot: slot["seq"])
+    at = (newest["seq"] % 2) * HEAD_SLOT
+    data[at + 40:at + HEAD_SLOT] = b"\0" * (HEAD_SLOT - 40)  # half a slot reached the disk
+    head_file.write_bytes(bytes(data))
+    report = verify(path, key=KEY)
+    assert report.ok and report.notes and report.notes[0].startswith("1 record(s) after")
