@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
-from interceptor.audit import GENESIS, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
+from interceptor.audit import GENESIS, _last_line, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
 from interceptor.errors import UsageError
 
 
@@ -64,6 +66,74 @@ def _read_head(path: Path, key: bytes | None) -> tuple[dict | None, str]:
     return max(slots, key=lambda s: s["seq"]), "ok"
 
 
+@dataclass
+class _FileResult:
+    """One file walked from the `prev` its first record must carry."""
+
+    count: int = 0
+    last: dict = field(default_factory=dict)  # file, line, record_id of its last record
+    failure: dict | None = None  # problem, file, line, record_id
+    head_line: int = 0  # the line whose hash the head names, 0 if none
+    after_head: int = 0
+
+
+def _walk(file: Path, prev: str, key: bytes | None, head_hash: str | None) -> _FileResult:
+    out = _FileResult()
+    with file.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            body = raw.rstrip(b"\n")
+            where = dict(file=str(file), line=number, record_id="")
+            try:
+                record = json.loads(body)
+            except ValueError:
+                out.failure = dict(problem="the line is not a JSON record (torn or edited)", **where)
+                return out
+            if not isinstance(record, dict):
+                out.failure = dict(problem="the line is not a JSON record (edited)", **where)
+                return out
+            where["record_id"] = str(record.get("record_id", ""))
+            if record.get("prev") != prev:
+                out.failure = dict(problem="the chain breaks here: this record does not follow the one before it "
+                                           "(a record was changed, removed, inserted or reordered at or before "
+                                           "this line)", **where)
+                return out
+            if key is not None and not _mac_ok(key, body, record.get("mac")):
+                out.failure = dict(problem="the record's HMAC does not match: it was written or changed without "
+                                           "the gateway's key", **where)
+                return out
+            prev = line_hash(body)
+            out.count += 1
+            out.last = where
+            if out.head_line:
+                out.after_head += 1
+            elif prev == head_hash:
+                out.head_line = number
+    return out
+
+
+def _walk_args(args: tuple) -> _FileResult:
+    return _walk(*args)
+
+
+def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None) -> "Iterator[_FileResult]":
+    """Each file starts from the hash of the previous file's last line, so files are walked independently:
+    in parallel (one process per core) when there are several. Results come back in file order."""
+    starts = [GENESIS] + [line_hash(_last_line(f) or b"") if _last_line(f) else GENESIS for f in files[:-1]]
+    jobs = [(f, start, key, head_hash) for f, start in zip(files, starts)]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2:
+        yield from map(_walk_args, jobs)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            yield from pool.map(_walk_args, jobs)
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
 def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     """Walk the chain; with the gateway's audit key, also check every record's HMAC and the head file's.
 
@@ -77,7 +147,6 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     head, head_state = _read_head(path, key)
     if not files and head is None:
         raise UsageError(f"no audit log at {path}", hint="Pass the gateway's --audit-log file with --log.")
-    prev = GENESIS
     count = 0
     seen_head = False
     after_head = 0
@@ -86,32 +155,16 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     def broken(problem: str, **where) -> VerifyReport:
         return VerifyReport(count, names, False, problem, head=head_state, **where)
 
-    for file in files:
-        with file.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                body = raw.rstrip(b"\n")
-                where = dict(file=str(file), line=number)
-                try:
-                    record = json.loads(body)
-                except ValueError:
-                    return broken("the line is not a JSON record (torn or edited)", **where)
-                if not isinstance(record, dict):
-                    return broken("the line is not a JSON record (edited)", **where)
-                where["record_id"] = str(record.get("record_id", ""))
-                if record.get("prev") != prev:
-                    return broken("the chain breaks here: this record does not follow the one before it "
-                                  "(a record was changed, removed, inserted or reordered at or before this line)",
-                                  **where)
-                if key is not None and not _mac_ok(key, body, record.get("mac")):
-                    return broken("the record's HMAC does not match: it was written or changed without the "
-                                  "gateway's key", **where)
-                prev = line_hash(body)
-                count += 1
-                last_where = where
-                if seen_head:
-                    after_head += 1
-                elif head is not None and prev == head["hash"]:
-                    seen_head = True
+    for result in _walk_all(files, key, head["hash"] if head else None):
+        if result.failure:
+            count += result.failure["line"] - 1
+            return broken(**result.failure)
+        count += result.count
+        last_where = result.last or last_where
+        if seen_head:
+            after_head += result.count
+        elif result.head_line:
+            seen_head, after_head = True, result.after_head
     report = VerifyReport(count, names, True, head=head_state)
     if head is not None and not seen_head and last_where and last_where["record_id"] == head.get("record_id"):
         return broken("the last record was changed after it was written: its hash is not the one the head file "
