@@ -118,7 +118,8 @@ def _walk_args(args: tuple) -> _FileResult:
 def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None) -> "Iterator[_FileResult]":
     """Each file starts from the hash of the previous file's last line, so files are walked independently:
     in parallel (one process per core) when there are several. Results come back in file order."""
-    starts = [GENESIS] + [line_hash(_last_line(f) or b"") if _last_line(f) else GENESIS for f in files[:-1]]
+    lasts = [_last_line(f) for f in files[:-1]]
+    starts = [GENESIS] + [line_hash(last) if last else GENESIS for last in lasts]
     jobs = [(f, start, key, head_hash) for f, start in zip(files, starts)]
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2:

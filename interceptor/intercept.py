@@ -211,11 +211,17 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             results = backend.delete(ref, approved, volumes=volumes)
         else:
             results = backend.apply(ref, approved)
-    except ForwardError as exc:
+    except Exception as raw:  # noqa: BLE001 - whatever a backend raises, the project must not be left half done
+        exc = raw if isinstance(raw, ForwardError) else ForwardError(
+            f"the {getattr(backend, 'name', 'backend')} backend failed: {type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, exc))
-        if ctx.operation != "down":
+        if ctx.operation == "down":
+            exc.message += "; what was already removed stays removed: run `spin down` again to finish"
+        else:
             _after_failed_up(plan, identity, audit, backend, ctx, ref, exc)
-        raise
+        if exc is raw:
+            raise
+        raise exc from raw
     try:
         audit.write_many([_forward_record(ctx, identity, plan, backend, result) for result in results])
     except AuditError as exc:

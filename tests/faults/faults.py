@@ -50,6 +50,34 @@ class FailOnNthWrite:
             manifests_module.os = real_os
 
 
+class FailOnNthDelete:
+    """The real manifests backend, whose Nth file removal fails (EIO): its delete does not wrap that error."""
+
+    def __init__(self, inner: manifests_module.ManifestsBackend, n: int):
+        self.inner = inner
+        self.n = n
+        self.name = inner.name
+        self.deletes = 0
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def delete(self, ref, calls, volumes):
+        real_unlink = manifests_module.Path.unlink
+
+        def unlink(path, missing_ok=False):
+            self.deletes += 1
+            if self.deletes == self.n:
+                raise OSError(errno.EIO, "Input/output error", str(path))
+            return real_unlink(path, missing_ok=missing_ok)
+
+        manifests_module.Path.unlink = unlink
+        try:
+            return self.inner.delete(ref, calls, volumes)
+        finally:
+            manifests_module.Path.unlink = real_unlink
+
+
 class FailingPodmanRunner(PodmanRunner):
     """Real podman, except that the Nth `podman kube play` fails as podman fails (PodmanError)."""
 

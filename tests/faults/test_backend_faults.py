@@ -10,7 +10,7 @@ from interceptor.audit_verify import verify
 from interceptor.backends.manifests import ManifestsBackend
 from interceptor.errors import ForwardError
 from interceptor.intercept import intercept
-from tests.faults.faults import FailOnNthWrite
+from tests.faults.faults import FailOnNthDelete, FailOnNthWrite
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 
 NS = "demo"
@@ -94,3 +94,28 @@ def test_an_update_that_fails_on_call_n_is_completed_by_the_next_up(tmp_path, al
                         ctx("v2-again"), dry_run=False)
     assert outcome.forwarded and files(out) == reference("2")
     assert verify(audit.path, key=b"k" * 32).ok
+
+
+def test_a_down_that_fails_part_way_is_finished_by_the_next_down(tmp_path, allow_all, audit):
+    from gateway_api import planning
+    from interceptor.backends.base import ProjectRef
+
+    out = tmp_path / "out"
+    intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, ManifestsBackend(out), ctx("up"), dry_run=False)
+    have = sorted(ManifestsBackend(out).existing_objects(ProjectRef(NS, NS)))
+    objects = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": NS}} for kind, name in have]
+
+    def down_plan():
+        return planning.down_plan(objects, project=NS, namespace=NS, owner="alice", facility_project="astro")
+
+    failing = FailOnNthDelete(ManifestsBackend(out), 3)
+    with pytest.raises(ForwardError) as info:  # an OSError the backend did not wrap becomes a ForwardError
+        intercept(down_plan(), ALICE, allow_all, audit, failing, ctx("down-fail", "down"), dry_run=False,
+                  volumes=True)
+    assert "Input/output error" in info.value.message and "run `spin down` again" in info.value.message
+    assert 0 < len(files(out)) < CALLS
+    failed = [r for r in read_records(audit.path) if r.get("request_id") == "down-fail" and r["type"] == "forward"]
+    assert [r["backend_result"] for r in failed] == ["failed"]
+    intercept(down_plan(), ALICE, allow_all, audit, ManifestsBackend(out), ctx("down-again", "down"), dry_run=False,
+              volumes=True)
+    assert files(out) == {}
