@@ -18,9 +18,13 @@ import time
 
 import httpx
 
+import subprocess
+
+import pytest
+
 from interceptor.audit import read_records
 from interceptor.audit_verify import verify
-from tests.e2e.conftest import LiveGateway
+from tests.e2e.conftest import ROOT, SPIN, free_port
 
 COMPOSE = {"name": "crash", "services": {
     "web": {"image": "localhost/spin/busybox:1.35", "command": ["httpd", "-f", "-p", "8080"]},
@@ -55,28 +59,61 @@ def _client_loop(url: str, headers: dict, stop: threading.Event, answered: list,
                 answered.append((kind, data.get("request_id") or data["data"]["request_id"]))
 
 
-def test_sigkill_under_load_loses_no_answered_record_and_tears_none(tmp_path):
-    rng = random.Random(int(os.environ.get("SPIN_CRASH_SEED", "7")))
+class _Gateway:
+    """`spin gateway serve` in its own session, so SIGKILL reaches uvicorn's workers as well as its master."""
+
+    def __init__(self, tmp, workers: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        state = tmp / "state"
+        self.log = open(tmp / "gateway.log", "a")
+        self.proc = subprocess.Popen(
+            [*SPIN, "gateway", "serve", "--port", str(self.port), "--backend", "manifests", "--workers", str(workers),
+             "--users", str(ROOT / "examples/users.yaml"), "--policy-dir", str(ROOT / "rego"),
+             "--audit-log", str(state / "audit.log"), "--state-dir", str(state),
+             "--manifests-dir", str(tmp / "manifests")],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"gateway did not start: {(tmp / 'gateway.log').read_text()[-2000:]}")
+        token = subprocess.run([*SPIN, "gateway", "token", "--user", "alice", "--state-dir", str(state)],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        self.headers = {"authorization": f"Bearer {token}"}
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_under_load_loses_no_answered_record_and_tears_none(tmp_path, workers):
+    """With two uvicorn workers, two processes write one log: the flock keeps one chain through the kills."""
+    rng = random.Random(int(os.environ.get("SPIN_CRASH_SEED", "7")) + workers)
     answered: list[tuple[str, str]] = []
     rounds = int(os.environ.get("SPIN_CRASH_ROUNDS", "6"))
     for _ in range(rounds):
-        live = LiveGateway(tmp_path, backend="manifests")
-        headers = {"authorization": f"Bearer {live.token('alice')}"}
+        live = _Gateway(tmp_path, workers)
         stop = threading.Event()
         before = len(answered)
-        clients = [threading.Thread(target=_client_loop, args=(live.url, headers, stop, answered, i)) for i in range(6)]
+        clients = [threading.Thread(target=_client_loop, args=(live.url, live.headers, stop, answered, i))
+                   for i in range(6)]
         for c in clients:
             c.start()
         warm = time.monotonic() + 30  # a fresh process answers its first requests slowly (imports, engine pool)
         while len(answered) == before and time.monotonic() < warm:
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 1.5))
-        os.kill(live.proc.pid, signal.SIGKILL)  # mid-request: six clients are always waiting on it
-        live.proc.wait()
+        live.kill()  # mid-request: six clients are always waiting on it
         stop.set()
         for c in clients:
             c.join()
-        live.log.close()
         assert len(answered) > before, "a round got no answers before the kill; it proves nothing"
     kinds = {kind for kind, _ in answered}
     assert kinds == {"check", "up", "denied"}, f"the load did not exercise every path: {kinds}"
