@@ -279,6 +279,8 @@ def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user",
     o = _merge(ctx, None, None, None, None, json_output)
     user = user or getpass.getuser()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    if not password:
+        raise UsageError("an empty password is refused", hint="Type your facility password.")
     from cli.client import GatewayClient
 
     url = cfg.gateway_url(o.gateway)
@@ -486,7 +488,8 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   context: Optional[str] = typer.Option(None, "--context"),
                   identity: str = typer.Option("users", "--identity", help="users | ldap"),
                   users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
-                  identity_config: Optional[Path] = typer.Option(None, "--identity-config"),
+                  identity_config: Optional[Path] = typer.Option(None, "--ldap-config", "--identity-config",
+                                                                   help="LDAP settings (YAML) for --identity ldap"),
                   policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
                   site_data: Optional[Path] = typer.Option(None, "--site-data"),
                   policy_timeout: float = typer.Option(2.0, "--policy-timeout"),

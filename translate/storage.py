@@ -163,10 +163,13 @@ def _file_mount(model: dict[str, Any], what: str, ref: dict[str, Any], out: Moun
         item["mode"] = units.file_mode(mode) if mode is not None else 0o444
     except ValueError:
         item["mode"] = 0o444  # refused by the support table
+    # optional: false is Kubernetes' default, written out: podman 4.3's kube play dereferences it unchecked.
     if what == "secrets":
-        volume = {"name": f"secret-{name}"[:63].rstrip("-"), "secret": {"secretName": name, "items": [item]}}
+        volume = {"name": f"secret-{name}"[:63].rstrip("-"),
+                  "secret": {"secretName": name, "items": [item], "optional": False}}
     else:
-        volume = {"name": f"config-{name}"[:63].rstrip("-"), "configMap": {"name": name, "items": [item]}}
+        volume = {"name": f"config-{name}"[:63].rstrip("-"),
+                  "configMap": {"name": name, "items": [item], "optional": False}}
     # one pod volume per object and mode: two mounts of one secret with different modes need two volumes
     if any(v["name"] == volume["name"] and v != volume for v in out.volumes):
         volume["name"] = f"{volume['name'][:56]}-{item['mode']:o}"

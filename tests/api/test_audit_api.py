@@ -18,7 +18,11 @@ def test_admins_read_every_record_and_others_only_their_own(client, token_for):
     assert {r["user"]["name"] for r in everyone} == {"alice", "carol"}
     own = client.get("/v1/audit", headers=token_for("alice")).json()["items"]
     assert own and {r["user"]["name"] for r in own} == {"alice"}
-    assert client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice")).json()["items"] == []
+    # asking for someone outside one's facility projects is refused, with the reason, and the attempt recorded
+    r = client.get("/v1/audit", params={"user": "carol"}, headers=token_for("alice"))
+    assert r.status_code == 403 and "only administrators" in r.json()["detail"]
+    mine = client.get("/v1/audit", params={"type": "access"}, headers=token_for("alice")).json()["items"]
+    assert [rec["operation"] for rec in mine] == ["create service tokens", "read audit"]
 
 
 def test_members_of_a_facility_project_read_its_records_and_nobody_else_does(client, token_for, app):
@@ -31,6 +35,10 @@ def test_members_of_a_facility_project_read_its_records_and_nobody_else_does(cli
             for u in ("alice", "bob", "mallory", "carol")}
     assert seen == {"alice": {"r-alice"}, "bob": {"r-alice", "r-mallory"},  # bob is in astro and climate
                     "mallory": {"r-mallory"}, "carol": {"r-alice", "r-mallory"}}  # carol is an admin
+    # bob shares astro with alice, so he may name her; mallory does not
+    by_name = client.get("/v1/audit", params={"user": "alice", "type": "decision"}, headers=token_for("bob"))
+    assert [r["request_id"] for r in by_name.json()["items"]] == ["r-alice"]
+    assert client.get("/v1/audit", params={"user": "alice"}, headers=token_for("mallory")).status_code == 403
 
 
 def test_filters_by_rule_and_type_and_time(client, token_for):
