@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sys
 import threading
@@ -37,6 +38,8 @@ from typing import IO, Any, Iterator
 import structlog
 
 from interceptor.errors import AuditError
+
+log = logging.getLogger("spin.audit")
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -295,6 +298,9 @@ class AuditLog:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
             self._cut_back(start)
+            # The records cannot be kept; say so in the gateway's own log, where operators look first.
+            log.error("audit write failed (%s): %d record(s) of request(s) %s could not be written",
+                      exc.strerror or exc, len(records), ",".join(sorted({str(r.get("request_id")) for r in records})))
             raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror or exc}",
                              hint=AuditError.default_hint) from None
         self._size += len(blob)

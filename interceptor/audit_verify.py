@@ -146,6 +146,10 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     files = all_files(path)
     names = [str(f) for f in files]
     head, head_state = _read_head(path, key)
+    if not files and head is None and head_state == "missing" and path.with_name(path.name + ".lock").exists():
+        # The writer's lock file outlives its log: a log that was written and is now gone, head and all.
+        return VerifyReport(0, [], False, "the log and its head file are gone, but the gateway's lock file beside "
+                            "them shows a log was written here", file=str(path), head=head_state)
     if not files and head is None:
         raise UsageError(f"no audit log at {path}", hint="Pass the gateway's --audit-log file with --log.")
     count = 0

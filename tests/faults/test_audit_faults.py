@@ -27,7 +27,7 @@ def _up(log, allow_all, out, request_id):
                      dry_run=False)
 
 
-def test_a_full_disk_refuses_the_up_forwards_nothing_and_the_chain_survives(tmp_path, small_fs, allow_all):
+def test_a_full_disk_refuses_the_up_forwards_nothing_and_the_chain_survives(tmp_path, small_fs, allow_all, caplog):
     log = AuditLog(small_fs / "audit.log", key=KEY)
     out = tmp_path / "out"
     _up(log, allow_all, out, "before")
@@ -42,6 +42,7 @@ def test_a_full_disk_refuses_the_up_forwards_nothing_and_the_chain_survives(tmp_
     assert "Nothing was forwarded" in info.value.hint
     assert not (out / NS).exists(), "the plan was forwarded although its decisions were not on disk"
     assert (small_fs / "audit.log").read_bytes() == before  # no half record left behind
+    assert any("audit write failed" in m and "full" in m for m in caplog.messages)  # the operators' log says so
 
     os.remove(small_fs / "filler")  # the administrators free the disk
     _up(log, allow_all, out, "after")

@@ -292,3 +292,12 @@ def test_a_head_slot_torn_by_a_power_cut_falls_back_to_the_other_slot(tmp_path):
     head_file.write_bytes(bytes(data))
     report = verify(path, key=KEY)
     assert report.ok and report.notes and report.notes[0].startswith("1 record(s) after")
+
+
+def test_a_log_deleted_with_its_head_is_reported_not_mistaken_for_none(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 3, key=KEY)
+    os.remove(path)
+    os.remove(tmp_path / "audit.log.head")
+    report = verify(path, key=KEY)
+    assert not report.ok and "are gone" in report.problem
