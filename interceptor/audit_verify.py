@@ -84,7 +84,7 @@ def _walk(file: Path, prev: str, key: bytes | None, head_hash: str | None) -> _F
             body = raw.rstrip(b"\n")
             where = dict(file=str(file), line=number, record_id="")
             try:
-                record = json.loads(body)
+                record = json.loads(body.decode())  # str skips json's encoding detection
             except ValueError:
                 out.failure = dict(problem="the line is not a JSON record (torn or edited)", **where)
                 return out
