@@ -250,7 +250,8 @@ def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: B
     undo = [Call(id=f"rollback-{call.id}", operation="DELETE", object=call.object) for call in reversed(plan.calls)]
     try:
         undone = backend.delete(ref, undo, volumes=True)
-    except ForwardError as again:
+    except Exception as raw:  # noqa: BLE001 - as above: any failure here is reported, never hidden
+        again = raw if isinstance(raw, ForwardError) else ForwardError(f"{type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, again, operation="rollback"))
         exc.message += (f"; removing what this `up` created failed too ({again.message}): "
                         "run `spin up` again (it converges) or `spin down`")

@@ -119,3 +119,22 @@ def test_a_down_that_fails_part_way_is_finished_by_the_next_down(tmp_path, allow
     intercept(down_plan(), ALICE, allow_all, audit, ManifestsBackend(out), ctx("down-again", "down"), dry_run=False,
               volumes=True)
     assert files(out) == {}
+
+
+def test_a_rollback_that_fails_too_says_so_and_what_to_do(tmp_path, allow_all, audit):
+    class FailsBothWays(FailOnNthWrite):
+        def delete(self, ref, calls, volumes):
+            return FailOnNthDelete(self.inner, 1).delete(ref, calls, volumes)
+
+    out = tmp_path / "out"
+    with pytest.raises(ForwardError) as info:
+        intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, FailsBothWays(ManifestsBackend(out), 3),
+                  ctx("both"), dry_run=False)
+    assert "removing what this `up` created failed too" in info.value.message
+    assert "run `spin up` again (it converges) or `spin down`" in info.value.message
+    assert info.value.details["rolled_back"] is False
+    failed = [r for r in read_records(audit.path) if r.get("request_id") == "both" and r.get("backend_result") == "failed"]
+    assert [r["operation"] for r in failed] == ["up", "rollback"]
+    intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, ManifestsBackend(out), ctx("fixed"),
+              dry_run=False)
+    assert len(files(out)) == CALLS
