@@ -216,9 +216,49 @@ class AuditLog:
             last = _last_line(rotated[-1]) if rotated else None
         self._prev = line_hash(last) if last else GENESIS
         self._size, self._lines = size, _count_lines(self.path)
+        gap = self._gap_since_head()
         if torn:
             self._append([{"type": "recovery", "detail": "a partial record from a crash was moved into this record",
                            "torn_bytes_b64": base64.b64encode(torn).decode()}])
+        if gap:
+            self._append([{"type": "gap", **gap}])
+
+    def _gap_since_head(self) -> dict[str, Any] | None:
+        """Compare the end of the log with what the head file says was written last.
+
+        A log cut short (or its newest file removed, or its head deleted) while the gateway was stopped would
+        otherwise be carried on from its new end, and the next head would hide the cut. Instead the gateway
+        writes a `gap` record saying what it found, and `spin audit verify` reports it.
+        """
+        data = os.pread(self._headfd, 2 * HEAD_SLOT, 0)
+        slots = read_head_slots(data)
+        if self._key is not None:
+            slots = [s for s in slots if isinstance(s.get("mac"), str)
+                     and hmac.compare_digest(s["mac"], head_mac(self._key, s))]
+        if not slots:
+            if self._prev == GENESIS and not data.strip():
+                return None  # a new log
+            why = "missing or empty" if not data.strip() else "unreadable or not written with the gateway's key"
+            return {"detail": f"the head file was {why} while the log holds records: records cut off the end "
+                              "before this point cannot be ruled out"}
+        head = max(slots, key=lambda slot: slot["seq"])
+        if head["hash"] == self._prev or self._holds(head["hash"]):
+            return None  # the end the head names, or a head a power cut left behind the end
+        return {"detail": "the log ended before the last record the head file names: records were cut off the "
+                          "end, or the newest file removed, while the gateway was stopped",
+                "head_record_id": head.get("record_id"), "head_file": head.get("file"), "head_line": head.get("line")}
+
+    def _holds(self, wanted: str) -> bool:
+        """Whether a line of the current file (or the last rotated one) hashes to `wanted`; read only on a mismatch."""
+        rotated = rotated_files(self.path)
+        for file in [self.path, *rotated[-1:]]:
+            try:
+                with open(file, "rb") as fh:
+                    if any(line_hash(raw) == wanted for raw in fh):
+                        return True
+            except FileNotFoundError:
+                continue
+        return False
 
     def _recover_torn_tail(self, size: int) -> bytes:
         """A crash mid-write (power loss) can leave a partial last line: cut it off and return its bytes."""

@@ -97,6 +97,13 @@ def _walk(file: Path, prev: str, key: bytes | None, head_hash: str | None) -> _F
                                            "(a record was changed, removed, inserted or reordered at or before "
                                            "this line)", **where)
                 return out
+            if record.get("type") == "gap":  # the gateway itself found records missing when it started
+                out.failure = dict(problem=f"the gateway found, when it started: {record.get('detail')}"
+                                           + (f" (the head named record {record['head_record_id']}, line "
+                                              f"{record.get('head_line')} of {record.get('head_file')})"
+                                              if record.get("head_record_id") else ""), **where)
+                if key is None or _mac_ok(key, body, record.get("mac")):
+                    return out
             if key is not None and not _mac_ok(key, body, record.get("mac")):
                 out.failure = dict(problem="the record's HMAC does not match: it was written or changed without "
                                            "the gateway's key", **where)

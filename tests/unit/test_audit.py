@@ -301,3 +301,52 @@ def test_a_log_deleted_with_its_head_is_reported_not_mistaken_for_none(tmp_path)
     os.remove(tmp_path / "audit.log.head")
     report = verify(path, key=KEY)
     assert not report.ok and "are gone" in report.problem
+
+
+def _restart_and_write(path, **kw):
+    log = AuditLog(path, key=KEY, **kw)
+    log.write({"type": "decision", "n": "after-restart"})
+    log.close()
+
+
+def test_records_cut_off_while_the_gateway_was_stopped_are_reported_after_it_restarts(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 6, key=KEY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-2]))  # stop, cut, start: the new head alone would hide the cut
+    _restart_and_write(path)
+    report = verify(path, key=KEY)
+    assert not report.ok and (report.file, report.line) == (str(path), 5)
+    assert "records were cut off the end" in report.problem
+    assert json.loads(lines[-1])["record_id"] in report.problem
+
+
+def test_the_newest_file_removed_while_stopped_is_reported_after_restart(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 40, max_bytes=2000, key=KEY)
+    os.remove(path)
+    _restart_and_write(path, max_bytes=2000)
+    report = verify(path, key=KEY)
+    assert not report.ok and "cut off the end, or the newest file removed" in report.problem
+
+
+def test_a_head_deleted_while_stopped_is_reported_after_restart(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 3, key=KEY)
+    os.remove(tmp_path / "audit.log.head")
+    _restart_and_write(path)
+    report = verify(path, key=KEY)
+    assert not report.ok and "head file was missing or empty" in report.problem and report.line == 4
+
+
+def test_a_restart_after_rotation_or_a_lagging_head_is_no_gap(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 40, max_bytes=2000, key=KEY)
+    _restart_and_write(path, max_bytes=2000)
+    older = (tmp_path / "audit.log.head").read_bytes()
+    _write(path, 2, key=KEY, max_bytes=2000)
+    (tmp_path / "audit.log.head").write_bytes(older)  # a power cut kept the head two records behind
+    _restart_and_write(path, max_bytes=2000)
+    report = verify(path, key=KEY)
+    assert report.ok, report
+    assert not [r for r in read_records(path) if r["type"] == "gap"]
