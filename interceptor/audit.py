@@ -296,12 +296,14 @@ class AuditLog:
         with self._lock, self._exclusive():
             self._catch_up()
             written, lines = self._append(records)
-        if self._stream is not None:
-            try:
-                self._stream.write(b"".join(line + b"\n" for line in lines).decode())
-                self._stream.flush()
-            except (OSError, ValueError):
-                pass  # the file is the record; the pipeline copy is best effort
+            if self._stream is not None:
+                # Under the flock too: worker processes sharing one stdout never interleave inside a line,
+                # and the pipeline sees the file's order.
+                try:
+                    self._stream.write(b"".join(line + b"\n" for line in lines).decode())
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    pass  # the file is the record; the pipeline copy is best effort
         return written
 
     def _append(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
