@@ -97,3 +97,25 @@ def test_a_gateway_whose_log_is_on_a_read_only_file_system_does_not_start(tmp_pa
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "audit log" in proc.stderr + proc.stdout and "Read-only file system" in proc.stderr + proc.stdout
+
+
+def test_a_disk_that_fills_while_forwarding_says_the_plan_was_applied_but_not_its_results(tmp_path, small_fs,
+                                                                                         allow_all):
+    class FillsTheDisk(ManifestsBackend):
+        def apply(self, ref, calls):
+            results = super().apply(ref, calls)
+            fill(small_fs)  # another writer on the same disk takes the last space meanwhile
+            return results
+
+    log = AuditLog(small_fs / "audit.log", key=KEY)
+    out = tmp_path / "out"
+    with pytest.raises(AuditError) as info:
+        intercept(plan(NS, project_objects(NS)), ALICE, allow_all, log, FillsTheDisk(out), ctx("late"), dry_run=False)
+    assert "the plan was forwarded, but its results could not be recorded" in info.value.message
+    assert "The decisions are on record" in info.value.hint and "Nothing was forwarded" not in info.value.hint
+    assert len(list((out / NS).iterdir())) == 1 + len(project_objects(NS))
+    os.remove(small_fs / "filler")
+    log.close()
+    records = list(read_records(small_fs / "audit.log"))
+    assert [r["type"] for r in records] == ["decision"] * (1 + len(project_objects(NS)))
+    assert verify(small_fs / "audit.log", key=KEY).ok
