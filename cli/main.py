@@ -404,6 +404,8 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
                  key: Optional[Path] = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
                                                     "(default: audit.key beside the log, if readable)"),
+                 pruned: bool = typer.Option(False, "--pruned", help="The oldest rotated files were archived or "
+                                             "removed on purpose: start the chain at the oldest file here"),
                  json_output: bool = JsonOpt):
     """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
     from interceptor.audit_verify import verify
@@ -413,7 +415,7 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
     if key is not None and not key_path.exists():
         raise UsageError(f"no audit key at {key_path}")
     secret = key_path.read_bytes().strip() if key_path.exists() else None
-    report = verify(log, key=secret)
+    report = verify(log, key=secret, pruned=pruned)
     if o.as_json:
         o.render.json(vars(report))
     elif report.ok:

@@ -122,11 +122,12 @@ def _walk_args(args: tuple) -> _FileResult:
     return _walk(*args)
 
 
-def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None) -> "Iterator[_FileResult]":
+def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None,
+              first: str = GENESIS) -> "Iterator[_FileResult]":
     """Each file starts from the hash of the previous file's last line, so files are walked independently:
     in parallel (one process per core) when there are several. Results come back in file order."""
     lasts = [_last_line(f) for f in files[:-1]]
-    starts = [GENESIS] + [line_hash(last) if last else GENESIS for last in lasts]
+    starts = [first] + [line_hash(last) if last else GENESIS for last in lasts]
     jobs = [(f, start, key, head_hash) for f, start in zip(files, starts)]
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2:
@@ -142,7 +143,16 @@ def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None) -> "I
             pool.shutdown(cancel_futures=True)
 
 
-def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
+def _first_prev(file: Path) -> str:
+    with file.open("rb") as fh:
+        try:
+            prev = json.loads(fh.readline().decode()).get("prev")
+        except (ValueError, AttributeError):
+            return GENESIS  # not a record: the walk reports it
+    return prev if isinstance(prev, str) else GENESIS
+
+
+def verify(path: str | Path, key: bytes | None = None, *, pruned: bool = False) -> VerifyReport:
     """Walk the chain; with the gateway's audit key, also check every record's HMAC and the head file's.
 
     The chain alone finds any edit followed by a later record; the HMAC also
@@ -167,7 +177,10 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     def broken(problem: str, **where) -> VerifyReport:
         return VerifyReport(count, names, False, problem, head=head_state, **where)
 
-    for result in _walk_all(files, key, head["hash"] if head else None):
+    # Retention: with `pruned`, the oldest files may have been archived or removed on purpose, so the
+    # chain may start mid-way; every link from there on is still checked.
+    first = _first_prev(files[0]) if pruned and files else GENESIS
+    for result in _walk_all(files, key, head["hash"] if head else None, first):
         if result.failure:
             count += result.failure["line"] - 1
             return broken(**result.failure)
@@ -193,6 +206,9 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyReport:
     if head_state == "missing" and key is not None and count:
         return broken("the head file is missing, so records cut off the end cannot be ruled out",
                       file=str(head_path(path)), line=1)
+    if first != GENESIS:
+        report.notes.append(f"the chain starts mid-way at {files[0]}: older records were archived or removed "
+                            "(--pruned), so they are not checked here")
     if after_head:
         # The head is replaced after every fsynced write but not fsynced itself: a power cut can leave it behind.
         report.notes.append(f"{after_head} record(s) after the one the head file names (a power cut between the "

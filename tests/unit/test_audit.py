@@ -350,3 +350,19 @@ def test_a_restart_after_rotation_or_a_lagging_head_is_no_gap(tmp_path):
     report = verify(path, key=KEY)
     assert report.ok, report
     assert not [r for r in read_records(path) if r["type"] == "gap"]
+
+
+def test_old_files_removed_for_retention_verify_with_pruned_and_only_with_it(tmp_path):
+    path = tmp_path / "audit.log"
+    _write(path, 40, max_bytes=2000, key=KEY)
+    os.remove(tmp_path / "audit.log.1")
+    os.remove(tmp_path / "audit.log.2")
+    strict = verify(path, key=KEY)
+    assert not strict.ok and strict.file == str(tmp_path / "audit.log.3") and strict.line == 1
+    report = verify(path, key=KEY, pruned=True)
+    assert report.ok and "starts mid-way" in report.notes[0]
+    # an edit after the pruned start is still found
+    victim = tmp_path / "audit.log.4"
+    lines = victim.read_bytes().splitlines(keepends=True)
+    victim.write_bytes(b"".join(lines[:1] + lines[2:]))
+    assert not verify(path, key=KEY, pruned=True).ok
