@@ -366,3 +366,20 @@ def test_old_files_removed_for_retention_verify_with_pruned_and_only_with_it(tmp
     lines = victim.read_bytes().splitlines(keepends=True)
     victim.write_bytes(b"".join(lines[:1] + lines[2:]))
     assert not verify(path, key=KEY, pruned=True).ok
+
+
+def test_queries_find_exactly_the_matching_records_through_the_byte_sieve(tmp_path):
+    from interceptor.audit_query import AuditFilter, query
+
+    path = tmp_path / "audit.log"
+    log = AuditLog(path)
+    log.write({"type": "decision", "user": {"name": "zoë", "uid": 7}, "project": "p", "decision": "deny",
+               "violations": [{"rule": "no-privileged", "message": "m"}]})
+    log.write({"type": "decision", "user": {"name": "bob", "uid": 8}, "object": {"kind": "Pod", "name": "zoë"},
+               "project": "p", "decision": "deny", "violations": [{"rule": "no-privileged", "message": "m"}]})
+    log.write({"type": "forward", "user": {"name": "zoë", "uid": 7}, "project": "q"})
+    log.close()
+    assert [r["user"]["name"] for r in query(path, AuditFilter(user="zoë", rule="no-privileged"))] == ["zoë"]
+    assert [r["project"] for r in query(path, AuditFilter(user="zoë"))] == ["p", "q"]
+    assert [r["user"]["name"] for r in query(path, AuditFilter(decision="deny", project="p"))] == ["zoë", "bob"]
+    assert list(query(path, AuditFilter(user="zoe"))) == []
