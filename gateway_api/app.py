@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.audit_query import AuditFilter, query
+from interceptor.audit_query import AuditFilter, Viewer, query
 import collections
 import json
 import time
@@ -160,6 +160,12 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     CheckAuth = Annotated[Caller, needs("check")]
     DownAuth = Annotated[Caller, needs("down")]
 
+    def _shares_a_project(name: str, projects: frozenset[str]) -> bool:
+        try:
+            return bool(projects & set(gateway.identity.lookup(name).projects))
+        except SpinError:  # no such user (or the directory is down): nothing shared that we can show
+            return False
+
     def require_admin(who: Caller, what: str) -> None:
         if not who.identity.admin or who.token_kind != "user":
             gateway.deny_access(who, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
@@ -261,7 +267,8 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     @app.get("/v1/audit", response_model=AuditPage, tags=["audit"],
              responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404], 200: {"content": {"application/x-ndjson": {
                  "schema": {"type": "string", "description": "One audit record (JSON) per line"}}}}},
-             summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
+             summary="Decision records; administrators see everyone's, others their own and their facility projects'. "
+                     "stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
@@ -269,13 +276,19 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
               limit: int = Query(100, ge=1, le=10000), stream: bool = False,
               cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
                                          description="next_cursor of a page: the records older than that page")):
-        if not who.identity.admin:  # others read only their own records, and are told so if they ask for more
-            if user not in (None, who.identity.name):
+        viewer = None
+        if not who.identity.admin:
+            # Others read their own records and their facility projects' (the rule projects follow), and are
+            # told so if they name a user outside those projects.
+            mine = frozenset(who.identity.projects)
+            if user not in (None, who.identity.name) and not _shares_a_project(user, mine):
                 gateway.deny_access(who, "read audit", f"audit?user={user}", Forbidden(
-                    f"only administrators read other users' audit records; you ({who.identity.name}) read your own",
+                    f"only administrators read the audit records of users outside your facility projects; "
+                    f"you ({who.identity.name}) read your own and those of {', '.join(sorted(mine)) or 'your projects'}",
                     hint="Leave out ?user=, or ask an administrator."))
-            user = who.identity.name
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
+            viewer = Viewer(who.identity.name, mine)
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
+                          viewer=viewer)
         records = query(settings.audit_log, flt)
         if stream:
             return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
