@@ -18,6 +18,7 @@ import hashlib
 import json
 import subprocess
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
@@ -26,6 +27,7 @@ from interceptor.backends.base import (
     ANNOTATION_HASH, LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE,
     ProjectInfo, ProjectRef,
 )
+from interceptor.backends import podman_files
 from interceptor.errors import PodmanError, WaitTimeout
 from interceptor.types import Call, CallResult, ServiceStatus
 
@@ -36,6 +38,8 @@ PUBLISHED_ANNOTATION = "spin.io/published"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: Where the project's secrets and configs are written as files (podman_files.py).
+DEFAULT_FILES_ROOT = Path("/var/lib/spin/podman-files")
 #: A container counts as ready only after running this long without a restart: a crash-looping
 #: container is "running" for a moment after each restart.
 STABLE_SECONDS = 3.0
@@ -112,8 +116,9 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
     return out
 
 
-def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Pod podman plays for one approved workload."""
+def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
+              files_root: Path | None = None, sources: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
     spec = template.get("spec", {})
@@ -152,6 +157,7 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
         existing["hostIP"] = port["hostIP"]
     if workload["kind"] in {"Deployment", "StatefulSet"}:
         spec.setdefault("restartPolicy", "Always")
+    files_digest = podman_files.materialise(files_root, ref.namespace, spec, list(sources)) if files_root else ""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -159,7 +165,7 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
                      "annotations": dict(meta.get("annotations", {}) or {})},
         "spec": spec,
     }
-    digest = hashlib.sha256(json.dumps(pod, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(pod, sort_keys=True).encode() + files_digest.encode()).hexdigest()[:16]
     pod["metadata"]["annotations"][ANNOTATION_HASH] = digest
     return pod
 
@@ -167,8 +173,9 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
 class PodmanBackend:
     name = "podman"
 
-    def __init__(self, runner: PodmanRunner | None = None):
+    def __init__(self, runner: PodmanRunner | None = None, files_root: Path | str = DEFAULT_FILES_ROOT):
         self.podman = runner or PodmanRunner()
+        self.files_root = Path(files_root)
 
     # -- reading -------------------------------------------------------------
 
@@ -246,9 +253,9 @@ class PodmanBackend:
         if workloads:
             self._ensure_network(ref)
         for call in workloads:
-            pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []))
+            pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []), self.files_root, config_docs)
             wanted.add(pod["metadata"]["name"])
-            results.append(self._play(call, pod, config_docs, ref))
+            results.append(self._play(call, pod, ref))
         for pod in self._pods(ref):
             if pod["Name"] not in wanted:  # a service the compose file no longer has
                 self._remove_pod(pod)
@@ -287,7 +294,7 @@ class PodmanBackend:
         grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
         self.podman("pod", "rm", "-f", "-t", grace if grace.isdigit() else "10", pod["Name"])
 
-    def _play(self, call: Call, pod: dict[str, Any], config_docs: list[dict[str, Any]], ref: ProjectRef) -> CallResult:
+    def _play(self, call: Call, pod: dict[str, Any], ref: ProjectRef) -> CallResult:
         name = pod["metadata"]["name"]
         current = self._inspect_pod(name)
         want = pod["metadata"]["annotations"][ANNOTATION_HASH]
@@ -299,7 +306,7 @@ class PodmanBackend:
                 return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
-        documents = yaml.safe_dump_all([pod, *config_docs], sort_keys=True)
+        documents = yaml.safe_dump(pod, sort_keys=True)
         args = ["kube", "play", "--network", f"{network_name(ref)}:alias={_service_of(call.object)}"]
         if current is not None:
             args.append("--replace")
@@ -325,6 +332,7 @@ class PodmanBackend:
             results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
         if subprocess.run([self.podman.binary, "network", "exists", network_name(ref)], capture_output=True).returncode == 0:
             self.podman("network", "rm", "-f", network_name(ref))
+        podman_files.remove(self.files_root, ref.namespace)
         if volumes:
             for name in self._volumes(ref):
                 self.podman("volume", "rm", "-f", name)

@@ -117,3 +117,37 @@ def test_a_one_shot_service_is_a_job_that_wait_sees_complete_and_a_second_up_lea
         assert gateway.spin("-p", project, "logs", "migrate").stdout.count("migrated") == 1
     finally:
         gateway.spin("-p", project, "down", "-v")
+
+
+def test_secrets_and_configs_arrive_as_files_with_their_modes_and_leave_with_down(gateway, tmp_path):
+    (tmp_path / "pw.txt").write_text("s3cret")
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "services:\n"
+        "  app:\n"
+        f"    image: {IMAGE}\n"
+        "    command: [sh, -c, 'stat -c \"%a %n\" /run/secrets/pw /etc/app.conf; cat /run/secrets/pw; echo; "
+        "cat /etc/app.conf; echo; sleep 600']\n"
+        "    secrets: [pw]\n"
+        "    configs:\n"
+        "      - {source: conf, target: /etc/app.conf, mode: 0440}\n"
+        "secrets:\n"
+        "  pw: {file: ./pw.txt}\n"
+        "configs:\n"
+        "  conf: {content: 'threads=4'}\n")
+    project = f"files-{uuid.uuid4().hex[:6]}"
+    try:
+        up = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "60")
+        assert up.returncode == 0, up.stdout + up.stderr
+        logs = gateway.spin("-p", project, "logs", "app").stdout
+        assert "444 /run/secrets/pw" in logs and "440 /etc/app.conf" in logs
+        assert "s3cret" in logs and "threads=4" in logs
+        # a changed secret replaces the pod, which then reads the new value
+        (tmp_path / "pw.txt").write_text("rotated")
+        again = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "60", "--json")
+        assert again.returncode == 0 and json.loads(again.stdout)["status"] == "configured", again.stdout + again.stderr
+        assert "rotated" in gateway.spin("-p", project, "logs", "app").stdout
+    finally:
+        gateway.spin("-p", project, "down", "-v")
+    from interceptor.backends.podman import DEFAULT_FILES_ROOT
+    assert not (DEFAULT_FILES_ROOT / project).exists()
