@@ -157,7 +157,8 @@ class KubeApi:
         from kubernetes.client.exceptions import ApiException
 
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        payload = json.dumps(body) if body is not None and not isinstance(body, str) else body
+        # The client serialises dicts itself only for JSON content types; apply patches go as text.
+        payload = body if content_type == "application/json" or body is None else json.dumps(body)
         attempts = self.attempts if retry else 1
         for attempt in range(attempts):
             try:
@@ -348,6 +349,14 @@ def workload_problem(workload: dict[str, Any], events: list[dict[str, Any]]) -> 
     return None
 
 
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without what changes on every write (resourceVersion, managedFields times)."""
+    meta = dict(_meta(obj))
+    meta.pop("resourceVersion", None)
+    meta["managedFields"] = [{k: v for k, v in m.items() if k != "time"} for m in meta.get("managedFields") or []]
+    return {**obj, "metadata": meta}
+
+
 def ready_counts(workload: dict[str, Any]) -> tuple[int, int, bool]:
     """(ready, desired, rolled out) of a Deployment, StatefulSet or Job."""
     spec, status = workload.get("spec") or {}, workload.get("status") or {}
@@ -496,14 +505,26 @@ class KubernetesBackend:
             out.append((call, resource, obj))
         return out
 
-    def _apply_one(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    def _apply_one(self, resource: Resource, obj: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        """Server-side apply; an object the apply would not change is not written at all.
+
+        Kubernetes 1.20 stores some no-op applies anyway (a PersistentVolumeClaim
+        gets a new resourceVersion every time), so an existing object is first
+        applied with dryRun=All and only written if that result differs from it.
+        """
         meta = obj["metadata"]
-        return self.api.request(
-            "PATCH", resource.path(meta.get("namespace"), meta["name"]),
-            what=f"apply {resource.kind}/{meta['name']}", body=obj, content_type="application/apply-patch+yaml",
-            # force: spin owns these fields; a conflicting manager (someone's kubectl edit) is overridden,
-            # as `spin up` is the source of truth for the project.
-            query={"fieldManager": FIELD_MANAGER, "force": True})
+        path = resource.path(meta.get("namespace"), meta["name"])
+        what = f"apply {resource.kind}/{meta['name']}"
+        # force: `spin up` is the source of truth for the project's objects; a field someone
+        # changed by hand (kubectl edit) is taken back, as a second `docker compose up` would.
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        if current is not None:
+            preview = self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
+                                       query={**query, "dryRun": "All"})
+            if _comparable(preview) == _comparable(current):
+                return current
+        return self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
+                                query=query)
 
     def _wait_namespace_not_terminating(self, ref: ProjectRef) -> None:
         deadline = time.monotonic() + self.delete_timeout
@@ -529,7 +550,7 @@ class KubernetesBackend:
             key = (resource.kind, obj["metadata"]["name"])
             wanted.add(key)
             old = ns_before if resource.kind == "Namespace" else before.get(key)
-            new = self._apply_one(resource, obj)
+            new = self._apply_one(resource, obj, old)
             if old is None:
                 action = "created"
             elif _meta(old).get("resourceVersion") == _meta(new).get("resourceVersion"):

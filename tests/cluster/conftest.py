@@ -165,6 +165,19 @@ def resource_versions(kube: Cluster, ref) -> dict[tuple[str, str], str]:
     return out
 
 
+def settled_versions(kube: Cluster, ref, quiet: float = 1.5, timeout: float = 30) -> dict[tuple[str, str], str]:
+    """resourceVersions once the controllers have stopped writing status (no change for `quiet` seconds)."""
+    deadline = time.monotonic() + timeout
+    last = resource_versions(kube, ref)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = resource_versions(kube, ref)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"project {ref.project} never settled: controllers kept writing for {timeout}s")
+
+
 def eventually(check, timeout: float = 30, every: float = 0.3):
     deadline = time.monotonic() + timeout
     while True:
