@@ -33,12 +33,13 @@ from interceptor.types import Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
 PUBLISHED_ANNOTATION = "spin.io/published"
-#: Kinds a project may hold; listed to find what to prune and what `down` removes (PVCs last).
+#: Kinds a project may hold (those the translator makes); listed to find what to prune and what
+#: `down` removes. examples/kubernetes/rbac.yaml grants exactly these: a kind added here needs a rule there.
 PROJECT_KINDS: list[tuple[str, str]] = [
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
     ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("batch/v1beta1", "CronJob"),
-    ("v1", "Pod"), ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),
+    ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "PersistentVolumeClaim"),
 ]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 #: APIs newer than some clusters still in service: which Kubernetes release first serves them.

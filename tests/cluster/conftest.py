@@ -178,6 +178,36 @@ def settled_versions(kube: Cluster, ref, quiet: float = 1.5, timeout: float = 30
     raise AssertionError(f"project {ref.project} never settled: controllers kept writing for {timeout}s")
 
 
+def apply_manifests(kube: Cluster, documents: list[dict]) -> None:
+    """Server-side apply arbitrary manifests as the cluster's admin (what `kubectl apply --server-side` does)."""
+    api = kube.admin()
+    for doc in documents:
+        res = api.resource(doc["apiVersion"], doc["kind"])
+        meta = doc["metadata"]
+        api.request("PATCH", res.path(meta.get("namespace"), meta["name"]), what="apply", body=doc,
+                    content_type="application/apply-patch+yaml", query={"fieldManager": "spin-tests", "force": "true"})
+
+
+def service_account_kubeconfig(kube: Cluster, tmp: Path, namespace: str, name: str) -> Path:
+    """A kubeconfig that authenticates as the service account (a TokenRequest token), nothing else."""
+    from tests.cluster.controlplane import kubeconfig
+
+    api = kube.admin()
+    answer = api.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", what="token",
+                         body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                               "spec": {"expirationSeconds": 3600}})
+    admin = yaml.safe_load(kube.kubeconfig.read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    config = kubeconfig(kube.server, Path(cluster.get("certificate-authority", "")),
+                        token=answer["status"]["token"], user=name)
+    if "certificate-authority-data" in cluster:
+        config["clusters"][0]["cluster"] = {"server": kube.server,
+                                            "certificate-authority-data": cluster["certificate-authority-data"]}
+    path = tmp / f"{name}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def eventually(check, timeout: float = 30, every: float = 0.3):
     deadline = time.monotonic() + timeout
     while True:
