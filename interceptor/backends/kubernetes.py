@@ -7,32 +7,30 @@ compose changes only what changed; objects the project no longer has are
 pruned by their labels (`app.kubernetes.io/managed-by=spin` plus the project).
 Volumes (PVCs) are kept unless `down -v`, as docker compose does.
 
-Every request goes through `KubeApi.request`, the one boundary where the
-client's exceptions become KubeApiError with the Kubernetes Status reason and
-code; idempotent requests are retried on conflicts, throttling and 5xx, and
-every request has a timeout, so nothing hangs.
+Requests go through kube_api.KubeApi (errors mapped, retried, timed out);
+reading health and reasons is kube_status's plain functions.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import re
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from interceptor.backends.base import (
     LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE, ProjectInfo, ProjectRef,
 )
-from interceptor.errors import Conflict, KubeApiError, NotFound, UsageError, WaitTimeout
+from interceptor.backends.kube_api import KubeApi, Resource, api_error, client_from
+from interceptor.backends.kube_status import (
+    age, comparable, condition, labels_of, meta_of, parse_since, pod_problem, project_selector, ready_counts,
+    service_ports, workload_problem,
+)
+from interceptor.errors import Conflict, KubeApiError, NotFound, WaitTimeout
 from interceptor.types import Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
-PUBLISHED_ANNOTATION = "spin.io/published"
 #: Kinds a project may hold (those the translator makes); listed to find what to prune and what
 #: `down` removes. examples/kubernetes/rbac.yaml grants exactly these: a kind added here needs a rule there.
 PROJECT_KINDS: list[tuple[str, str]] = [
@@ -42,361 +40,6 @@ PROJECT_KINDS: list[tuple[str, str]] = [
     ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "PersistentVolumeClaim"),
 ]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
-#: APIs newer than some clusters still in service: which Kubernetes release first serves them.
-INTRODUCED_IN = {
-    ("batch/v1", "CronJob"): "1.21",
-    ("policy/v1", "PodDisruptionBudget"): "1.21",
-    ("discovery.k8s.io/v1", "EndpointSlice"): "1.21",
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): "1.23",
-    ("networking.k8s.io/v1", "Ingress"): "1.19",
-}
-RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
-IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
-
-
-# -- the one boundary to the client ------------------------------------------------
-
-
-def _status_of(exc: Exception) -> dict[str, Any]:
-    body = getattr(exc, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(body) if body else {}
-    except ValueError:
-        data = {}
-    return data if isinstance(data, dict) else {}
-
-
-def api_error(exc: Exception, what: str) -> KubeApiError:
-    """A client exception as a KubeApiError: the Status message, reason and code, and what to do.
-
-    Only the parsed Status is used: the raw exception also carries request and
-    response headers (bearer tokens) and bodies (Secret data), never shown.
-    """
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.config.config_exception import ConfigException
-    import urllib3.exceptions as u3
-
-    if isinstance(exc, ApiException) and exc.status:
-        status = _status_of(exc)
-        code = int(exc.status)
-        reason = status.get("reason") or exc.reason or ""
-        message = status.get("message") or f"HTTP {code} {exc.reason or ''}".strip()
-        causes = (status.get("details") or {}).get("causes") or []
-        if code == 422 and causes:
-            fields = "; ".join(f"{c.get('field', '?')}: {c.get('message', '')}" for c in causes[:5])
-            message = f"{message} ({fields})" if fields not in message else message
-        hint = _hint_for(code, message)
-        return KubeApiError(f"Kubernetes refused to {what}: {message}", hint, status=code, reason=reason)
-    if isinstance(exc, (u3.TimeoutError, TimeoutError)):
-        return KubeApiError(f"Kubernetes API did not answer in time ({what})",
-                            "The cluster is slow or unreachable; run the command again: it converges.",
-                            status=None, reason="Timeout")
-    if isinstance(exc, (u3.HTTPError, ConnectionError, OSError)) or (isinstance(exc, ApiException) and not exc.status):
-        return KubeApiError(f"cannot reach the Kubernetes API ({what}): {type(exc).__name__}",
-                            "Check that the cluster is up and that --kubeconfig/--context point at it.",
-                            status=None, reason="Unreachable")
-    if isinstance(exc, ConfigException):
-        return KubeApiError(f"Kubernetes client configuration is not usable: {exc}",
-                            "Pass a working --kubeconfig (and --context), or run the gateway inside the cluster.",
-                            status=None, reason="ConfigError")
-    return KubeApiError(f"Kubernetes request failed ({what}): {type(exc).__name__}", status=None, reason="Unknown")
-
-
-def _hint_for(code: int, message: str) -> str:
-    if code == 401:
-        return "The cluster did not accept the gateway's credentials: check --kubeconfig/--context or the service account token."
-    if code == 403 and "being terminated" in message:
-        return "The project is still being removed; run the command again in a moment."
-    if code == 403 and "exceeded quota" in message:
-        return "The project's namespace quota is used up: scale the services down or ask the cluster's administrators for more."
-    if code == 403:
-        return ("The gateway's service account lacks this permission: grant the verb named above in its ClusterRole "
-                "(examples/kubernetes/rbac.yaml, see docs/kubernetes.md).")
-    if code == 404:
-        return "The object or API does not exist on this cluster."
-    if code == 409:
-        return "Someone else changed the object at the same time; run the command again: it converges."
-    if code == 422:
-        return ("The cluster's validation refused the field named above; `spin convert` shows the objects. "
-                "If it comes from a valid compose file, report it.")
-    if code == 429 or code >= 500:
-        return "The Kubernetes API is overloaded or failing; run the command again shortly: it converges."
-    return "Run the command again; if it persists, tell the gateway's administrators."
-
-
-@dataclass(frozen=True)
-class Resource:
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        return f"{base}/{name}" if name else base
-
-
-class KubeApi:
-    """Requests to the API server through the official client's ApiClient, errors mapped, retried, timed out."""
-
-    def __init__(self, api_client: Any, timeout: float = 30, attempts: int = 4):
-        self.client = api_client
-        self.timeout = timeout
-        self.attempts = attempts
-        self._discovery: dict[str, dict[str, Resource] | None] = {}
-        self._version: str | None = None
-
-    def request(self, method: str, path: str, *, what: str, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json", retry: bool = True,
-                timeout: float | None = None, stream: bool = False) -> Any:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        # The client serialises dicts itself only for JSON content types; apply patches go as text.
-        payload = body if content_type == "application/json" or body is None else json.dumps(body)
-        attempts = self.attempts if retry else 1
-        for attempt in range(attempts):
-            try:
-                # param_serialize adds the credentials (and refreshes an expiring in-cluster token).
-                _, url, headers, _, _ = self.client.param_serialize(
-                    method, path, query_params=params,
-                    header_params={"Accept": "application/json", "Content-Type": content_type},
-                    auth_settings=["BearerToken"])
-                resp = self.client.call_api(method, url, header_params=headers, body=payload,
-                                            _request_timeout=(5, timeout or self.timeout))
-                if not 200 <= resp.status < 300:
-                    resp.read()
-                    raise ApiException(http_resp=resp)
-                if stream:
-                    return resp.response
-                data = resp.read()
-                return json.loads(data) if data else {}
-            except ApiException as exc:
-                if retry and exc.status in RETRY_STATUSES and attempt + 1 < attempts:
-                    time.sleep(0.25 * 2 ** attempt)
-                    continue
-                raise api_error(exc, what) from None
-            except (urllib3.exceptions.HTTPError, OSError) as exc:  # the client does not wrap transport errors
-                if retry and attempt + 1 < attempts:
-                    time.sleep(0.25 * 2 ** attempt)
-                    continue
-                raise api_error(exc, what) from None
-        raise AssertionError("unreachable")
-
-    def get(self, path: str, what: str, **query: Any) -> dict[str, Any] | None:
-        """GET, with 404 as None."""
-        try:
-            return self.request("GET", path, what=what, query=query)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def server_version(self) -> str:
-        if self._version is None:
-            info = self.request("GET", "/version", what="read the server version")
-            self._version = info.get("gitVersion") or f"v{info.get('major')}.{info.get('minor')}"
-        return self._version
-
-    def resource(self, api_version: str, kind: str) -> Resource | None:
-        """What the server calls this kind (discovery, cached), or None if it does not serve it."""
-        if api_version not in self._discovery:
-            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            listing = self.get(path, f"discover {api_version}")
-            self._discovery[api_version] = None if listing is None else {
-                r["kind"]: Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
-                for r in listing.get("resources", []) if "/" not in r["name"]
-            }
-        served = self._discovery[api_version]
-        return served.get(kind) if served else None
-
-    def require(self, api_version: str, kind: str) -> Resource:
-        found = self.resource(api_version, kind)
-        if found is not None:
-            return found
-        version = self.server_version()
-        since = INTRODUCED_IN.get((api_version, kind))
-        extra = f" ({api_version} {kind} needs Kubernetes {since} or newer)" if since else ""
-        raise KubeApiError(
-            f"this cluster (Kubernetes {version}) does not serve {kind} in {api_version}{extra}; nothing was changed",
-            "Remove the compose feature that needs it, or ask the cluster's administrators about an upgrade.",
-            status=None, reason="Unsupported")
-
-
-def _client_from(kubeconfig: str | None, context: str | None) -> Any:
-    """An ApiClient from a kubeconfig (file, context) or, inside a pod, the service account."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
-        if kubeconfig is not None and not os.path.isfile(kubeconfig):
-            raise UsageError(f"--kubeconfig {kubeconfig}: no such file",
-                             hint="Pass the path of a kubeconfig file (as for kubectl).")
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
-    except ConfigException as exc:
-        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise UsageError(f"cannot use Kubernetes configuration {where}"
-                         f"{f' (context {context})' if context else ''}: {exc}",
-                         hint="Pass --kubeconfig FILE and --context NAME, or run the gateway inside the cluster.") from None
-
-
-# -- plain functions over objects ----------------------------------------------------
-
-
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _labels_of(obj: dict[str, Any]) -> dict[str, str]:
-    return _meta(obj).get("labels") or {}
-
-
-def project_selector(ref: ProjectRef) -> str:
-    return f"{LABEL_MANAGED_BY}=spin,{LABEL_PROJECT}={ref.project}"
-
-
-def _age(obj: dict[str, Any]) -> float | None:
-    stamp = _meta(obj).get("creationTimestamp")
-    if not stamp:
-        return None
-    created = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return round((datetime.now(timezone.utc) - created).total_seconds(), 1)
-
-
-def parse_since(since: str | None) -> dict[str, Any]:
-    """`--since` as the log API's sinceSeconds (10s, 5m, 1h30m) or sinceTime (RFC 3339)."""
-    if not since:
-        return {}
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", since.strip())
-    if match and any(match.groups()):
-        h, m, s = (int(g or 0) for g in match.groups())
-        return {"sinceSeconds": max(1, h * 3600 + m * 60 + s)}
-    try:
-        stamp = datetime.fromisoformat(since.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--since {since!r} is neither a duration nor a time",
-                         hint="Use a duration such as 10m or 1h30m, or a time such as 2024-05-01T10:00:00Z.") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return {"sinceTime": stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-
-
-def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
-
-
-def pod_problem(pod: dict[str, Any]) -> tuple[str, str | None] | None:
-    """Why a pod is not ready, in a researcher's words, and the container whose last logs explain it."""
-    status = pod.get("status") or {}
-    scheduled = _condition(pod, "PodScheduled")
-    if scheduled and scheduled.get("status") == "False":
-        why = scheduled.get("message") or scheduled.get("reason") or "no reason given"
-        return f"cannot be placed on any node: {why}", None
-    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        reason = waiting.get("reason", "")
-        if reason in IMAGE_REASONS:
-            return f"image {cs.get('image')} cannot be pulled ({reason}): {waiting.get('message', '')}".rstrip(": "), None
-        if reason == "CrashLoopBackOff":
-            last = ((cs.get("lastState") or {}).get("terminated") or {})
-            code = last.get("exitCode")
-            return (f"container {cs['name']} keeps crashing (restarted {cs.get('restartCount', 0)} times"
-                    f"{f', last exit code {code}' if code is not None else ''})"), cs["name"]
-        if reason in {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}:
-            return f"container {cs['name']} cannot start: {waiting.get('message', reason)}", None
-        terminated = (cs.get("state") or {}).get("terminated") or {}
-        if terminated and terminated.get("exitCode"):
-            return f"container {cs['name']} exited with code {terminated['exitCode']}", cs["name"]
-    if not (pod.get("spec") or {}).get("nodeName"):
-        return "waiting to be placed on a node", None
-    if status.get("phase") == "Pending":
-        return "starting on node " + pod["spec"]["nodeName"], None
-    ready = _condition(pod, "Ready")
-    if ready and ready.get("status") != "True":
-        return "running but not ready (its health check does not pass yet)", None
-    return None
-
-
-def workload_problem(workload: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
-    """Why a workload has fewer pods than asked: quota, admission, its own failure conditions."""
-    failure = _condition(workload, "ReplicaFailure")
-    messages = [failure.get("message", "")] if failure and failure.get("status") == "True" else []
-    name = _meta(workload).get("name", "")
-    # The pods are created by a ReplicaSet (<deployment>-<hash>), the StatefulSet or the Job itself.
-    messages += [e.get("message", "") for e in events
-                 if e.get("reason") == "FailedCreate"
-                 and (e.get("involvedObject") or {}).get("name", "").startswith(name)]
-    for message in reversed(messages):
-        if "exceeded quota" in message:
-            return f"the project's quota does not allow more: {message}"
-    if messages:
-        return f"its pods cannot be created: {messages[-1]}"
-    progressing = _condition(workload, "Progressing")
-    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return f"rollout stalled: {progressing.get('message', '')}"
-    failed = _condition(workload, "Failed")
-    if failed and failed.get("status") == "True":
-        return f"failed: {failed.get('message') or failed.get('reason')}"
-    return None
-
-
-def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    """An object without what changes on every write (resourceVersion, managedFields times)."""
-    meta = dict(_meta(obj))
-    meta.pop("resourceVersion", None)
-    meta["managedFields"] = [{k: v for k, v in m.items() if k != "time"} for m in meta.get("managedFields") or []]
-    return {**obj, "metadata": meta}
-
-
-def ready_counts(workload: dict[str, Any]) -> tuple[int, int, bool]:
-    """(ready, desired, rolled out) of a Deployment, StatefulSet or Job."""
-    spec, status = workload.get("spec") or {}, workload.get("status") or {}
-    kind = workload.get("kind")
-    if kind == "Job":
-        desired = spec.get("completions") or 1
-        done = status.get("succeeded") or 0
-        return done, desired, done >= desired
-    desired = spec.get("replicas", 1)
-    ready = status.get("readyReplicas") or 0
-    current = (status.get("observedGeneration") or 0) >= (_meta(workload).get("generation") or 0)
-    updated = status.get("updatedReplicas") or 0
-    if kind == "Deployment":
-        available = _condition(workload, "Available")
-        rolled = current and updated >= desired and ready >= desired and (
-            desired == 0 or (available or {}).get("status") == "True")
-    else:
-        rolled = current and ready >= desired and updated >= desired
-    return ready, desired, rolled
-
-
-def service_ports(services: list[dict[str, Any]], service: str) -> list[str]:
-    out = []
-    for svc in services:
-        if (svc.get("spec") or {}).get("selector", {}).get(LABEL_SERVICE) != service:
-            continue
-        name = _meta(svc).get("name")
-        for port in (svc.get("spec") or {}).get("ports") or []:
-            out.append(f"{name}:{port.get('port')}/{port.get('protocol', 'TCP').lower()}")
-        try:
-            published = json.loads((_meta(svc).get("annotations") or {}).get(PUBLISHED_ANNOTATION) or "[]")
-        except ValueError:
-            published = []
-        for p in published:
-            out.append(f"{p.get('host_ip') or '0.0.0.0'}:{p.get('published')}->{p.get('target')}/{p.get('protocol', 'tcp')}")
-    return sorted(out)
-
-
-# -- the backend ---------------------------------------------------------------------
 
 
 class KubernetesBackend:
@@ -404,7 +47,7 @@ class KubernetesBackend:
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, *, api_client: Any = None,
                  timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0):
-        self.api = KubeApi(api_client or _client_from(kubeconfig, context), timeout=timeout)
+        self.api = KubeApi(api_client or client_from(kubeconfig, context), timeout=timeout)
         self.delete_timeout = delete_timeout
         self.poll = poll
 
@@ -418,7 +61,7 @@ class KubernetesBackend:
         ns = self._namespace(ref)
         if ns is None:
             return None
-        labels = _labels_of(ns)
+        labels = labels_of(ns)
         if labels.get(LABEL_MANAGED_BY) != "spin" or labels.get(LABEL_PROJECT, ref.project) != ref.project:
             raise Conflict(f"namespace {ref.namespace!r} already exists in the cluster and does not belong to "
                            f"spin project {ref.project!r}",
@@ -441,17 +84,17 @@ class KubernetesBackend:
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for api_version, kind in PROJECT_KINDS:
             for item in self._list(api_version, kind, ref, project_selector(ref)):
-                if _meta(item).get("ownerReferences"):
+                if meta_of(item).get("ownerReferences"):
                     continue  # made by a controller from one of ours: its owner is what we manage
-                found[(kind, _meta(item)["name"])] = item
+                found[(kind, meta_of(item)["name"])] = item
         return found
 
     def existing(self, ref: ProjectRef) -> ProjectInfo | None:
         ns = self._owned_namespace(ref)
         if ns is None:
             return None
-        labels = _labels_of(ns)
-        services = sorted({_labels_of(w).get(LABEL_SERVICE, _meta(w)["name"]) for w in self._workloads(ref)})
+        labels = labels_of(ns)
+        services = sorted({labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"]) for w in self._workloads(ref)})
         return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""),
                            labels.get(LABEL_FACILITY_PROJECT, ""), services)
 
@@ -467,12 +110,12 @@ class KubernetesBackend:
         for kind in WORKLOAD_KINDS:
             api_version = "batch/v1" if kind == "Job" else "apps/v1"
             for item in self._list(api_version, kind, None, f"{LABEL_MANAGED_BY}=spin"):
-                if not _meta(item).get("ownerReferences"):
-                    services.setdefault(_meta(item).get("namespace", ""), set()).add(
-                        _labels_of(item).get(LABEL_SERVICE, _meta(item)["name"]))
+                if not meta_of(item).get("ownerReferences"):
+                    services.setdefault(meta_of(item).get("namespace", ""), set()).add(
+                        labels_of(item).get(LABEL_SERVICE, meta_of(item)["name"]))
         out = []
         for ns in namespaces:
-            labels, name = _labels_of(ns), _meta(ns)["name"]
+            labels, name = labels_of(ns), meta_of(ns)["name"]
             out.append(ProjectInfo(labels.get(LABEL_PROJECT, name), name, labels.get(LABEL_OWNER, ""),
                                    labels.get(LABEL_FACILITY_PROJECT, ""), sorted(services.get(name, set()))))
         return sorted(out, key=lambda p: p.project)
@@ -522,7 +165,7 @@ class KubernetesBackend:
         if current is not None:
             preview = self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
                                        query={**query, "dryRun": "All"})
-            if _comparable(preview) == _comparable(current):
+            if comparable(preview) == comparable(current):
                 return current
         return self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
                                 query=query)
@@ -531,7 +174,7 @@ class KubernetesBackend:
         deadline = time.monotonic() + self.delete_timeout
         while True:
             ns = self._owned_namespace(ref)
-            if ns is None or not _meta(ns).get("deletionTimestamp"):
+            if ns is None or not meta_of(ns).get("deletionTimestamp"):
                 return
             if time.monotonic() >= deadline:
                 raise KubeApiError(f"project {ref.project} is still being removed (namespace {ref.namespace} "
@@ -554,7 +197,7 @@ class KubernetesBackend:
             new = self._apply_one(resource, obj, old)
             if old is None:
                 action = "created"
-            elif _meta(old).get("resourceVersion") == _meta(new).get("resourceVersion"):
+            elif meta_of(old).get("resourceVersion") == meta_of(new).get("resourceVersion"):
                 action = "unchanged"
             else:
                 action = "configured"
@@ -575,7 +218,7 @@ class KubernetesBackend:
     def _delete_object(self, obj: dict[str, Any]) -> bool:
         """Delete with foreground propagation (dependents first); False if it was already gone."""
         resource = self.api.require(obj["apiVersion"], obj["kind"])
-        meta = _meta(obj)
+        meta = meta_of(obj)
         try:
             self.api.request("DELETE", resource.path(meta.get("namespace"), meta["name"]),
                              what=f"delete {obj['kind']}/{meta['name']}",
@@ -625,7 +268,7 @@ class KubernetesBackend:
             still = []
             for obj in pending:
                 resource = self.api.require(obj["apiVersion"], obj["kind"])
-                meta = _meta(obj)
+                meta = meta_of(obj)
                 current = self.api.get(resource.path(meta.get("namespace"), meta["name"]),
                                        f"read {obj['kind']}/{meta['name']}")
                 if current is not None:
@@ -634,8 +277,8 @@ class KubernetesBackend:
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                names = ", ".join(f"{o['kind']}/{_meta(o)['name']}"
-                                  f"{' (waiting for ' + ', '.join(_meta(o).get('finalizers')) + ')' if _meta(o).get('finalizers') else ''}"
+                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}"
+                                  f"{' (waiting for ' + ', '.join(meta_of(o).get('finalizers')) + ')' if meta_of(o).get('finalizers') else ''}"
                                   for o in pending)
                 raise KubeApiError(f"project {ref.project}: still being deleted after {self.delete_timeout:g}s: {names}",
                                    "The cluster is still removing them; run `spin down` again to wait longer.",
@@ -649,7 +292,7 @@ class KubernetesBackend:
         for kind in WORKLOAD_KINDS:
             api_version = "batch/v1" if kind == "Job" else "apps/v1"
             out += [w for w in self._list(api_version, kind, ref, project_selector(ref))
-                    if not _meta(w).get("ownerReferences")]
+                    if not meta_of(w).get("ownerReferences")]
         return out
 
     def _pods(self, ref: ProjectRef, service: str | None = None) -> list[dict[str, Any]]:
@@ -669,15 +312,15 @@ class KubernetesBackend:
         services = self._list("v1", "Service", ref, project_selector(ref))
         events: list[dict[str, Any]] | None = None
         out, all_ready = [], True
-        for w in sorted(workloads, key=lambda w: _labels_of(w).get(LABEL_SERVICE, _meta(w)["name"])):
-            service = _labels_of(w).get(LABEL_SERVICE, _meta(w)["name"])
-            mine = [p for p in pods if _labels_of(p).get(LABEL_SERVICE) == service]
+        for w in sorted(workloads, key=lambda w: labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"])):
+            service = labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"])
+            mine = [p for p in pods if labels_of(p).get(LABEL_SERVICE) == service]
             ready, desired, rolled = ready_counts(w)
             restarts = sum(cs.get("restartCount", 0) for p in mine
                            for cs in (p.get("status") or {}).get("containerStatuses") or [])
             message = ""
             if w["kind"] == "Job":
-                state = "completed" if rolled else ("failed" if _condition(w, "Failed") else "running")
+                state = "completed" if rolled else ("failed" if condition(w, "Failed") else "running")
             elif rolled:
                 state = "running" if desired else "stopped"
             else:
@@ -691,7 +334,7 @@ class KubernetesBackend:
                     state = "waiting" if message else state
             out.append(ServiceStatus(service=service, kind=w["kind"], ready=ready, desired=desired, state=state,
                                      ports=service_ports(services, service), restarts=restarts,
-                                     age_seconds=_age(w), message=message))
+                                     age_seconds=age(w), message=message))
         return out, all_ready
 
     def _why(self, ref: ProjectRef, workload: dict[str, Any], pods: list[dict[str, Any]],
@@ -718,7 +361,7 @@ class KubernetesBackend:
     def _last_lines(self, ref: ProjectRef, pod: dict[str, Any], container: str, count: int = 5) -> list[str]:
         for previous in (True, False):
             try:
-                text = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{_meta(pod)['name']}/log",
+                text = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{meta_of(pod)['name']}/log",
                                         what="read logs", query={"container": container, "tailLines": count,
                                                                  "previous": previous},
                                         retry=False, timeout=10, stream=True).data.decode("utf-8", "replace")
@@ -752,18 +395,18 @@ class KubernetesBackend:
     def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
              follow: bool = False) -> Iterator[str]:
         query_base = {"tailLines": tail, **parse_since(since)}
-        pods = sorted(self._pods(ref, service), key=lambda p: (_labels_of(p).get(LABEL_SERVICE, ""), _meta(p)["name"]))
-        if service and not pods and service not in {_labels_of(w).get(LABEL_SERVICE) for w in self._workloads(ref)}:
+        pods = sorted(self._pods(ref, service), key=lambda p: (labels_of(p).get(LABEL_SERVICE, ""), meta_of(p)["name"]))
+        if service and not pods and service not in {labels_of(w).get(LABEL_SERVICE) for w in self._workloads(ref)}:
             raise NotFound(f"project {ref.project} has no service {service!r}", hint="`spin ps` lists its services.")
         if not pods:
             yield f"{service or ref.project} | no logs: no pods are running"
             return
         streams = []
         for pod in pods:
-            svc = _labels_of(pod).get(LABEL_SERVICE, _meta(pod)["name"])
+            svc = labels_of(pod).get(LABEL_SERVICE, meta_of(pod)["name"])
             if not (pod.get("spec") or {}).get("nodeName"):
                 why = (pod_problem(pod) or ("not started",))[0]
-                yield f"{svc} | no logs: pod {_meta(pod)['name']} has not started on any node ({why})"
+                yield f"{svc} | no logs: pod {meta_of(pod)['name']} has not started on any node ({why})"
                 continue
             for container in (pod.get("spec") or {}).get("containers") or []:
                 streams.append((svc, pod, container["name"]))
@@ -775,7 +418,7 @@ class KubernetesBackend:
 
     def _log_lines(self, ref: ProjectRef, svc: str, pod: dict[str, Any], container: str,
                    query: dict[str, Any]) -> Iterator[str]:
-        name = _meta(pod)["name"]
+        name = meta_of(pod)["name"]
         prefix = f"{svc} | " if len((pod.get("spec") or {}).get("containers") or []) == 1 else f"{svc}/{container} | "
         try:
             resp = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{name}/log", what="read logs",
@@ -820,4 +463,5 @@ class KubernetesBackend:
                 yield line
 
 
-__all__ = ["KubeApi", "KubernetesBackend", "api_error", "parse_since", "pod_problem", "workload_problem"]
+# KubeApi, api_error and parse_since are re-exported for callers that only know this module.
+__all__ = ["FIELD_MANAGER", "KubeApi", "KubernetesBackend", "api_error", "parse_since"]
