@@ -33,12 +33,19 @@ missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
+  # etcd-server's package would start a system etcd; the tests start their own on
+  # free loopback ports. policy-rc.d keeps it from starting at install, so nothing
+  # has to be stopped later (stopping "etcd" by name would kill the tests' own).
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
   apt_get update -qq
   apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+  made_policy=
 fi
-# etcd-server's package starts a system etcd on 2379; the tests start their
-# own on free loopback ports and the system one is not wanted.
-systemctl disable --now etcd >/dev/null 2>&1 || service etcd stop >/dev/null 2>&1 || true
 
 if have_bins; then
   log "control plane binaries cached in $BIN ($("$BIN/kube-apiserver" --version 2>/dev/null))"
