@@ -129,7 +129,7 @@ class KubeApi:
 
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         # The client serialises dicts itself only for JSON content types; apply patches go as text.
-        payload = body if content_type == "application/json" or body is None else json.dumps(body)
+        payload = body if content_type.endswith("json") or body is None else json.dumps(body)
         attempts = self.attempts if retry else 1
         for attempt in range(attempts):
             try:

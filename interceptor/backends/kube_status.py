@@ -64,7 +64,9 @@ def pod_problem(pod: dict[str, Any]) -> tuple[str, str | None] | None:
     """Why a pod is not ready, in a researcher's words, and the container whose last logs explain it."""
     status = pod.get("status") or {}
     scheduled = condition(pod, "PodScheduled")
-    if scheduled and scheduled.get("status") == "False":
+    bound = bool((pod.get("spec") or {}).get("nodeName"))
+    # A bound pod is scheduled, whatever a late write of the scheduler's condition says.
+    if scheduled and scheduled.get("status") == "False" and not bound:
         why = scheduled.get("message") or scheduled.get("reason") or "no reason given"
         return f"cannot be placed on any node: {why}", None
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
