@@ -118,11 +118,11 @@ def workload_problem(workload: dict[str, Any], events: list[dict[str, Any]]) -> 
 
 
 def comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    """An object without what changes on every write (resourceVersion, managedFields times)."""
+    """An object without what changes on every write (resourceVersion, managedFields times) and its status."""
     meta = dict(meta_of(obj))
     meta.pop("resourceVersion", None)
     meta["managedFields"] = [{k: v for k, v in m.items() if k != "time"} for m in meta.get("managedFields") or []]
-    return {**obj, "metadata": meta}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
 
 
 def ready_counts(workload: dict[str, Any]) -> tuple[int, int, bool]:

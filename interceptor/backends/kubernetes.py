@@ -149,12 +149,16 @@ class KubernetesBackend:
             out.append((call, resource, obj))
         return out
 
-    def _apply_one(self, resource: Resource, obj: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    def _apply_one(self, resource: Resource, obj: dict[str, Any],
+                   current: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
         """Server-side apply; an object the apply would not change is not written at all.
 
         Kubernetes 1.20 stores some no-op applies anyway (a PersistentVolumeClaim
         gets a new resourceVersion every time), so an existing object is first
         applied with dryRun=All and only written if that result differs from it.
+        Controllers write status and their own annotations meanwhile, so status
+        is left out of the comparison and a difference is checked once more
+        against a fresh read before writing.
         """
         meta = obj["metadata"]
         path = resource.path(meta.get("namespace"), meta["name"])
@@ -162,13 +166,26 @@ class KubernetesBackend:
         # force: `spin up` is the source of truth for the project's objects; a field someone
         # changed by hand (kubectl edit) is taken back, as a second `docker compose up` would.
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
-        if current is not None:
-            preview = self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
-                                       query={**query, "dryRun": "All"})
-            if comparable(preview) == comparable(current):
-                return current
-        return self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
-                                query=query)
+
+        def write() -> dict[str, Any]:
+            return self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
+                                    query=query)
+
+        if current is None:
+            return write(), "created"
+        preview = comparable(self.api.request("PATCH", path, what=what, body=obj,
+                                              content_type="application/apply-patch+yaml",
+                                              query={**query, "dryRun": "All"}))
+        if preview == comparable(current):
+            return current, "unchanged"
+        fresh = self.api.get(path, f"read {resource.kind}/{meta['name']}")
+        if fresh is None:
+            return write(), "created"
+        if preview == comparable(fresh):
+            return fresh, "unchanged"
+        new = write()
+        same = meta_of(new).get("resourceVersion") == meta_of(fresh).get("resourceVersion")
+        return new, "unchanged" if same else "configured"
 
     def _wait_namespace_not_terminating(self, ref: ProjectRef) -> None:
         deadline = time.monotonic() + self.delete_timeout
@@ -194,13 +211,7 @@ class KubernetesBackend:
             key = (resource.kind, obj["metadata"]["name"])
             wanted.add(key)
             old = ns_before if resource.kind == "Namespace" else before.get(key)
-            new = self._apply_one(resource, obj, old)
-            if old is None:
-                action = "created"
-            elif meta_of(old).get("resourceVersion") == meta_of(new).get("resourceVersion"):
-                action = "unchanged"
-            else:
-                action = "configured"
+            _, action = self._apply_one(resource, obj, old)
             results.append(CallResult(call_id=call.id, kind=resource.kind, name=key[1], action=action))
         for (kind, name), obj in before.items():
             if (kind, name) in wanted:
