@@ -22,8 +22,9 @@ _timings: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
     for item in items:
-        if "kube" in getattr(item, "fixturenames", ()):
+        if "kube" in getattr(item, "fixturenames", ()) and here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cluster)
 
 

@@ -162,3 +162,20 @@ def test_two_projects_side_by_side_do_not_touch_each_other(kube, backend, projec
     assert resource_versions(kube, b) == before_b
     names = {p.project for p in backend.list_projects()}
     assert b.project in names and a.project not in names
+
+
+def test_a_namespace_spin_did_not_make_is_never_taken_over(kube, backend, tmp_path):
+    from interceptor.backends.base import ProjectRef
+    from interceptor.errors import Conflict
+
+    ref = ProjectRef("default", "default", owner="alice", facility_project="astro")
+    with pytest.raises(Conflict) as info:
+        backend.existing(ref)
+    assert "namespace 'default' already exists in the cluster and does not belong to spin project 'default'" \
+        in info.value.message
+    before = kube.admin().get("/api/v1/namespaces/default", "read")["metadata"]["resourceVersion"]
+    with pytest.raises(Conflict):
+        backend.apply(ref, compose_calls(tmp_path, WEB, ref))
+    after = kube.admin().get("/api/v1/namespaces/default", "read")
+    assert after["metadata"]["resourceVersion"] == before
+    assert kube.admin().get("/apis/apps/v1/namespaces/default/deployments/web", "read") is None
