@@ -55,8 +55,13 @@ def api_error(exc: Exception, what: str) -> KubeApiError:
         message = status.get("message") or f"HTTP {code} {exc.reason or ''}".strip()
         causes = (status.get("details") or {}).get("causes") or []
         if code == 422 and causes:
-            fields = "; ".join(f"{c.get('field', '?')}: {c.get('message', '')}" for c in causes[:5])
-            message = f"{message} ({fields})" if fields not in message else message
+            # The server's message can embed a Go dump of the whole object (an immutable pod
+            # template); the causes name each field, with only the end of an overlong message.
+            fields = "; ".join(f"{c.get('field', '?')}: {_short(c.get('message', ''))}" for c in causes[:5])
+            details = status.get("details") or {}
+            kind, name = (details.get("kind") or "object").capitalize(), details.get("name", "")
+            message = f'{kind} "{name}" is invalid: {fields}' if len(message) > 300 else (
+                message if fields in message else f"{message} ({fields})")
         hint = _hint_for(code, message)
         return KubeApiError(f"Kubernetes refused to {what}: {message}", hint, status=code, reason=reason)
     if isinstance(exc, (u3.TimeoutError, TimeoutError)):
@@ -72,6 +77,10 @@ def api_error(exc: Exception, what: str) -> KubeApiError:
                             "Pass a working --kubeconfig (and --context), or run the gateway inside the cluster.",
                             status=None, reason="ConfigError")
     return KubeApiError(f"Kubernetes request failed ({what}): {type(exc).__name__}", status=None, reason="Unknown")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text.rsplit(": ", 1)[-1][-limit:]
 
 
 def _hint_for(code: int, message: str) -> str:

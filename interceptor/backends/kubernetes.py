@@ -173,17 +173,26 @@ class KubernetesBackend:
 
         if current is None:
             return write(), "created"
-        preview = comparable(self.api.request("PATCH", path, what=what, body=obj,
-                                              content_type="application/apply-patch+yaml",
-                                              query={**query, "dryRun": "All"}))
-        if preview == comparable(current):
-            return current, "unchanged"
-        fresh = self.api.get(path, f"read {resource.kind}/{meta['name']}")
-        if fresh is None:
-            return write(), "created"
-        if preview == comparable(fresh):
-            return fresh, "unchanged"
-        new = write()
+        try:
+            preview = comparable(self.api.request("PATCH", path, what=what, body=obj,
+                                                  content_type="application/apply-patch+yaml",
+                                                  query={**query, "dryRun": "All"}))
+            if preview == comparable(current):
+                return current, "unchanged"
+            fresh = self.api.get(path, f"read {resource.kind}/{meta['name']}")
+            if fresh is None:
+                return write(), "created"
+            if preview == comparable(fresh):
+                return fresh, "unchanged"
+            new = write()
+        except KubeApiError as exc:
+            if not (exc.status == 422 and resource.kind == "Job" and "field is immutable" in exc.message):
+                raise
+            # A Job's pod template cannot change: the changed one-shot service is a new run,
+            # as `docker compose up` recreates a changed container.
+            self._delete_object(current)
+            self._wait_gone(f"namespace {meta.get('namespace')}", [current])
+            return write(), "configured"
         same = meta_of(new).get("resourceVersion") == meta_of(fresh).get("resourceVersion")
         return new, "unchanged" if same else "configured"
 
@@ -269,10 +278,10 @@ class KubernetesBackend:
             self._delete_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.namespace}})
             results.append(CallResult(call_id=ns_call, kind="Namespace", name=ref.namespace, action="deleted"))
             gone_wanted.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.namespace}})
-        self._wait_gone(ref, gone_wanted)
+        self._wait_gone(f"project {ref.project}", gone_wanted)
         return results
 
-    def _wait_gone(self, ref: ProjectRef, objects: list[dict[str, Any]]) -> None:
+    def _wait_gone(self, where: str, objects: list[dict[str, Any]]) -> None:
         deadline = time.monotonic() + self.delete_timeout
         pending = list(objects)
         while pending:
@@ -291,7 +300,7 @@ class KubernetesBackend:
                 names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}"
                                   f"{' (waiting for ' + ', '.join(meta_of(o).get('finalizers')) + ')' if meta_of(o).get('finalizers') else ''}"
                                   for o in pending)
-                raise KubeApiError(f"project {ref.project}: still being deleted after {self.delete_timeout:g}s: {names}",
+                raise KubeApiError(f"{where}: still being deleted after {self.delete_timeout:g}s: {names}",
                                    "The cluster is still removing them; run `spin down` again to wait longer.",
                                    status=None, reason="Timeout")
             time.sleep(self.poll)

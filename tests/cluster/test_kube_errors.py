@@ -121,3 +121,13 @@ def test_since_that_is_neither_says_what_to_write():
     with pytest.raises(UsageError) as info:
         parse_since("yesterday")
     assert "10m" in info.value.hint
+
+
+def test_an_invalid_object_dump_in_the_servers_message_is_cut_to_the_field_and_its_problem():
+    dump = 'Job.batch "reduce" is invalid: spec.template: Invalid value: core.PodTemplateSpec{' + "x" * 2000 + \
+        '}: field is immutable'
+    exc = status_exception(422, "Invalid", dump, causes=[
+        {"field": "spec.template", "message": "Invalid value: core.PodTemplateSpec{" + "x" * 2000 + "}: field is immutable"}])
+    exc.body = exc.body.replace('"causes"', '"kind": "job", "name": "reduce", "causes"')
+    error = api_error(exc, "apply Job/reduce")
+    assert error.message == 'Kubernetes refused to apply Job/reduce: Job "reduce" is invalid: spec.template: field is immutable'

@@ -179,3 +179,24 @@ def test_a_namespace_spin_did_not_make_is_never_taken_over(kube, backend, tmp_pa
     after = kube.admin().get("/api/v1/namespaces/default", "read")
     assert after["metadata"]["resourceVersion"] == before
     assert kube.admin().get("/apis/apps/v1/namespaces/default/deployments/web", "read") is None
+
+
+JOB = """
+services:
+  reduce:
+    image: localhost/spin/busybox:1.35
+    command: ["echo", "night 1"]
+    restart: "no"
+"""
+
+
+def test_a_changed_one_shot_service_replaces_its_job(kube, backend, projects, tmp_path):
+    ref = projects.new("job")
+    assert up(backend, tmp_path, ref, JOB)[("Job", "reduce")] == "created"
+    uid = kube.admin().get(f"/apis/batch/v1/namespaces/{ref.namespace}/jobs/reduce", "read")["metadata"]["uid"]
+    # A Job's pod template cannot be changed in place: the old run is replaced by a new one.
+    actions = up(backend, tmp_path, ref, JOB.replace("night 1", "night 2"), name="b.yaml")
+    assert actions[("Job", "reduce")] == "configured"
+    job = kube.admin().get(f"/apis/batch/v1/namespaces/{ref.namespace}/jobs/reduce", "read")
+    assert job["metadata"]["uid"] != uid
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["echo", "night 2"]
