@@ -7,6 +7,7 @@ the suite must run: missing binaries fail it, they never skip it.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -82,6 +83,9 @@ def kube():
         yield Cluster(plane.admin_kubeconfig, plane.server, plane)
     finally:
         plane.stop()
+        # etcd's data and the logs; SPIN_KEEP_KUBE_LOGS=1 keeps them to look into a failure.
+        if not os.environ.get("SPIN_KEEP_KUBE_LOGS"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
