@@ -200,3 +200,19 @@ def test_a_changed_one_shot_service_replaces_its_job(kube, backend, projects, tm
     job = kube.admin().get(f"/apis/batch/v1/namespaces/{ref.namespace}/jobs/reduce", "read")
     assert job["metadata"]["uid"] != uid
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["echo", "night 2"]
+
+
+def test_two_gateway_replicas_applying_the_same_project_at_once_converge(kube, projects, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from interceptor.backends.kubernetes import KubernetesBackend
+
+    replicas = [KubernetesBackend(kubeconfig=str(kube.kubeconfig)) for _ in range(2)]
+    ref = projects.new("race")
+    calls = compose_calls(tmp_path, WEB, ref)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda b: b.apply(ref, calls), replicas))
+    assert all(len(results) == len(calls) for results in outcomes)
+    settled_versions(kube, ref)
+    again = replicas[0].apply(ref, compose_calls(tmp_path, WEB, ref, replicas[0].existing_objects(ref)))
+    assert {r.action for r in again} == {"unchanged"}
