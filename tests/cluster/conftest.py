@@ -89,6 +89,13 @@ def kube():
 
 
 @pytest.fixture
+def no_kubelet(kube):
+    """For tests that read the reasons pods stay Pending: only true of the kubelet-less control plane."""
+    if kube.local is None:
+        pytest.skip("SPIN_TEST_KUBECONFIG's cluster has nodes: pods do not stay Pending with the scheduler's reason")
+
+
+@pytest.fixture
 def backend(kube):
     from interceptor.backends.kubernetes import KubernetesBackend
 

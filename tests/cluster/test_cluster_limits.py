@@ -56,7 +56,7 @@ def test_a_used_up_quota_is_the_reason_wait_gives(kube, backend, projects, tmp_p
 
 
 @pytest.fixture
-def node(kube):
+def node(kube, no_kubelet):
     """A Node object with no kubelet behind it, cordoned so the scheduler places nothing there.
 
     Without it the pod garbage collector deletes pods bound to a node that does not exist.

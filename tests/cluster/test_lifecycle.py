@@ -116,7 +116,7 @@ def test_up_again_after_down_converges(kube, backend, projects, tmp_path):
     assert actions[("Deployment", "web")] == "created"
 
 
-def test_wait_times_out_with_the_schedulers_reason(kube, backend, projects, tmp_path):
+def test_wait_times_out_with_the_schedulers_reason(kube, no_kubelet, backend, projects, tmp_path):
     ref = projects.new("wait")
     up(backend, tmp_path, ref, WEB)
     with pytest.raises(WaitTimeout) as info:
@@ -128,7 +128,7 @@ def test_wait_times_out_with_the_schedulers_reason(kube, backend, projects, tmp_
     assert "worker (0/1 ready)" in message
 
 
-def test_status_shows_each_service_with_its_reason_ports_and_age(kube, backend, projects, tmp_path):
+def test_status_shows_each_service_with_its_reason_ports_and_age(kube, no_kubelet, backend, projects, tmp_path):
     ref = projects.new("ps")
     up(backend, tmp_path, ref, WEB)
     statuses = eventually(lambda: [s for s in backend.status(ref) if "placed" in s.message], timeout=20)
@@ -141,7 +141,7 @@ def test_status_shows_each_service_with_its_reason_ports_and_age(kube, backend, 
     assert web.restarts == 0
 
 
-def test_logs_say_clearly_there_are_none_without_a_node(kube, backend, projects, tmp_path):
+def test_logs_say_clearly_there_are_none_without_a_node(kube, no_kubelet, backend, projects, tmp_path):
     ref = projects.new("logs")
     up(backend, tmp_path, ref, WEB)
     eventually(lambda: kube.admin().request("GET", f"/api/v1/namespaces/{ref.namespace}/pods", what="list")["items"])
