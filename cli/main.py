@@ -279,6 +279,8 @@ def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user",
     o = _merge(ctx, None, None, None, None, json_output)
     user = user or getpass.getuser()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    if not password:
+        raise UsageError("an empty password is refused", hint="Type your facility password.")
     from cli.client import GatewayClient
 
     url = cfg.gateway_url(o.gateway)
@@ -367,6 +369,7 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
           since: Optional[datetime] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
           until: Optional[datetime] = typer.Option(None, "--until"),
           limit: int = typer.Option(100, "--limit", help="The newest N records"),
+          record_type: Optional[str] = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
           log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""
@@ -378,10 +381,11 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 
         from interceptor.audit_query import AuditFilter, query
 
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until)
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until,
+                          type=record_type)
         items = list(collections.deque(query(log, flt), maxlen=limit))
     else:
-        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit,
+        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit, "type": record_type,
                   "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
         items = _client(o).request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})["items"]
     if o.as_json:
@@ -400,6 +404,8 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
                  key: Optional[Path] = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
                                                     "(default: audit.key beside the log, if readable)"),
+                 pruned: bool = typer.Option(False, "--pruned", help="The oldest rotated files were archived or "
+                                             "removed on purpose: start the chain at the oldest file here"),
                  json_output: bool = JsonOpt):
     """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
     from interceptor.audit_verify import verify
@@ -409,14 +415,20 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
     if key is not None and not key_path.exists():
         raise UsageError(f"no audit key at {key_path}")
     secret = key_path.read_bytes().strip() if key_path.exists() else None
-    report = verify(log, key=secret)
+    report = verify(log, key=secret, pruned=pruned)
     if o.as_json:
         o.render.json(vars(report))
     elif report.ok:
         o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact"
-                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)"))
+                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)")
+                      + (", nothing cut off the end (head file)" if report.head == "ok"
+                         else f" (head file {report.head}: truncation not checked)"))
+        for note in report.notes:
+            o.render.line(f"note: {note}")
     else:
-        o.render.line(f"TAMPERED: {report.file}:{report.line}: {report.problem} ({report.records} records verified before it)")
+        o.render.line(f"TAMPERED: {report.file}:{report.line}"
+                      + (f" (record {report.record_id})" if report.record_id else "")
+                      + f": {report.problem} ({report.records} records verified before it)")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -478,7 +490,8 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   context: Optional[str] = typer.Option(None, "--context"),
                   identity: str = typer.Option("users", "--identity", help="users | ldap"),
                   users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
-                  identity_config: Optional[Path] = typer.Option(None, "--identity-config"),
+                  identity_config: Optional[Path] = typer.Option(None, "--ldap-config", "--identity-config",
+                                                                   help="LDAP settings (YAML) for --identity ldap"),
                   policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
                   site_data: Optional[Path] = typer.Option(None, "--site-data"),
                   policy_timeout: float = typer.Option(2.0, "--policy-timeout"),

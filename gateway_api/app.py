@@ -14,13 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.audit_query import AuditFilter, query
+from interceptor.audit_query import AuditFilter, Viewer, query
 import collections
 import json
 import time
 from datetime import datetime
 
-from interceptor.errors import AuthError, Forbidden, SpinError, UsageError
+from interceptor.errors import AuthError, Forbidden, NotFound, SpinError
 from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from gateway_api.auth.tokens import TokenSigner
 from gateway_api.gateway import Caller, Gateway
@@ -30,7 +30,7 @@ from gateway_api.schemas import (
 )
 from gateway_api.settings import Settings
 
-PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name")
+PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {400: "Bad request", 500: "The policy folder does not compile", 401: "Not authenticated", 403: "Refused: by policy or access rules",
@@ -47,6 +47,35 @@ def _error(status: int, body: dict[str, Any]) -> JSONResponse:
 def _watch_policy(gateway: Gateway, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
         gateway.policy.try_reload()
+
+
+def _one_error_body(app: FastAPI) -> None:
+    """The OpenAPI document promises ErrorBody for every 422, as the handler above sends.
+
+    FastAPI documents its own HTTPValidationError for routes with parameters; schemathesis
+    found every such route's 422 breaking its documented schema.
+    """
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path, methods in doc.get("paths", {}).items():
+            for op in methods.values():
+                if op.get("parameters") or op.get("requestBody"):
+                    op["responses"]["422"] = {"description": "Invalid input", "content": ref}
+                if path.startswith("/v1/"):  # the identity source (LDAP) is consulted on every call
+                    op["responses"].setdefault("503", {"description": ERRORS[503]["description"], "content": ref})
+                if op.get("requestBody"):  # a body that is not JSON at all
+                    op["responses"].setdefault("400", {"description": "The body cannot be parsed", "content": ref})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            doc.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> FastAPI:
@@ -97,15 +126,23 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         claims = signer.verify(token.strip())
         source = request.client.host if request.client else None
         if claims.kind != "service":
-            return Caller(identity=gateway.identity.lookup(claims.subject), token_id=claims.token_id,
-                          token_kind="user", source=source)
+            try:
+                identity = gateway.identity.lookup(claims.subject)
+            except NotFound:  # removed from the directory since the token was issued: the token is void
+                raise AuthError(f"the token's user {claims.subject!r} is no longer known to the facility",
+                                hint="Run `spin login` again, or ask the facility about your account.") from None
+            return Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
         # A facility system acts for one user per request, within its token's scope.
         record = registry.check_active(claims.token_id)
         act_as = request.headers.get("x-spin-user", "").strip()
         if not act_as:
             raise AuthError("a service token must name the user it acts for in the X-Spin-User header",
                             hint="Send X-Spin-User: <the job's user>.")
-        identity = gateway.identity.lookup(act_as)
+        try:
+            identity = gateway.identity.lookup(act_as)
+        except NotFound:
+            raise AuthError(f"X-Spin-User names no user the facility knows ({act_as[:64]!r})",
+                            hint="Send the job's user name as the batch system knows it.") from None
         caller = Caller(identity=identity, token_id=claims.token_id, token_kind="service", source=source)
         reason = record.scope.permits(identity.name, identity.projects, operation)
         if reason:
@@ -122,6 +159,12 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     UpAuth = Annotated[Caller, needs("up")]
     CheckAuth = Annotated[Caller, needs("check")]
     DownAuth = Annotated[Caller, needs("down")]
+
+    def _shares_a_project(name: str, projects: frozenset[str]) -> bool:
+        try:
+            return bool(projects & set(gateway.identity.lookup(name).projects))
+        except SpinError:  # no such user (or the directory is down): nothing shared that we can show
+            return False
 
     def require_admin(who: Caller, what: str) -> None:
         if not who.identity.admin or who.token_kind != "user":
@@ -140,9 +183,18 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return Health(status="ready", checks=checks)
 
     @app.post("/v1/login", response_model=TokenResponse, responses={401: ERRORS[401], 503: ERRORS[503]}, tags=["auth"])
-    def login(body: LoginRequest) -> TokenResponse:
-        identity = gateway.identity.authenticate(body.username, body.password)
+    def login(body: LoginRequest, request: Request) -> TokenResponse:
+        # Logins are audited, refused ones too (guessing shows in the log); the password never is.
+        source = request.client.host if request.client else None
+        try:
+            identity = gateway.identity.authenticate(body.username, body.password)
+        except AuthError as exc:
+            gateway.audit.write({"type": "login", "user": {"name": body.username}, "source": source,
+                                 "decision": "deny", "violations": [{"rule": "login", "message": exc.message}]})
+            raise
         token, claims = signer.issue(identity.name, ttl=settings.token_ttl)
+        gateway.audit.write({"type": "login", "user": {"name": identity.name, "uid": identity.uid}, "source": source,
+                             "decision": "allow", "token": {"id": claims.token_id, "kind": "user"}})
         return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
 
     @app.get("/v1/whoami", response_model=WhoAmI, responses={401: ERRORS[401]}, tags=["auth"])
@@ -157,7 +209,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return gateway.list_projects(who, limit, cursor)
 
     @app.post("/v1/projects/{project}/check", response_model=PlanResponse,
-              responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["projects"],
+              responses={k: ERRORS[k] for k in (401, 403, 404, 422, 503)}, tags=["projects"],
               summary="Decide every call of `up` without forwarding anything (dry run)")
     def check(who: CheckAuth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
         return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,
@@ -178,8 +230,15 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
 
     @app.get("/v1/projects/{project}", response_model=StatusResponse,
              responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])
-    def status(who: Auth, project: str = PROJECT) -> StatusResponse:
-        return gateway.status(who, project)
+    def status(who: Auth, project: str = PROJECT, limit: int = Query(100, ge=1, le=1000),
+               cursor: str | None = Query(None, max_length=63, description="next_cursor of the previous page")
+               ) -> StatusResponse:
+        answer = gateway.status(who, project)
+        # Pages by service name, like the project list.
+        services = sorted((s for s in answer.services if cursor is None or s.service > cursor), key=lambda s: s.service)
+        page = services[:limit]
+        return answer.model_copy(update={"services": page,
+                                         "next_cursor": page[-1].service if len(services) > limit else None})
 
     @app.get("/v1/projects/{project}/logs", response_model=LogsResponse,
              responses={k: ERRORS[k] for k in (401, 403, 404)}, tags=["projects"])
@@ -205,29 +264,55 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         gateway.policy.reload()
         return policy_info(who)
 
-    @app.get("/v1/audit", response_model=AuditPage, responses={401: ERRORS[401]}, tags=["audit"],
-             summary="Decision records; administrators see everyone's, others their own. stream=true gives JSON lines")
+    @app.get("/v1/audit", response_model=AuditPage, tags=["audit"],
+             responses={401: ERRORS[401], 403: ERRORS[403], 404: ERRORS[404], 200: {"content": {"application/x-ndjson": {
+                 "schema": {"type": "string", "description": "One audit record (JSON) per line"}}}}},
+             summary="Decision records; administrators see everyone's, others their own and their facility projects'. "
+                     "stream=true gives JSON lines")
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
-              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery)$"),
-              limit: int = Query(100, ge=1, le=10000), stream: bool = False):
+              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login)$"),
+              limit: int = Query(100, ge=1, le=10000), stream: bool = False,
+              cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
+                                         description="next_cursor of a page: the records older than that page")):
+        viewer = None
         if not who.identity.admin:
-            user = who.identity.name  # non-admins read only their own records
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type)
+            # Others read their own records and their facility projects' (the rule projects follow), and are
+            # told so if they name a user outside those projects.
+            mine = frozenset(who.identity.projects)
+            if user not in (None, who.identity.name) and not _shares_a_project(user, mine):
+                gateway.deny_access(who, "read audit", f"audit?user={user}", Forbidden(
+                    f"only administrators read the audit records of users outside your facility projects; "
+                    f"you ({who.identity.name}) read your own and those of {', '.join(sorted(mine)) or 'your projects'}",
+                    hint="Leave out ?user=, or ask an administrator."))
+            viewer = Viewer(who.identity.name, mine)
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
+                          viewer=viewer)
         records = query(settings.audit_log, flt)
         if stream:
             return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
                                      media_type="application/x-ndjson")
-        return AuditPage(items=list(collections.deque(records, maxlen=limit)))
+        # Pages run from the newest back: each holds up to `limit` records (oldest first), and
+        # next_cursor names its oldest record when older ones match too.
+        page: collections.deque = collections.deque(maxlen=limit)
+        older = found = False
+        for record in records:
+            if cursor is not None and record.get("record_id") == cursor:
+                found = True
+                break
+            older = older or len(page) == limit
+            page.append(record)
+        if cursor is not None and not found:
+            raise NotFound(f"no audit record {cursor} among those you may read with these filters",
+                           hint="Pass the next_cursor of a page fetched with the same filters.")
+        return AuditPage(items=list(page), next_cursor=page[0].get("record_id") if older and page else None)
 
     @app.post("/v1/tokens", response_model=ServiceTokenResponse, status_code=201,
               responses={k: ERRORS[k] for k in (401, 403, 422)}, tags=["tokens"],
               summary="Administrators: create a scoped, expiring service token for a facility system")
     def create_token(who: Auth, body: ServiceTokenRequest) -> ServiceTokenResponse:
         require_admin(who, "create service tokens")
-        if not body.users and not body.projects:
-            raise UsageError("a service token needs at least one user or project it may act for")
         scope = TokenScope(users=body.users, projects=body.projects, operations=body.operations)
         token, claims = signer.issue(f"service:{body.name}", kind="service", ttl=body.ttl_seconds,
                                      scopes=scope.model_dump())
@@ -254,6 +339,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
                              "user": {"name": who.identity.name, "uid": who.identity.uid}})
         return record
 
+    _one_error_body(app)
     return app
 
 

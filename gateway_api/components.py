@@ -32,9 +32,17 @@ def make_identity(settings: Settings) -> IdentityProvider:
     if settings.identity == "ldap":
         from gateway_api.identity.ldap import LdapConfig, LdapProvider
         if settings.identity_config is None:
-            raise UsageError("--identity ldap needs --identity-config FILE")
-        return LdapProvider(LdapConfig.from_file(settings.identity_config))
+            raise UsageError("--identity ldap needs --ldap-config FILE", hint="See examples/ldap/gateway-ldap.yaml.")
+        return LdapProvider(LdapConfig.from_file(settings.identity_config), admin_group=_site_admin_group(settings))
     raise UsageError(f"unknown identity source {settings.identity!r}")
+
+
+def _site_admin_group(settings: Settings) -> str | None:
+    """The admin group named in the site data (the same file the policies read), unless the LDAP config names one."""
+    from policy.bundle import load_site_data
+
+    path = settings.site_data or settings.policy_dir / "site.yaml"
+    return load_site_data(path).get("admin_group") if path.exists() else None
 
 
 def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:

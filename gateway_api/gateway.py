@@ -109,7 +109,10 @@ class Gateway:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
-        fproject = access.facility_project_for(identity, facility_project)
+        try:
+            fproject = access.facility_project_for(identity, facility_project)
+        except Forbidden as exc:  # every refusal is audited, this one too
+            self.deny_access(caller, operation, project, exc)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         with self._project_lock(namespace):
             info = self._authorise(caller, operation, project, ref)
@@ -126,6 +129,10 @@ class Gateway:
                                  on_behalf_of=identity.name if identity is not caller.identity else None)
             outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
         response = self._response(outcome, ctx)
+        if info is None and outcome.forwarded:
+            # A project that did not exist was created, whatever a backend reports for objects it does not
+            # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
+            response.status = "created"
         if not outcome.allowed and not dry_run:
             raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
         if wait and outcome.forwarded:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway_api.auth.service_tokens import TokenRecord
 from interceptor.types import CallResult, Decision, Notice, ServiceStatus
@@ -20,7 +20,9 @@ class ErrorBody(BaseModel):
 
 
 class ComposeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"compose": {
+        "name": "demo", "services": {"web": {"image": "localhost/spin/busybox:1.35",
+                                             "command": ["httpd", "-f", "-p", "8080"]}}}}]})
     compose: dict[str, Any] = Field(description="The canonical compose model (`spin config --format json`)")
     facility_project: str | None = Field(default=None, max_length=63,
                                          description="Facility project (group) the services belong to; default: the caller's first project")
@@ -59,6 +61,7 @@ class StatusResponse(BaseModel):
     owner: str
     facility_project: str
     services: list[ServiceStatus]
+    next_cursor: str | None = Field(default=None, description="Pass as cursor for the services after this page")
 
 
 class ProjectSummary(BaseModel):
@@ -99,6 +102,13 @@ class ServiceTokenRequest(BaseModel):
     projects: list[str] = Field(default_factory=list, max_length=1000)
     operations: list[Literal["up", "down", "check", "read"]] = Field(default_factory=lambda: ["up", "down", "check", "read"])
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
+
+    @model_validator(mode="after")
+    def _acts_for_someone(self) -> "ServiceTokenRequest":
+        # A 422 like every other invalid body (a UsageError here was an undocumented 400).
+        if not self.users and not self.projects:
+            raise ValueError("a service token needs at least one user or project it may act for")
+        return self
 
 
 class ServiceTokenResponse(BaseModel):

@@ -3,18 +3,30 @@
 Every record carries `prev`, the SHA-256 of the previous record's line, so
 changing, removing, inserting or reordering a record breaks the chain at that
 place (`spin audit verify`). The chain continues across rotation: the first
-record of a new file points at the last line of the rotated one.
+record of a new file points at the last line of the rotated one. With the
+gateway's audit key every record also carries an HMAC, and the head file
+(`<log>.head`, HMAC'd) names the last record written, so cutting records off
+the end is found too.
 
 A record is on disk (write + fsync) before the caller goes on: the interceptor
-writes the decision before forwarding and the result before answering. When
-the write fails, AuditError stops the call (nothing is forwarded).
+writes the decisions before forwarding and the results before answering. When
+the write fails (disk full, read-only, permission), AuditError stops the call
+and the file is cut back to its last whole record, so the chain stays intact.
+
+Several processes may write one log (uvicorn --workers N): an exclusive flock on
+`<log>.lock` orders them, and each picks up the chain (and a rotation) that the
+others left before it writes.
 """
 
 from __future__ import annotations
 
+import base64
+import errno
+import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sys
 import threading
@@ -26,6 +38,8 @@ from typing import IO, Any, Iterator
 import structlog
 
 from interceptor.errors import AuditError
+
+log = logging.getLogger("spin.audit")
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
@@ -41,11 +55,36 @@ def render(record: dict[str, Any]) -> bytes:
 
 def record_mac(key: bytes, line_without_mac: bytes) -> str:
     """HMAC of a record: without the gateway's key, nobody can write a record that verifies."""
-    return hmac.new(key, line_without_mac, hashlib.sha256).hexdigest()
+    return hmac.digest(key, line_without_mac, "sha256").hex()  # the one-shot C path: verify calls it per record
 
 
 def line_hash(line: bytes) -> str:
     return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + ".head")
+
+
+def head_mac(key: bytes, head: dict[str, Any]) -> str:
+    return record_mac(key, render({k: v for k, v in head.items() if k != "mac"}))
+
+
+#: The head file holds two fixed-size slots written in turn, each a JSON line with a sequence number:
+#: a write torn by a power cut spoils one slot and the other still names an earlier record.
+HEAD_SLOT = 1024
+
+
+def read_head_slots(data: bytes) -> list[dict[str, Any]]:
+    slots = []
+    for start in (0, HEAD_SLOT):
+        try:
+            slot = json.loads(data[start:start + HEAD_SLOT])
+        except ValueError:
+            continue
+        if isinstance(slot, dict) and isinstance(slot.get("hash"), str) and isinstance(slot.get("seq"), int):
+            slots.append(slot)
+    return slots
 
 
 def _last_line(path: Path) -> bytes | None:
@@ -68,6 +107,17 @@ def _last_line(path: Path) -> bytes | None:
             return stripped or None
     except FileNotFoundError:
         return None
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                count += block.count(b"\n")
+    except FileNotFoundError:
+        return 0
+    return count
 
 
 def rotated_files(path: Path) -> list[Path]:
@@ -93,24 +143,147 @@ class AuditLog:
         self.fsync = fsync
         self._stream = stream if stream is not None else (sys.stdout if stdout else None)
         self._lock = threading.Lock()
-        self._torn = b""
+        self._fh: Any = None
+        self._ino = -1
+        self._size = 0  # bytes of the current file that this process has accounted for
+        self._lines = 0
+        self._prev = GENESIS
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lockfd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            self._headfd = os.open(head_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from None
+        with self._lock, self._exclusive():
+            self._catch_up()
+
+    # -- staying in step with the file (and with other processes writing it) -----------------
+
+    class _Flock:
+        def __init__(self, fd: int):
+            self.fd = fd
+
+        def __enter__(self):
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+        def __exit__(self, *exc):
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def _exclusive(self) -> "AuditLog._Flock":
+        return AuditLog._Flock(self._lockfd)
+
+    def _open(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        try:
             self._fh = open(self.path, "ab", buffering=0)
             os.chmod(self.path, 0o600)
         except OSError as exc:
+            self._fh = None
             raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from None
-        self._recover_torn_tail()
-        last = _last_line(self.path)
+        st = os.fstat(self._fh.fileno())
+        self._ino, self._size, self._lines = st.st_ino, 0, 0
+
+    def _catch_up(self) -> None:
+        """Under the flock: reopen after another process rotated, re-read the chain's end if the file grew."""
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            on_disk = None
+        except OSError as exc:
+            raise AuditError(f"cannot read the audit log {self.path}: {exc.strerror}") from None
+        if self._fh is None or on_disk is None or on_disk.st_ino != self._ino:
+            self._open()
+            self._size = -1  # unknown: read the end below
+        size = os.fstat(self._fh.fileno()).st_size
+        if size == self._size:
+            return
+        if 0 <= self._size < size:
+            # Another process appended whole lines after ours: read only what it added.
+            with open(self.path, "rb") as fh:
+                fh.seek(self._size)
+                added = fh.read(size - self._size)
+            if added.endswith(b"\n"):
+                self._prev = line_hash(added.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+                self._size, self._lines = size, self._lines + added.count(b"\n")
+                return
+        torn = self._recover_torn_tail(size)
+        if torn:
+            size = os.fstat(self._fh.fileno()).st_size
+        last = _last_line(self.path) if size else None
         if last is None:
             rotated = rotated_files(self.path)
             last = _last_line(rotated[-1]) if rotated else None
         self._prev = line_hash(last) if last else GENESIS
-        if getattr(self, "_torn", None):
-            import base64
-            self.write({"type": "recovery", "detail": "a partial record from a crash was moved into this record",
-                        "torn_bytes_b64": base64.b64encode(self._torn).decode()})
-            self._torn = b""
+        self._size, self._lines = size, _count_lines(self.path)
+        gap = self._gap_since_head()
+        if torn:
+            self._append([{"type": "recovery", "detail": "a partial record from a crash was moved into this record",
+                           "torn_bytes_b64": base64.b64encode(torn).decode()}])
+        if gap:
+            self._append([{"type": "gap", **gap}])
+
+    def _gap_since_head(self) -> dict[str, Any] | None:
+        """Compare the end of the log with what the head file says was written last.
+
+        A log cut short (or its newest file removed, or its head deleted) while the gateway was stopped would
+        otherwise be carried on from its new end, and the next head would hide the cut. Instead the gateway
+        writes a `gap` record saying what it found, and `spin audit verify` reports it.
+        """
+        data = os.pread(self._headfd, 2 * HEAD_SLOT, 0)
+        slots = read_head_slots(data)
+        if self._key is not None:
+            slots = [s for s in slots if isinstance(s.get("mac"), str)
+                     and hmac.compare_digest(s["mac"], head_mac(self._key, s))]
+        if not slots:
+            if self._prev == GENESIS and not data.strip():
+                return None  # a new log
+            why = "missing or empty" if not data.strip() else "unreadable or not written with the gateway's key"
+            return {"detail": f"the head file was {why} while the log holds records: records cut off the end "
+                              "before this point cannot be ruled out"}
+        head = max(slots, key=lambda slot: slot["seq"])
+        if head["hash"] == self._prev or self._holds(head["hash"]):
+            return None  # the end the head names, or a head a power cut left behind the end
+        return {"detail": "the log ended before the last record the head file names: records were cut off the "
+                          "end, or the newest file removed, while the gateway was stopped",
+                "head_record_id": head.get("record_id"), "head_file": head.get("file"), "head_line": head.get("line")}
+
+    def _holds(self, wanted: str) -> bool:
+        """Whether a line of the current file (or the last rotated one) hashes to `wanted`; read only on a mismatch."""
+        rotated = rotated_files(self.path)
+        for file in [self.path, *rotated[-1:]]:
+            try:
+                with open(file, "rb") as fh:
+                    if any(line_hash(raw) == wanted for raw in fh):
+                        return True
+            except FileNotFoundError:
+                continue
+        return False
+
+    def _recover_torn_tail(self, size: int) -> bytes:
+        """A crash mid-write (power loss) can leave a partial last line: cut it off and return its bytes."""
+        if size == 0:
+            return b""
+        with open(self.path, "rb") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return b""
+            # Only the last line can be torn; read back just far enough to find its start.
+            pos, tail = size, b""
+            while pos > 0 and b"\n" not in tail:
+                step = min(65536, pos)
+                pos -= step
+                fh.seek(pos)
+                tail = fh.read(step) + tail
+        cut = tail.rfind(b"\n") + 1
+        keep = pos + cut
+        try:
+            os.truncate(self.path, keep)
+        except OSError as exc:
+            raise AuditError(f"cannot repair the audit log {self.path}: {exc.strerror}") from None
+        return tail[cut:]
+
+    # -- writing -------------------------------------------------------------------------------
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         """Append one record; returns it as written (with time, id and chain fields)."""
@@ -120,79 +293,114 @@ class AuditLog:
         """Append several records with one fsync (a plan's decisions): all are on disk when this returns."""
         if not records:
             return []
-        written = []
-        with self._lock:
-            lines = []
-            prev = self._prev
-            for record in records:
-                full = {
-                    "schema_version": SCHEMA_VERSION,
-                    "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-                    "record_id": uuid.uuid4().hex,
-                    **record,
-                    "prev": prev,
-                }
-                line = render(full)
-                if self._key is not None:
-                    full["mac"] = record_mac(self._key, line)
-                    line = render(full)
-                prev = line_hash(line)
-                lines.append(line)
-                written.append(full)
-            blob = b"".join(line + b"\n" for line in lines)
-            try:
-                if self.max_bytes and self._fh.tell() > 0 and self._fh.tell() + len(blob) > self.max_bytes:
-                    self._rotate()
-                # One write(2) of whole lines on an O_APPEND file: a killed process leaves whole lines or none.
-                self._fh.write(blob)
-                if self.fsync:
-                    os.fsync(self._fh.fileno())
-            except OSError as exc:
-                raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror}") from None
-            self._prev = prev
-        if self._stream is not None:
-            try:
-                self._stream.write(b"".join(line + b"\n" for line in lines).decode())
-                self._stream.flush()
-            except (OSError, ValueError):
-                pass  # the file is the record; the pipeline copy is best effort
+        with self._lock, self._exclusive():
+            self._catch_up()
+            written, lines = self._append(records)
+            if self._stream is not None:
+                # Under the flock too: worker processes sharing one stdout never interleave inside a line,
+                # and the pipeline sees the file's order.
+                try:
+                    self._stream.write(b"".join(line + b"\n" for line in lines).decode())
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    pass  # the file is the record; the pipeline copy is best effort
         return written
 
-    def _recover_torn_tail(self) -> None:
-        """A crash mid-write (power loss) can leave a partial last line. Keep its bytes, in a record that says so."""
+    def _append(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+        lines, written = [], []
+        prev = self._prev
+        for record in records:
+            full = {
+                "schema_version": SCHEMA_VERSION,
+                "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                "record_id": uuid.uuid4().hex,
+                **record,
+                "prev": prev,
+            }
+            line = render(full)
+            if self._key is not None:
+                full["mac"] = record_mac(self._key, line)
+                line = render(full)
+            prev = line_hash(line)
+            lines.append(line)
+            written.append(full)
+        blob = b"".join(line + b"\n" for line in lines)
+        if self.max_bytes and self._size > 0 and self._size + len(blob) > self.max_bytes:
+            self._rotate()
+        start = self._size
         try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size == 0:
-            return
-        with open(self.path, "rb") as fh:
-            fh.seek(size - 1)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(0)
-            data = fh.read()
-        keep = data.rfind(b"\n") + 1
-        torn = data[keep:]
-        os.truncate(self.path, keep)
-        self._torn = torn
+            # One write(2) of whole lines on an O_APPEND file: a killed process leaves whole lines or none.
+            done = self._fh.write(blob)
+            while done < len(blob):  # a short write (disk nearly full): the next one says why it stopped
+                more = self._fh.write(blob[done:])
+                if not more:
+                    raise OSError(errno.EIO, f"short write ({done} of {len(blob)} bytes)")
+                done += more
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self._cut_back(start)
+            # The records cannot be kept; say so in the gateway's own log, where operators look first.
+            log.error("audit write failed (%s): %d record(s) of request(s) %s could not be written",
+                      exc.strerror or exc, len(records), ",".join(sorted({str(r.get("request_id")) for r in records})))
+            raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror or exc}",
+                             hint=AuditError.default_hint) from None
+        self._size += len(blob)
+        self._lines += len(lines)
+        self._prev = prev
+        self._write_head(written[-1]["record_id"])
+        return written, lines
+
+    def _cut_back(self, size: int) -> None:
+        """A failed write may have left part of a line: remove it so the next record follows a whole one."""
+        try:
+            os.ftruncate(self._fh.fileno(), size)
+        except OSError:
+            self._size = -1  # could not repair now: the next write re-reads the end and records the torn bytes
+
+    def _write_head(self, record_id: str) -> None:
+        """Name the last record (HMAC'd): a log cut short ends before it, and verify says so.
+
+        Written in place (one pwrite into the slot after the newest) and not fsynced: a rename per
+        write costs milliseconds on ext4, and a SIGKILL cannot lose a pwrite (the page cache survives
+        the process). After a power cut the head may name an earlier record, which verify accepts.
+        """
+        try:
+            slots = read_head_slots(os.pread(self._headfd, 2 * HEAD_SLOT, 0))
+            seq = max((slot["seq"] for slot in slots), default=0) + 1
+            head = {"schema_version": SCHEMA_VERSION, "seq": seq, "file": self.path.name, "line": self._lines,
+                    "record_id": record_id, "hash": self._prev,
+                    "time": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
+            if self._key is not None:
+                head["mac"] = head_mac(self._key, head)
+            line = render(head)[:HEAD_SLOT - 1]
+            os.pwrite(self._headfd, line.ljust(HEAD_SLOT - 1) + b"\n", (seq % 2) * HEAD_SLOT)
+        except OSError as exc:
+            # The records are on disk and chained; only truncation detection would fall behind. Refuse anyway:
+            # a gateway that cannot keep its head current must not go on as if it could.
+            raise AuditError(f"cannot write the audit head file {head_path(self.path)}: {exc.strerror}") from None
 
     def _rotate(self) -> None:
-        self._fh.close()
         rotated = rotated_files(self.path)
         number = int(rotated[-1].name.rsplit(".", 1)[1]) + 1 if rotated else 1
-        os.rename(self.path, self.path.with_name(f"{self.path.name}.{number}"))
-        self._fh = open(self.path, "ab", buffering=0)
-        os.chmod(self.path, 0o600)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)  # the rename itself must survive a crash
-        finally:
-            os.close(dir_fd)
+            os.rename(self.path, self.path.with_name(f"{self.path.name}.{number}"))
+            self._open()
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the rename itself must survive a crash
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise AuditError(f"cannot rotate the audit log {self.path}: {exc.strerror}") from None
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+            os.close(self._headfd)
+            os.close(self._lockfd)
 
 
 def read_records(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from interceptor.audit import AuditLog
 from interceptor.backends.base import Backend, ProjectRef
-from interceptor.errors import ForwardError, SpinError
+from interceptor.errors import AuditError, ForwardError, SpinError
 from interceptor.policy_input import admission_input
 from interceptor.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
 
@@ -77,8 +77,12 @@ def decide_call(call: Call, identity: Identity, plan: Plan, policy: Decider, *, 
     started = time.perf_counter()
     rounds: list[Decision] = []
     for _ in range(MAX_PATCH_ROUNDS):
-        decision = policy.decide(call.id, call.operation, call.kind, call.name,
-                                 admission_input(current, identity, plan, dry_run=dry_run))
+        try:
+            decision = policy.decide(call.id, call.operation, call.kind, call.name,
+                                     admission_input(current, identity, plan, dry_run=dry_run))
+        except Exception as exc:  # fail closed: a decider that raises has decided nothing, which is a denial
+            message = exc.message if isinstance(exc, SpinError) else f"{type(exc).__name__}: {exc}"
+            decision = _undecided(call, f"the policy could not decide: {message}", error=message)
         rounds.append(decision)
         if not decision.allowed or not decision.patches or call.operation == "DELETE":
             break
@@ -105,6 +109,33 @@ def decide_call(call: Call, identity: Identity, plan: Plan, policy: Decider, *, 
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
     })
     return _Decided(final, current, rounds)
+
+
+def _undecided(call: Call, message: str, *, error: str) -> Decision:
+    return Decision(call_id=call.id, operation=call.operation, kind=call.kind, name=call.name, allowed=False,
+                    violations=[Violation(rule="policy-error", message=message)], revision="", engine="",
+                    duration_ms=0.0, error=error)
+
+
+def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: bool) -> list[_Decided]:
+    """Every call decided before anything is forwarded.
+
+    Once the engine fails (error, timeout), the calls after it are denied without asking it again:
+    a hanging engine then costs one timeout per request, not one per call. They are still audited.
+    """
+    decided: list[_Decided] = []
+    failed: str | None = None
+    for call in plan.calls:
+        if failed is not None:
+            decision = _undecided(call, f"not decided: the policy could not decide an earlier call ({failed})",
+                                  error=failed)
+            decided.append(_Decided(decision, call, [decision]))
+            continue
+        item = decide_call(call, identity, plan, policy, dry_run=dry_run)
+        decided.append(item)
+        if item.decision.error:
+            failed = item.decision.error
+    return decided
 
 
 def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: _Decided) -> dict[str, Any]:
@@ -134,27 +165,32 @@ def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decide
     }
 
 
-def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, result: CallResult | None,
-                    error: SpinError | None = None) -> dict[str, Any]:
+def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, backend: Backend, result: CallResult | None,
+                    error: SpinError | None = None, *, operation: str | None = None) -> dict[str, Any]:
     return {
         "type": "forward",
         "request_id": ctx.request_id,
         "call_id": result.call_id if result else None,
         "user": {"name": identity.name, "uid": identity.uid},
         "token": {"id": ctx.token_id, "kind": ctx.token_kind},
+        "on_behalf_of": ctx.on_behalf_of,
+        "source": ctx.source,
         "project": plan.project,
+        "facility_project": plan.facility_project,
         "namespace": plan.namespace,
-        "operation": ctx.operation,
+        "operation": operation or ctx.operation,
+        "backend": getattr(backend, "name", type(backend).__name__),
         "object": {"kind": result.kind, "name": result.name} if result else None,
         "backend_result": result.action if result else "failed",
         "backend_message": (result.message if result else "") or (error.message if error else ""),
+        "error": error.kind if error else None,
     }
 
 
 def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, backend: Backend | None,
               ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
     """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
-    decided = [decide_call(call, identity, plan, policy, dry_run=dry_run) for call in plan.calls]
+    decided = decide_plan(plan, identity, policy, dry_run=dry_run)
     # One fsync for the whole plan's decisions; AuditError here means nothing is forwarded.
     audit.write_many([_decision_record(ctx, identity, plan, item) for item in decided])
     decisions = [item.decision for item in decided]
@@ -162,7 +198,7 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     outcome = Outcome(
         project=plan.project, namespace=plan.namespace, facility_project=plan.facility_project,
         allowed=allowed, forwarded=False, dry_run=dry_run,
-        revision=decisions[0].revision if decisions else "",
+        revision=next((d.revision for d in decisions if d.revision), ""),
         decisions=decisions, notices=plan.notices,
         objects=[item.call.object for item in decided],
     )
@@ -175,8 +211,55 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             results = backend.delete(ref, approved, volumes=volumes)
         else:
             results = backend.apply(ref, approved)
-    except ForwardError as exc:
-        audit.write(_forward_record(ctx, identity, plan, None, exc))
-        raise
-    audit.write_many([_forward_record(ctx, identity, plan, result) for result in results])
+    except Exception as raw:  # noqa: BLE001 - whatever a backend raises, the project must not be left half done
+        exc = raw if isinstance(raw, ForwardError) else ForwardError(
+            f"the {getattr(backend, 'name', 'backend')} backend failed: {type(raw).__name__}: {raw}")
+        audit.write(_forward_record(ctx, identity, plan, backend, None, exc))
+        if ctx.operation == "down":
+            exc.message += "; what was already removed stays removed: run `spin down` again to finish"
+        else:
+            _after_failed_up(plan, identity, audit, backend, ctx, ref, exc)
+        if exc is raw:
+            raise
+        raise exc from raw
+    try:
+        audit.write_many([_forward_record(ctx, identity, plan, backend, result) for result in results])
+    except AuditError as exc:
+        raise AuditError(f"the plan was forwarded, but its results could not be recorded: {exc.message}",
+                         hint="The decisions are on record. Free disk or fix the audit log's permissions; "
+                              "`spin ps` shows what runs.") from None
     return outcome.model_copy(update={"forwarded": True, "results": results})
+
+
+def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: Backend, ctx: RequestContext,
+                     ref: ProjectRef, exc: ForwardError) -> None:
+    """No half project: a new project is removed again; an existing one is left for the next `up` to complete.
+
+    A new project (every call a CREATE) has nothing of its own from before, so removing all of it (volumes too:
+    this `up` made them) restores exactly the state before. An existing project cannot be put back (the
+    backends keep no earlier versions), but every backend applies idempotently, so the next `up` of the same
+    compose file converges; the error says so. The rollback is the gateway undoing its own forward, not a
+    user's request: it is audited (operation "rollback") but not put to the policy.
+    """
+    if any(call.operation != "CREATE" for call in plan.calls):
+        exc.message += ("; the project existed before, so what was already applied stays applied: "
+                        "run `spin up` again to complete it (it converges)")
+        exc.details["rolled_back"] = False
+        return
+    # The same objects, as DELETE calls in reverse order, for backends that delete what the calls name.
+    undo = [Call(id=f"rollback-{call.id}", operation="DELETE", object=call.object) for call in reversed(plan.calls)]
+    try:
+        undone = backend.delete(ref, undo, volumes=True)
+    except Exception as raw:  # noqa: BLE001 - as above: any failure here is reported, never hidden
+        again = raw if isinstance(raw, ForwardError) else ForwardError(f"{type(raw).__name__}: {raw}")
+        audit.write(_forward_record(ctx, identity, plan, backend, None, again, operation="rollback"))
+        exc.message += (f"; removing what this `up` created failed too ({again.message}): "
+                        "run `spin up` again (it converges) or `spin down`")
+        exc.details["rolled_back"] = False
+        return
+    audit.write_many([_forward_record(ctx, identity, plan, backend, result, operation="rollback")
+                      for result in undone] or
+                     [_forward_record(ctx, identity, plan, backend, None, operation="rollback")
+                      | {"backend_result": "absent", "backend_message": "nothing had been created"}])
+    exc.message += "; everything this `up` had created was removed again (the project is as before)"
+    exc.details["rolled_back"] = True

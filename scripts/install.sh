@@ -9,7 +9,9 @@ ROOT=$PWD
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-need_pkgs=(podman runc catatonit busybox-static slapd ldap-utils python3-venv curl)
+# golang-github-containernetworking-plugin-dnsname: Debian 12's podman networks (CNI) resolve service
+# names (the worker reaches `portal`) only with it; without it every network has DNS off.
+need_pkgs=(podman runc catatonit golang-github-containernetworking-plugin-dnsname busybox-static slapd ldap-utils python3-venv curl)
 missing=()
 for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -36,6 +36,10 @@ PUBLISHED_ANNOTATION = "spin.io/published"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: A container counts as ready only after running this long without a restart: a crash-looping
+#: container is "running" for a moment after each restart.
+STABLE_SECONDS = 3.0
+READINESS_ANNOTATION = "spin.io/readiness"
 
 
 def network_name(ref: ProjectRef) -> str:
@@ -123,10 +127,18 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
         if claim:
             claim["claimName"] = f"{ref.namespace}-{claim['claimName']}"
     containers = spec.get("containers", [])
+    # podman 4.3's kube play publishes every containerPort on 0.0.0.0 even without a hostPort
+    # (fixed upstream later), so an expose-only port would be open to the world. In a cluster a
+    # containerPort is informational; the project network reaches every port by alias anyway.
+    declared = {c.get("name"): c.pop("ports", None) or [] for c in [*containers, *(spec.get("initContainers") or [])]}
+    for container in containers:
+        probe = (container.get("readinessProbe") or {}).get("exec", {}).get("command")
+        if probe:  # podman runs no readiness probes: wait() runs them with `podman exec`
+            meta.setdefault("annotations", {})[f"{READINESS_ANNOTATION}.{container['name']}"] = json.dumps(probe)
     for port in publish:
         # Publish on the container that declares the port, else on the first one.
         owner = next((c for c in containers
-                      if any(p.get("containerPort") == port["containerPort"] for p in c.get("ports", []) or [])),
+                      if any(p.get("containerPort") == port["containerPort"] for p in declared.get(c.get("name"), []))),
                      containers[0] if containers else None)
         if owner is None:
             continue
@@ -281,7 +293,9 @@ class PodmanBackend:
         want = pod["metadata"]["annotations"][ANNOTATION_HASH]
         if current is not None:
             have = (current.get("Labels") or {}).get(ANNOTATION_HASH) or self._pod_hash(current)
-            if have == want and current.get("State") == "Running":
+            # A Job that ran to its end stays done, as a cluster leaves a completed Job alone.
+            settled = current.get("State") == "Running" or call.kind == "Job"
+            if have == want and settled:
                 return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
@@ -289,7 +303,14 @@ class PodmanBackend:
         args = ["kube", "play", "--network", f"{network_name(ref)}:alias={_service_of(call.object)}"]
         if current is not None:
             args.append("--replace")
-        self.podman(*args, "-", stdin=documents)
+        try:
+            self.podman(*args, "-", stdin=documents)
+        except PodmanError:
+            # A failed play (a host port taken, say) can leave a pod in Created state that holds
+            # the name and the port: remove it, so the error leaves nothing behind.
+            if self._inspect_pod(name) is not None:
+                self.podman("pod", "rm", "-f", "-t", "0", name, check=False)
+            raise
         return CallResult(call_id=call.id, kind=call.kind, name=call.name,
                           action="configured" if current is not None else "created", message=name)
 
@@ -316,29 +337,69 @@ class PodmanBackend:
         out = []
         for pod in self._pods(ref):
             info = self._inspect_pod(pod["Name"]) or {}
-            containers = [c for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
-            running = sum(1 for c in containers if c.get("State") == "running")
+            ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
+            containers = [self._inspect_container(i) for i in ids]
+            containers = [c for c in containers if c]
+            job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
+            states = [self._container_state(pod["Name"], c, job=job) for c in containers]
             ports = []
             for mapping in ((info.get("InfraConfig") or {}).get("PortBindings") or {}).items():
                 container_port, binds = mapping
                 for b in binds or []:
                     ports.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{container_port}")
-            restarts = sum(self._restarts(c["Id"]) for c in containers)
-            created = info.get("Created")
+            not_ready = [f"{name}: {why}" for name, ok, why in states if not ok]
+            ready = bool(containers) and not not_ready
+            state = (info.get("State") or pod.get("Status", "")).lower()
+            if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
+                state = "completed"
             out.append(ServiceStatus(
                 service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod",
-                ready=1 if containers and running == len(containers) else 0, desired=1,
-                state=(info.get("State") or pod.get("Status", "")).lower(), ports=sorted(ports),
-                restarts=restarts, age_seconds=_age(created),
+                ready=1 if ready else 0, desired=1,
+                state=state if ready or not not_ready else f"{state}, not ready",
+                ports=sorted(ports), restarts=sum(int(c.get("RestartCount") or 0) for c in containers),
+                age_seconds=_age(info.get("Created")), message="; ".join(not_ready),
             ))
         return sorted(out, key=lambda s: s.service)
 
-    def _restarts(self, container_id: str) -> int:
-        out = self.podman("container", "inspect", container_id, "--format", "{{.RestartCount}}", check=False)
+    def _inspect_container(self, container_id: str) -> dict[str, Any] | None:
+        out = self.podman("container", "inspect", container_id, check=False)
         try:
-            return int(out.strip() or 0)
+            data = json.loads(out or "[]")
         except ValueError:
-            return 0
+            return None
+        return data[0] if isinstance(data, list) and data else None
+
+    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False) -> tuple[str, bool, str]:
+        """(name, ready, why not): running, up STABLE_SECONDS without a restart, its readiness probe passing.
+
+        A Job's container is done, not failing, when it exited with code 0.
+        """
+        name = container.get("Name", "?").removeprefix(f"{pod_name}-")
+        state = container.get("State") or {}
+        restarts = int(container.get("RestartCount") or 0)
+        if job and state.get("Status") == "exited" and state.get("ExitCode") == 0:
+            return name, True, ""
+        if state.get("Status") != "running":
+            return name, False, f"{state.get('Status', 'unknown')} (exit code {state.get('ExitCode')}, {restarts} restarts)"
+        up = _age(state.get("StartedAt"))
+        if up is not None and up < STABLE_SECONDS:
+            return name, False, f"started {up:g}s ago" + (f" after {restarts} restarts (crash loop?)" if restarts else "")
+        probe = ((container.get("Config") or {}).get("Annotations") or {}).get(f"{READINESS_ANNOTATION}.{name}")
+        if probe:
+            try:
+                command = json.loads(probe)
+            except ValueError:
+                command = None
+            if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
+                return name, False, "its readiness probe cannot be read"
+            try:
+                proc = subprocess.run([self.podman.binary, "exec", container["Id"], *command], capture_output=True,
+                                      text=True, timeout=self.podman.timeout)
+            except subprocess.TimeoutExpired:
+                return name, False, "readiness probe timed out"
+            if proc.returncode != 0:
+                return name, False, f"readiness probe failed (exit code {proc.returncode})"
+        return name, True, ""
 
     def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
         deadline = time.monotonic() + timeout
@@ -348,7 +409,8 @@ class PodmanBackend:
                 return statuses
             if time.monotonic() >= deadline:
                 waiting = [s for s in statuses if s.ready < s.desired]
-                reasons = "; ".join(f"{s.service}: {s.state}{self._why(ref, s.service)}" for s in waiting)
+                reasons = "; ".join(f"{s.service}: {s.state}" + (f" ({s.message})" if s.message else "")
+                                    + self._why(ref, s.service) for s in waiting)
                 raise WaitTimeout(f"not ready after {timeout:g}s: {reasons or 'no pods'}", data=[s.model_dump() for s in statuses])
             time.sleep(0.5)
 

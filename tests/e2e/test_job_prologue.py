@@ -38,11 +38,16 @@ def test_prologue_starts_the_jobs_service_as_the_jobs_user_and_epilogue_removes_
         prologue = [sys.executable, str(EXAMPLES / "prologue.py")]
         epilogue = [*prologue, "--down"]
     first = subprocess.run(prologue, env=env, capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0, first.stdout + first.stderr
-    answer = json.loads(first.stdout)
-    assert answer["status"] == "created" and answer["services"][0]["ready"] == 1
-    again = subprocess.run(prologue, env=env, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "unchanged"
+    try:
+        assert first.returncode == 0, first.stdout + first.stderr
+        answer = json.loads(first.stdout)
+        assert answer["status"] == "created" and answer["services"][0]["ready"] == 1
+        again = subprocess.run(prologue, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0 and json.loads(again.stdout)["status"] == "unchanged"
+    except AssertionError:
+        # leave no running job behind to hold its ports for the next test
+        subprocess.run(epilogue, env=env, capture_output=True, timeout=120)
+        raise
 
     records = [r for r in read_records(gateway.audit_log) if r.get("project") == f"job-{job}" and r["type"] == "decision"]
     assert records and all(r["token"]["kind"] == "service" and r["user"]["name"] == "alice" for r in records)
@@ -63,3 +68,19 @@ def test_prologue_for_a_user_outside_the_tokens_scope_is_refused(gateway, servic
     result = subprocess.run([str(EXAMPLES / "prologue.sh")], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "may not act for mallory" in result.stdout
+
+
+def test_prologue_whose_service_never_gets_ready_gives_up_at_its_timeout(gateway, service_token, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"name": "job-service", "services": {"notebook": {
+        "image": "localhost/spin/busybox:1.35", "command": ["sh", "-c", "echo cannot start >&2; exit 1"]}}}))
+    job = uuid.uuid4().hex[:8]
+    env = {**os.environ, "SPIN_GATEWAY": gateway.url, "SPIN_TOKEN_FILE": str(service_token), "SLURM_JOB_ID": job,
+           "SLURM_JOB_USER": "alice", "SPIN_WAIT_TIMEOUT": "5", "SPIN_COMPOSE_JSON": str(broken)}
+    try:
+        result = subprocess.run([str(EXAMPLES / "prologue.sh")], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 3, result.stdout + result.stderr
+        body = json.loads(result.stdout)
+        assert body["error"] == "WaitTimeout" and "not ready after 5s" in body["detail"] and body["hint"]
+    finally:
+        subprocess.run([str(EXAMPLES / "epilogue.sh")], env=env, capture_output=True, timeout=120)

@@ -112,3 +112,41 @@ def test_an_audit_log_that_cannot_be_written_stops_the_forward(tmp_path, policy_
     with pytest.raises(AuditError):
         intercept(plan_of(deployment("web")), ALICE, policy_service, log, backend, ctx(), dry_run=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_every_record_carries_the_fields_security_staff_ask_for(tmp_path, audit, policy_service):
+    """Issue 6's list: time, request and call id, user, acting token, source, project, namespace, operation,
+    kind and name, decision, violated rules with messages, patches, policy revision, engine, decision time,
+    the backend's answer, and a schema version."""
+    from interceptor.intercept import RequestContext
+
+    context = RequestContext(request_id="req-9", operation="up", source="10.1.2.3", token_id="svc-7",
+                             token_kind="service")
+    intercept(plan_of(deployment("web")), ALICE, policy_service, audit, ManifestsBackend(tmp_path / "out"), context,
+              dry_run=False)
+    records = list(read_records(audit.path))
+    decision = next(r for r in records if r["type"] == "decision" and r["object"]["kind"] == "Deployment")
+    assert decision["schema_version"] == 1 and decision["time"] and decision["record_id"] and decision["prev"]
+    assert (decision["request_id"], decision["call_id"]) == ("req-9", "001-deployment-web")
+    assert decision["user"] == {"name": "alice", "uid": 1001}
+    assert decision["token"] == {"id": "svc-7", "kind": "service"} and decision["source"] == "10.1.2.3"
+    assert (decision["project"], decision["namespace"], decision["facility_project"]) == ("demo", "demo", "astro")
+    assert (decision["operation"], decision["verb"], decision["object"]) == ("up", "CREATE",
+                                                                               {"kind": "Deployment", "name": "web"})
+    assert decision["decision"] == "allow" and decision["violations"] == []
+    assert any(p["path"].endswith("securityContext") or "runAsUser" in p["path"] for p in decision["patches"])
+    assert decision["policy_revision"] == policy_service.revision and decision["engine"] == "embedded-opa"
+    assert isinstance(decision["decision_ms"], float) and decision["decision_ms"] > 0
+    forward = next(r for r in records if r["type"] == "forward" and r["object"]["kind"] == "Deployment")
+    assert (forward["request_id"], forward["call_id"], forward["backend"]) == ("req-9", "001-deployment-web", "manifests")
+    assert forward["backend_result"] == "created" and forward["backend_message"].endswith("deployment-web.yaml")
+    assert forward["token"] == {"id": "svc-7", "kind": "service"} and forward["source"] == "10.1.2.3"
+
+
+def test_a_denial_records_each_violated_rule_with_its_message(tmp_path, audit, policy_service):
+    intercept(plan_of(deployment("evil", privileged=True)), ALICE, policy_service, audit,
+              ManifestsBackend(tmp_path / "out"), ctx(), dry_run=False)
+    denied = [r for r in read_records(audit.path) if r.get("decision") == "deny"]
+    assert [r["object"]["name"] for r in denied] == ["evil"]
+    rules = {v["rule"]: v["message"] for v in denied[0]["violations"]}
+    assert "no-privileged" in rules and "privileged" in rules["no-privileged"]

@@ -1,0 +1,281 @@
+"""The LDAP identity source (ldap3): posixAccount users, posixGroup groups, projects by a configured rule.
+
+- Servers are tried in order (an ldap3 ServerPool, FIRST, one cycle): the second URL
+  answers when the first is down, and a server that comes back is used again. A server
+  that timed out (hung) is put last for slow_server_seconds.
+- Searches run on a small pool of connections bound as the gateway's read account;
+  a pooled connection the server dropped is replaced once, transparently.
+- Every network wait is bounded: connect_timeout per server, receive_timeout per
+  answer. Down or hung LDAP is IdentityUnavailable (HTTP 503 with a hint), never a hang.
+- authenticate() binds as the user's own DN with the given password, on a connection
+  of its own that is closed at once. The password is never stored, cached or logged;
+  an empty one is refused before LDAP sees it (LDAP would take it as an anonymous bind).
+- Lookups are cached for cache_ttl seconds (tokens are verified on every request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import ssl
+import threading
+import time
+from typing import Iterator
+
+from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
+from ldap3.core import exceptions as lx
+from ldap3.utils.conv import escape_filter_chars
+
+from interceptor.errors import AuthError, IdentityUnavailable, NotFound
+from interceptor.types import Group, Identity
+from gateway_api.identity.cache import TtlCache
+from gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
+
+# ldap3's ServerPool sleeps this long after every cycle over its servers, even after
+# the last one it is allowed: pure added latency before the 503. (A process-wide setting.)
+set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
+
+_INVALID_CREDENTIALS = 49
+_HINT_DOWN = ("The facility's LDAP service did not answer in time; try again shortly. "
+              "Administrators: check the servers in the gateway's LDAP config.")
+
+
+class _UserEntry:
+    __slots__ = ("dn", "name", "uid", "gid")
+
+    def __init__(self, dn: str, name: str, uid: int, gid: int):
+        self.dn, self.name, self.uid, self.gid = dn, name, uid, gid
+
+
+def _first(attrs: dict, name: str) -> str | None:
+    for key, values in attrs.items():
+        if key.lower() == name.lower() and values:
+            v = values[0]
+            return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    return None
+
+
+def _all(attrs: dict) -> dict[str, list[str]]:
+    return {k: [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in vs] for k, vs in attrs.items()}
+
+
+def _plausible_name(username: str) -> bool:
+    return 0 < len(username) <= 256 and username.isprintable()
+
+
+class LdapProvider:
+    name = "ldap"
+
+    def __init__(self, config: LdapConfig, *, admin_group: str | None = None):
+        self.config = config
+        self.admin_group = config.admin_group or admin_group or "spin-admins"
+        tls = None
+        if config.tls != "none" or any(u.startswith("ldaps://") for u in config.urls):
+            tls = Tls(validate=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
+                      ca_certs_file=str(config.ca_file) if config.ca_file else None,
+                      version=ssl.PROTOCOL_TLS_CLIENT)
+        servers = [Server(url, use_ssl=url.startswith("ldaps://"), tls=tls, get_info=NONE,
+                          connect_timeout=config.connect_timeout) for url in config.urls]
+        self._servers = servers
+        # A server that timed out is tried last for a while: a hung server still accepts connections,
+        # so ldap3's availability check (a connect) would keep choosing it.
+        self._slow_until: dict[int, float] = {}
+        self._slow_lock = threading.Lock()
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._cache: TtlCache[Identity] = TtlCache(config.cache_ttl, config.cache_size)
+
+    # -- connections ------------------------------------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        return [self.config.bind_password.get_secret_value()] if self.config.bind_password else []
+
+    @contextlib.contextmanager
+    def _boundary(self, secrets: tuple[str, ...] = ()) -> Iterator[None]:
+        """ldap3's network errors become IdentityUnavailable, with any password scrubbed from the text."""
+        try:
+            yield
+        except lx.LDAPException as exc:
+            text = str(exc)
+            for secret in (*secrets, *self._secrets()):
+                if secret:
+                    text = text.replace(secret, "***")
+            raise IdentityUnavailable(f"LDAP ({', '.join(self.config.urls)}) is unavailable: "
+                                      f"{type(exc).__name__}: {text}"[:500], hint=_HINT_DOWN) from None
+
+    def _pool(self) -> ServerPool:
+        """The servers in order, those that timed out lately last.
+
+        active=1: one pass over the servers (each bounded by connect_timeout), then give up;
+        exhaust=False: a server found down is checked again next time, so recovery is automatic.
+        """
+        now = time.monotonic()
+        with self._slow_lock:
+            order = sorted(self._servers, key=lambda srv: self._slow_until.get(id(srv), 0.0) > now)
+        return ServerPool(order, FIRST, active=1, exhaust=False)
+
+    def _timed_out(self, server: Server | None) -> None:
+        if server is None or len(self._servers) < 2:
+            return
+        with self._slow_lock:
+            self._slow_until[id(server)] = time.monotonic() + self.config.slow_server_seconds
+        # idle connections to that server would each wait out the same silence: drop them
+        keep = []
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if conn.server is server:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+            else:
+                keep.append(conn)
+        for conn in keep:
+            self._idle.put(conn)
+
+    def _open(self, user: str | None, password: str | None) -> Connection:
+        conn = Connection(self._pool(), user=user, password=password, read_only=True, raise_exceptions=False,
+                          receive_timeout=self.config.receive_timeout, auto_referrals=False)
+        try:
+            conn.open()
+            if self.config.tls == "starttls" and not conn.start_tls():
+                conn.unbind()
+                raise IdentityUnavailable("LDAP refused StartTLS", hint="Check tls/ca_file in the gateway's LDAP config.")
+            conn.bind()
+        except lx.LDAPCommunicationError:
+            self._timed_out(conn.server)
+            raise
+        return conn
+
+    def _service_connection(self) -> Connection:
+        conn = self._open(self.config.bind_dn, self._secrets()[0] if self._secrets() else None)
+        if not conn.bound:
+            result = conn.result or {}
+            conn.unbind()
+            raise IdentityUnavailable(f"the gateway's LDAP bind as {self.config.bind_dn or '(anonymous)'} failed: "
+                                      f"{result.get('description', 'unknown')}",
+                                      hint="Administrators: check bind_dn and its password file or variable.")
+        return conn
+
+    def _search(self, base: str, filt: str, attributes: list[str], size_limit: int = 0) -> list[dict]:
+        """Entries of a search on a pooled service connection: [{dn, attrs}]."""
+        with self._boundary():
+            for attempt in (0, 1):
+                try:
+                    conn = self._idle.get_nowait()
+                    pooled = True
+                except queue.Empty:
+                    conn, pooled = self._service_connection(), False
+                try:
+                    conn.search(base, filt, SUBTREE, attributes=attributes, size_limit=size_limit,
+                                time_limit=self.config.receive_timeout)
+                except (lx.LDAPSessionTerminatedByServerError, lx.LDAPSocketSendError,
+                        lx.LDAPSocketReceiveError) as exc:
+                    with contextlib.suppress(Exception):
+                        conn.unbind()
+                    # A pooled connection the server closed (it restarted): one fresh try. A timeout is
+                    # not retried: the caller would wait twice as long for the same silence.
+                    if pooled and attempt == 0 and "timed out" not in str(exc):
+                        continue
+                    self._timed_out(conn.server)
+                    raise
+                result = conn.result or {}
+                entries = [{"dn": r["dn"], "attrs": r.get("raw_attributes") or {}}
+                           for r in (conn.response or []) if r.get("type") == "searchResEntry"]
+                if self._idle.qsize() < self.config.pool_size:
+                    self._idle.put(conn)
+                else:
+                    conn.unbind()
+                code = result.get("result", 0)
+                if code not in (0, 4):  # 4: sizeLimitExceeded, judged by the caller
+                    raise IdentityUnavailable(f"LDAP search under {base} failed: {result.get('description')} "
+                                              f"({code}) {result.get('message', '')}".strip(),
+                                              hint="Administrators: check the bases and filters in the LDAP config.")
+                return entries
+        raise AssertionError("unreachable")
+
+    # -- directory reads -----------------------------------------------------------------------------
+
+    def _find_user(self, username: str) -> _UserEntry | None:
+        cfg = self.config
+        filt = f"(&{cfg.user_filter}({cfg.user_attribute}={escape_filter_chars(username)}))"
+        entries = self._search(cfg.user_base, filt, [cfg.user_attribute, "uidNumber", "gidNumber"], size_limit=2)
+        if not entries:
+            return None
+        if len(entries) > 1:
+            raise IdentityUnavailable(f"more than one LDAP entry has {cfg.user_attribute}={username}",
+                                      hint="Administrators: make user names unique or narrow user_filter.")
+        attrs = entries[0]["attrs"]
+        try:
+            return _UserEntry(entries[0]["dn"], _first(attrs, cfg.user_attribute) or username,
+                              int(_first(attrs, "uidNumber") or ""), int(_first(attrs, "gidNumber") or ""))
+        except ValueError:
+            raise IdentityUnavailable(f"the LDAP entry {entries[0]['dn']} has no numeric uidNumber/gidNumber",
+                                      hint="Administrators: users need the posixAccount attributes.") from None
+
+    def _groups(self, user: _UserEntry) -> list[GroupEntry]:
+        cfg = self.config
+        member = user.name if cfg.member_value == "name" else user.dn
+        filt = (f"(&{cfg.group_filter}(|({cfg.member_attribute}={escape_filter_chars(member)})"
+                f"(gidNumber={user.gid})))")
+        wanted = ["cn", "gidNumber"] + ([cfg.projects.attribute] if cfg.projects.attribute else [])
+        groups = []
+        for e in self._search(cfg.group_base, filt, wanted):
+            name, gid = _first(e["attrs"], "cn"), _first(e["attrs"], "gidNumber")
+            if name and gid and gid.isdigit():
+                groups.append(GroupEntry(name=name, gid=int(gid), attributes=_all(e["attrs"])))
+        return sorted(groups, key=lambda g: (g.name, g.gid))
+
+    def _identity(self, user: _UserEntry) -> Identity:
+        groups = self._groups(user)
+        names = {g.name for g in groups}
+        return Identity(name=user.name, uid=user.uid, gid=user.gid,
+                        groups=[Group(name=g.name, gid=g.gid) for g in groups],
+                        projects=sorted({g.name for g in groups if is_project(g, self.config.projects)}),
+                        admin=self.admin_group in names)
+
+    # -- the IdentityProvider protocol -----------------------------------------------------------------
+
+    def lookup(self, username: str) -> Identity:
+        cached = self._cache.get(username)
+        if cached is not None:
+            return cached
+        user = self._find_user(username) if _plausible_name(username) else None
+        if user is None:
+            raise NotFound(f"no user named {username!r} in the facility directory",
+                           hint="Check the name; ask the facility to add you.")
+        identity = self._identity(user)
+        self._cache.put(username, identity)
+        return identity
+
+    def authenticate(self, username: str, password: str) -> Identity:
+        if not password:
+            raise AuthError("an empty password is refused", hint="Type your facility password.")
+        wrong = AuthError("wrong user name or password")
+        user = self._find_user(username) if _plausible_name(username) else None
+        if user is None:
+            raise wrong
+        with self._boundary((password,)):
+            conn = self._open(user.dn, password)
+            try:
+                bound, result = conn.bound, conn.result or {}
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+        if not bound:
+            if result.get("result") == _INVALID_CREDENTIALS:
+                raise wrong
+            raise IdentityUnavailable(f"LDAP refused the bind: {result.get('description', 'unknown')}",
+                                      hint=_HINT_DOWN)
+        identity = self._identity(user)
+        self._cache.put(user.name, identity)
+        return identity
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.unbind()
