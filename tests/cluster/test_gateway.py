@@ -36,7 +36,7 @@ class KubeGateway(LiveGateway):
         self.log = open(tmp / "gateway.log", "w")
         self.proc = subprocess.Popen(
             [*SPIN, "gateway", "serve", "--port", str(self.port), "--backend", "kubernetes",
-             "--kubeconfig", str(kubeconfig), "--users", str(ROOT / "examples/users.yaml"),
+             "--kubeconfig", str(kubeconfig), "--context", "spin-test", "--users", str(ROOT / "examples/users.yaml"),
              "--policy-dir", str(ROOT / "rego"), "--audit-log", str(self.audit_log), "--state-dir", str(self.state)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
