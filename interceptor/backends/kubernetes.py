@@ -1,0 +1,487 @@
+"""The cluster backend: approved objects go to a Kubernetes API server.
+
+One namespace per project, labelled with the project and its owner. Objects
+are written with server-side apply (field manager `spin`), so applying the
+same objects again changes nothing (same resourceVersions) and a changed
+compose changes only what changed; objects the project no longer has are
+pruned by their labels (`app.kubernetes.io/managed-by=spin` plus the project).
+Volumes (PVCs) are kept unless `down -v`, as docker compose does.
+
+Requests go through kube_api.KubeApi (errors mapped, retried, timed out);
+reading health and reasons is kube_status's plain functions.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from typing import Any, Iterator
+
+from interceptor.backends.base import (
+    LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE, ProjectInfo, ProjectRef,
+)
+from interceptor.backends.kube_api import KubeApi, Resource, api_error, client_from
+from interceptor.backends.kube_status import (
+    age, comparable, condition, labels_of, meta_of, parse_since, pod_problem, project_selector, ready_counts,
+    service_ports, workload_problem,
+)
+from interceptor.errors import Conflict, KubeApiError, NotFound, WaitTimeout
+from interceptor.types import Call, CallResult, ServiceStatus
+
+FIELD_MANAGER = "spin"
+#: Kinds a project may hold (those the translator makes); listed to find what to prune and what
+#: `down` removes. examples/kubernetes/rbac.yaml grants exactly these: a kind added here needs a rule there.
+PROJECT_KINDS: list[tuple[str, str]] = [
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("batch/v1beta1", "CronJob"),
+    ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "PersistentVolumeClaim"),
+]
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, *, api_client: Any = None,
+                 timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0):
+        self.api = KubeApi(api_client or client_from(kubeconfig, context), timeout=timeout)
+        self.delete_timeout = delete_timeout
+        self.poll = poll
+
+    # -- reading -------------------------------------------------------------
+
+    def _namespace(self, ref: ProjectRef) -> dict[str, Any] | None:
+        return self.api.get(f"/api/v1/namespaces/{ref.namespace}", f"read namespace {ref.namespace}")
+
+    def _owned_namespace(self, ref: ProjectRef) -> dict[str, Any] | None:
+        """The project's namespace, or None; a namespace spin did not make is never taken over."""
+        ns = self._namespace(ref)
+        if ns is None:
+            return None
+        labels = labels_of(ns)
+        if labels.get(LABEL_MANAGED_BY) != "spin" or labels.get(LABEL_PROJECT, ref.project) != ref.project:
+            raise Conflict(f"namespace {ref.namespace!r} already exists in the cluster and does not belong to "
+                           f"spin project {ref.project!r}",
+                           hint="Choose another project name with -p/--project-name.")
+        return ns
+
+    def _list(self, api_version: str, kind: str, ref: ProjectRef | None, selector: str) -> list[dict[str, Any]]:
+        resource = self.api.resource(api_version, kind)
+        if resource is None:
+            return []
+        path = resource.path(ref.namespace if ref else None)
+        items = self.api.request("GET", path, what=f"list {resource.plural}", query={"labelSelector": selector})
+        for item in items.get("items", []):
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
+        return items.get("items", [])
+
+    def _project_objects(self, ref: ProjectRef) -> dict[tuple[str, str], dict[str, Any]]:
+        """The project's own objects (not the pods and ReplicaSets its controllers made), by (kind, name)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for api_version, kind in PROJECT_KINDS:
+            for item in self._list(api_version, kind, ref, project_selector(ref)):
+                if meta_of(item).get("ownerReferences"):
+                    continue  # made by a controller from one of ours: its owner is what we manage
+                found[(kind, meta_of(item)["name"])] = item
+        return found
+
+    def existing(self, ref: ProjectRef) -> ProjectInfo | None:
+        ns = self._owned_namespace(ref)
+        if ns is None:
+            return None
+        labels = labels_of(ns)
+        services = sorted({labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"]) for w in self._workloads(ref)})
+        return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""),
+                           labels.get(LABEL_FACILITY_PROJECT, ""), services)
+
+    def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
+        if self._owned_namespace(ref) is None:
+            return set()
+        return {("Namespace", ref.namespace), *self._project_objects(ref)}
+
+    def list_projects(self) -> list[ProjectInfo]:
+        namespaces = self.api.request("GET", "/api/v1/namespaces", what="list namespaces",
+                                      query={"labelSelector": f"{LABEL_MANAGED_BY}=spin"}).get("items", [])
+        services: dict[str, set[str]] = {}
+        for kind in WORKLOAD_KINDS:
+            api_version = "batch/v1" if kind == "Job" else "apps/v1"
+            for item in self._list(api_version, kind, None, f"{LABEL_MANAGED_BY}=spin"):
+                if not meta_of(item).get("ownerReferences"):
+                    services.setdefault(meta_of(item).get("namespace", ""), set()).add(
+                        labels_of(item).get(LABEL_SERVICE, meta_of(item)["name"]))
+        out = []
+        for ns in namespaces:
+            labels, name = labels_of(ns), meta_of(ns)["name"]
+            out.append(ProjectInfo(labels.get(LABEL_PROJECT, name), name, labels.get(LABEL_OWNER, ""),
+                                   labels.get(LABEL_FACILITY_PROJECT, ""), sorted(services.get(name, set()))))
+        return sorted(out, key=lambda p: p.project)
+
+    # -- changing ------------------------------------------------------------
+
+    def _resolve(self, ref: ProjectRef, calls: list[Call]) -> list[tuple[Call, Resource, dict[str, Any]]]:
+        """Every object checked before any is written: served by this cluster, inside the project's namespace."""
+        out = []
+        for call in calls:
+            obj = json.loads(json.dumps(call.object))  # a copy; the approved call stays as audited
+            resource = self.api.require(obj.get("apiVersion", ""), obj.get("kind", ""))
+            meta = obj.setdefault("metadata", {})
+            if resource.kind == "Namespace":
+                if meta.get("name") != ref.namespace:
+                    raise KubeApiError(f"the plan names namespace {meta.get('name')!r}, not the project's "
+                                       f"{ref.namespace!r}; nothing was changed", status=None, reason="Invalid")
+            elif not resource.namespaced:
+                raise KubeApiError(f"{resource.kind} is a cluster-wide object; a project may only hold objects "
+                                   "in its own namespace; nothing was changed", status=None, reason="Invalid")
+            elif meta.setdefault("namespace", ref.namespace) != ref.namespace:
+                raise KubeApiError(f"{resource.kind}/{meta.get('name')} is in namespace {meta['namespace']!r}, not the "
+                                   f"project's {ref.namespace!r}; nothing was changed", status=None, reason="Invalid")
+            # The labels prune and down find the project by.
+            labels = meta.setdefault("labels", {})
+            labels.setdefault(LABEL_MANAGED_BY, "spin")
+            labels.setdefault(LABEL_PROJECT, ref.project)
+            for key, value in ((LABEL_OWNER, ref.owner), (LABEL_FACILITY_PROJECT, ref.facility_project)):
+                if value:
+                    labels.setdefault(key, value)
+            out.append((call, resource, obj))
+        return out
+
+    def _apply_one(self, resource: Resource, obj: dict[str, Any],
+                   current: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+        """Server-side apply; an object the apply would not change is not written at all.
+
+        Kubernetes 1.20 stores some no-op applies anyway (a PersistentVolumeClaim
+        gets a new resourceVersion every time), so an existing object is first
+        applied with dryRun=All and only written if that result differs from it.
+        Controllers write status and their own annotations meanwhile, so status
+        is left out of the comparison and a difference is checked once more
+        against a fresh read before writing.
+        """
+        meta = obj["metadata"]
+        path = resource.path(meta.get("namespace"), meta["name"])
+        what = f"apply {resource.kind}/{meta['name']}"
+        # force: `spin up` is the source of truth for the project's objects; a field someone
+        # changed by hand (kubectl edit) is taken back, as a second `docker compose up` would.
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+
+        def write() -> dict[str, Any]:
+            return self.api.request("PATCH", path, what=what, body=obj, content_type="application/apply-patch+yaml",
+                                    query=query)
+
+        if current is None:
+            return write(), "created"
+        try:
+            preview = comparable(self.api.request("PATCH", path, what=what, body=obj,
+                                                  content_type="application/apply-patch+yaml",
+                                                  query={**query, "dryRun": "All"}))
+            if preview == comparable(current):
+                return current, "unchanged"
+            fresh = self.api.get(path, f"read {resource.kind}/{meta['name']}")
+            if fresh is None:
+                return write(), "created"
+            if preview == comparable(fresh):
+                return fresh, "unchanged"
+            new = write()
+        except KubeApiError as exc:
+            if not (exc.status == 422 and resource.kind == "Job" and "field is immutable" in exc.message):
+                raise
+            # A Job's pod template cannot change: the changed one-shot service is a new run,
+            # as `docker compose up` recreates a changed container.
+            self._delete_object(current)
+            self._wait_gone(f"namespace {meta.get('namespace')}", [current])
+            return write(), "configured"
+        same = meta_of(new).get("resourceVersion") == meta_of(fresh).get("resourceVersion")
+        return new, "unchanged" if same else "configured"
+
+    def _wait_namespace_not_terminating(self, ref: ProjectRef) -> None:
+        deadline = time.monotonic() + self.delete_timeout
+        while True:
+            ns = self._owned_namespace(ref)
+            if ns is None or not meta_of(ns).get("deletionTimestamp"):
+                return
+            if time.monotonic() >= deadline:
+                raise KubeApiError(f"project {ref.project} is still being removed (namespace {ref.namespace} "
+                                   f"terminating after {self.delete_timeout:g}s); nothing was changed",
+                                   "Run the command again once `spin ps` no longer lists the project.",
+                                   status=409, reason="Terminating")
+            time.sleep(self.poll)
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        resolved = self._resolve(ref, calls)
+        self._wait_namespace_not_terminating(ref)
+        ns_before = self._namespace(ref)
+        before = self._project_objects(ref) if ns_before is not None else {}
+        results: list[CallResult] = []
+        wanted: set[tuple[str, str]] = set()
+        for call, resource, obj in resolved:
+            key = (resource.kind, obj["metadata"]["name"])
+            wanted.add(key)
+            old = ns_before if resource.kind == "Namespace" else before.get(key)
+            _, action = self._apply_one(resource, obj, old)
+            results.append(CallResult(call_id=call.id, kind=resource.kind, name=key[1], action=action))
+        for (kind, name), obj in before.items():
+            if (kind, name) in wanted:
+                continue
+            if kind == "PersistentVolumeClaim":
+                results.append(CallResult(call_id="prune", kind=kind, name=name, action="skipped",
+                                          message="volume no longer in the compose file, kept with its data; "
+                                                  "`spin down -v` removes it"))
+                continue
+            self._delete_object(obj)
+            results.append(CallResult(call_id="prune", kind=kind, name=name, action="deleted",
+                                      message="no longer in the project"))
+        return results
+
+    def _delete_object(self, obj: dict[str, Any]) -> bool:
+        """Delete with foreground propagation (dependents first); False if it was already gone."""
+        resource = self.api.require(obj["apiVersion"], obj["kind"])
+        meta = meta_of(obj)
+        try:
+            self.api.request("DELETE", resource.path(meta.get("namespace"), meta["name"]),
+                             what=f"delete {obj['kind']}/{meta['name']}",
+                             body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground"})
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        approved = {(c.kind, c.name): c.id for c in calls}
+        ns = self._owned_namespace(ref)
+        if ns is None:
+            return [CallResult(call_id=c.id, kind=c.kind, name=c.name, action="absent") for c in calls]
+        objects = self._project_objects(ref)
+        results, gone_wanted = [], []
+        kept = [key for key in objects if key[0] == "PersistentVolumeClaim" and not volumes]
+        # Made since the plan was decided: not approved for deletion, so it stays (and so does the namespace).
+        unapproved = [key for key in objects if key not in approved]
+        for key, obj in objects.items():
+            call_id = approved.get(key)
+            if call_id is None:
+                results.append(CallResult(call_id="down", kind=key[0], name=key[1], action="skipped",
+                                          message="not in the approved plan"))
+                continue
+            if key in kept:
+                results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action="skipped",
+                                          message="volume kept; `spin down -v` removes it"))
+                continue
+            action = "deleted" if self._delete_object(obj) else "absent"
+            results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action=action))
+            gone_wanted.append(obj)
+        # The namespace goes too once nothing is kept in it (and always with -v).
+        ns_call = approved.get(("Namespace", ref.namespace))
+        if ns_call and not kept and not unapproved:
+            self._delete_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.namespace}})
+            results.append(CallResult(call_id=ns_call, kind="Namespace", name=ref.namespace, action="deleted"))
+            gone_wanted.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.namespace}})
+        self._wait_gone(f"project {ref.project}", gone_wanted)
+        return results
+
+    def _wait_gone(self, where: str, objects: list[dict[str, Any]]) -> None:
+        deadline = time.monotonic() + self.delete_timeout
+        pending = list(objects)
+        while pending:
+            still = []
+            for obj in pending:
+                resource = self.api.require(obj["apiVersion"], obj["kind"])
+                meta = meta_of(obj)
+                current = self.api.get(resource.path(meta.get("namespace"), meta["name"]),
+                                       f"read {obj['kind']}/{meta['name']}")
+                if current is not None:
+                    still.append(current | {"kind": obj["kind"], "apiVersion": obj["apiVersion"]})
+            pending = still
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}"
+                                  f"{' (waiting for ' + ', '.join(meta_of(o).get('finalizers')) + ')' if meta_of(o).get('finalizers') else ''}"
+                                  for o in pending)
+                raise KubeApiError(f"{where}: still being deleted after {self.delete_timeout:g}s: {names}",
+                                   "The cluster is still removing them; run `spin down` again to wait longer.",
+                                   status=None, reason="Timeout")
+            time.sleep(self.poll)
+
+    # -- observing -----------------------------------------------------------
+
+    def _workloads(self, ref: ProjectRef) -> list[dict[str, Any]]:
+        out = []
+        for kind in WORKLOAD_KINDS:
+            api_version = "batch/v1" if kind == "Job" else "apps/v1"
+            out += [w for w in self._list(api_version, kind, ref, project_selector(ref))
+                    if not meta_of(w).get("ownerReferences")]
+        return out
+
+    def _pods(self, ref: ProjectRef, service: str | None = None) -> list[dict[str, Any]]:
+        selector = project_selector(ref) + (f",{LABEL_SERVICE}={service}" if service else "")
+        return self._list("v1", "Pod", ref, selector)
+
+    def _events(self, ref: ProjectRef) -> list[dict[str, Any]]:
+        items = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/events", what="list events",
+                                 query={"fieldSelector": "type=Warning"}).get("items", [])
+        return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def _statuses(self, ref: ProjectRef, explain: bool) -> tuple[list[ServiceStatus], bool]:
+        workloads = self._workloads(ref)
+        if not workloads:
+            return [], True
+        pods = self._pods(ref)
+        services = self._list("v1", "Service", ref, project_selector(ref))
+        events: list[dict[str, Any]] | None = None
+        out, all_ready = [], True
+        for w in sorted(workloads, key=lambda w: labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"])):
+            service = labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"])
+            mine = [p for p in pods if labels_of(p).get(LABEL_SERVICE) == service]
+            ready, desired, rolled = ready_counts(w)
+            restarts = sum(cs.get("restartCount", 0) for p in mine
+                           for cs in (p.get("status") or {}).get("containerStatuses") or [])
+            message = ""
+            if w["kind"] == "Job":
+                state = "completed" if rolled else ("failed" if condition(w, "Failed") else "running")
+            elif rolled:
+                state = "running" if desired else "stopped"
+            else:
+                state = "starting"
+            if not rolled:
+                all_ready = False
+                if explain:
+                    if events is None:
+                        events = self._events(ref)
+                    message = self._why(ref, w, mine, events)
+                    state = "waiting" if message else state
+            out.append(ServiceStatus(service=service, kind=w["kind"], ready=ready, desired=desired, state=state,
+                                     ports=service_ports(services, service), restarts=restarts,
+                                     age_seconds=age(w), message=message))
+        return out, all_ready
+
+    def _why(self, ref: ProjectRef, workload: dict[str, Any], pods: list[dict[str, Any]],
+             events: list[dict[str, Any]]) -> str:
+        reasons = []
+        problem = workload_problem(workload, events)
+        if problem:
+            reasons.append(problem)
+        for pod in pods:
+            found = pod_problem(pod)
+            if found is None:
+                continue
+            text, container = found
+            if container:
+                lines = self._last_lines(ref, pod, container)
+                if lines:
+                    text += f"; last log lines: {' | '.join(lines)}"
+            if text not in reasons:
+                reasons.append(text)
+        if not reasons and not pods:
+            reasons.append("no pods created yet")
+        return "; ".join(reasons)
+
+    def _last_lines(self, ref: ProjectRef, pod: dict[str, Any], container: str, count: int = 5) -> list[str]:
+        for previous in (True, False):
+            try:
+                text = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{meta_of(pod)['name']}/log",
+                                        what="read logs", query={"container": container, "tailLines": count,
+                                                                 "previous": previous},
+                                        retry=False, timeout=10, stream=True).data.decode("utf-8", "replace")
+            except KubeApiError:
+                continue
+            lines = [line for line in text.splitlines() if line.strip()]
+            if lines:
+                return lines[-count:]
+        return []
+
+    def status(self, ref: ProjectRef) -> list[ServiceStatus]:
+        return self._statuses(ref, explain=True)[0]
+
+    def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses, ready = self._statuses(ref, explain=False)
+            if ready:
+                return statuses
+            if time.monotonic() >= deadline:
+                statuses, ready = self._statuses(ref, explain=True)
+                if ready:
+                    return statuses
+                waiting = [s for s in statuses if s.state not in {"running", "completed", "stopped"}]
+                reasons = "; ".join(f"{s.service} ({s.ready}/{s.desired} ready): {s.message or s.state}"
+                                    for s in waiting)
+                raise WaitTimeout(f"not ready after {timeout:g}s: {reasons}",
+                                  data=[s.model_dump() for s in statuses])
+            time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
+
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             follow: bool = False) -> Iterator[str]:
+        query_base = {"tailLines": tail, **parse_since(since)}
+        pods = sorted(self._pods(ref, service), key=lambda p: (labels_of(p).get(LABEL_SERVICE, ""), meta_of(p)["name"]))
+        if service and not pods and service not in {labels_of(w).get(LABEL_SERVICE) for w in self._workloads(ref)}:
+            raise NotFound(f"project {ref.project} has no service {service!r}", hint="`spin ps` lists its services.")
+        if not pods:
+            yield f"{service or ref.project} | no logs: no pods are running"
+            return
+        streams = []
+        for pod in pods:
+            svc = labels_of(pod).get(LABEL_SERVICE, meta_of(pod)["name"])
+            if not (pod.get("spec") or {}).get("nodeName"):
+                why = (pod_problem(pod) or ("not started",))[0]
+                yield f"{svc} | no logs: pod {meta_of(pod)['name']} has not started on any node ({why})"
+                continue
+            for container in (pod.get("spec") or {}).get("containers") or []:
+                streams.append((svc, pod, container["name"]))
+        if follow and len(streams) > 1:
+            yield from self._follow_many(ref, streams, query_base)
+            return
+        for svc, pod, container in streams:
+            yield from self._log_lines(ref, svc, pod, container, {**query_base, "follow": follow or None})
+
+    def _log_lines(self, ref: ProjectRef, svc: str, pod: dict[str, Any], container: str,
+                   query: dict[str, Any]) -> Iterator[str]:
+        name = meta_of(pod)["name"]
+        prefix = f"{svc} | " if len((pod.get("spec") or {}).get("containers") or []) == 1 else f"{svc}/{container} | "
+        try:
+            resp = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{name}/log", what="read logs",
+                                    query={"container": container, **query}, retry=False, stream=True,
+                                    timeout=None if query.get("follow") else 30)
+        except KubeApiError as exc:
+            # No kubelet (or an unreachable one) answers for this node: say so instead of failing the rest.
+            yield f"{prefix}no logs: the node {pod['spec']['nodeName']} did not give them ({exc.message})"
+            return
+        try:
+            buffer = b""
+            for chunk in resp.stream(4096):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield prefix + line.decode("utf-8", "replace")
+            if buffer:
+                yield prefix + buffer.decode("utf-8", "replace")
+        finally:
+            resp.release_conn()
+
+    def _follow_many(self, ref: ProjectRef, streams: list[tuple[str, dict[str, Any], str]],
+                     query: dict[str, Any]) -> Iterator[str]:
+        """Several followed streams interleaved as lines arrive, one reader thread each."""
+        lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
+
+        def pump(svc: str, pod: dict[str, Any], container: str) -> None:
+            try:
+                for line in self._log_lines(ref, svc, pod, container, {**query, "follow": True}):
+                    lines.put(line)
+            finally:
+                lines.put(None)
+
+        for args in streams:
+            threading.Thread(target=pump, args=args, daemon=True).start()
+        open_streams = len(streams)
+        while open_streams:
+            line = lines.get()
+            if line is None:
+                open_streams -= 1
+            else:
+                yield line
+
+
+# KubeApi, api_error and parse_since are re-exported for callers that only know this module.
+__all__ = ["FIELD_MANAGER", "KubeApi", "KubernetesBackend", "api_error", "parse_since"]
