@@ -12,7 +12,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-systemctl disable --now slapd >/dev/null 2>&1 || service slapd stop >/dev/null 2>&1 || true
+# Only the package's own daemon, by its pid file: `service slapd stop` without one matches every
+# slapd by name, the tests' own included.
+systemctl disable --now slapd >/dev/null 2>&1 || { [ -s /var/run/slapd/slapd.pid ] && service slapd stop >/dev/null 2>&1; } || true
 # An AppArmor profile (if the distribution ships one) would stop slapd reading the tests'
 # temp folders: disable it the Debian way (a link in disable/, then unload it).
 profile=/etc/apparmor.d/usr.sbin.slapd

@@ -22,7 +22,9 @@ if ((${#missing[@]})); then
 fi
 # slapd's package starts a system daemon we do not use: the tests and the
 # gateway start their own slapd on a loopback port.
-systemctl disable --now slapd >/dev/null 2>&1 || service slapd stop >/dev/null 2>&1 || true
+# Only the package's own daemon, by its pid file: `service slapd stop` without one matches every
+# slapd by name, the tests' own included.
+systemctl disable --now slapd >/dev/null 2>&1 || { [ -s /var/run/slapd/slapd.pid ] && service slapd stop >/dev/null 2>&1; } || true
 
 # On these machines podman needs runc, cgroupfs and lower default ulimits.
 if ! grep -q 'cgroup_manager = "cgroupfs"' /etc/containers/containers.conf 2>/dev/null; then
