@@ -9,7 +9,7 @@ import yaml
 from interceptor.errors import UsageError
 from interceptor.intercept import decide_call
 from interceptor.types import Call, Decision, Identity, Plan
-from policy.service import PolicyService
+from policy.service import EngineFactory, PolicyService, factory_for
 
 
 def read_objects(path: str | Path) -> list[dict]:
@@ -30,10 +30,9 @@ def read_objects(path: str | Path) -> list[dict]:
 
 def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Path,
                      site_data: str | Path | None = None, *, project: str = "policy-eval",
-                     facility_project: str | None = None, opa_url: str | None = None) -> list[Decision]:
-    from policy.service import factory_for
-
-    policy = PolicyService(policy_dir, site_data, factory=factory_for(opa_url))
+                     facility_project: str | None = None, opa_url: str | None = None,
+                     factory: EngineFactory | None = None) -> list[Decision]:
+    policy = PolicyService(policy_dir, site_data, factory=factory or factory_for(opa_url))
     try:
         objects = read_objects(path)
         calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
