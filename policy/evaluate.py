@@ -36,13 +36,24 @@ def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Pat
     try:
         objects = read_objects(path)
         calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
-        namespace = objects[0].get("metadata", {}).get("namespace", project) if objects else project
-        plan = Plan(project=project, namespace=namespace, owner=identity.name,
+        namespace = namespace_of(objects, project)
+        plan = Plan(project=project if namespace == project else namespace, namespace=namespace, owner=identity.name,
                     facility_project=facility_project or _default_facility_project(identity),
                     calls=calls)
         return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
     finally:
         policy.close()
+
+
+def namespace_of(objects: list[dict], default: str) -> str:
+    """The namespace the objects go into, as one project's: the first one named, or a Namespace object's name."""
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "Namespace" and meta.get("name"):
+            return meta["name"]
+        if meta.get("namespace"):
+            return meta["namespace"]
+    return default
 
 
 def _default_facility_project(identity: Identity) -> str:
