@@ -147,7 +147,7 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
 @handles_errors
 def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
           env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
-          as_user: Optional[str] = typer.Option(None, "--as-user", help="Administrators: decide as this user"),
+          as_user: Optional[str] = typer.Option(None, "--as", "--as-user", help="Administrators: decide as this user"),
           facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
           allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
