@@ -367,6 +367,24 @@ def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(Non
         raise typer.Exit(1)
 
 
+@policy_app.command("bundle")
+@handles_errors
+def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out", help="bundle.tar.gz, or a folder"),
+                  policy_dir: Path = PolicyDirOpt,
+                  site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                           help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                  with_tests: bool = typer.Option(False, "--with-tests", help="Include the *_test.rego files"),
+                  json_output: bool = JsonOpt):
+    """Write the policies and site data as an OPA bundle, for `opa run --server --bundle` and --opa-url."""
+    from policy.opa_bundle import write_bundle
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    bundle = write_bundle(policy_dir, out, site_data, with_tests=with_tests)
+    if o.as_json:
+        return o.render.json({"out": str(out), "revision": bundle.revision, "modules": len(bundle.modules)})
+    o.render.line(f"wrote {out}: {len(bundle.modules)} modules and the site data, revision {bundle.revision}")
+
+
 @policy_app.command("describe")
 @handles_errors
 def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
