@@ -53,6 +53,15 @@ from_site(repo) if {
 }
 
 # Each container's image, parsed once per decision.
+# The image reference grammar of the distribution project: anything else (`..` in a path,
+# upper case, a stray space) is refused rather than guessed at.
+reference_grammar := concat("", [
+	`^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?/)?`,
+	`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*`,
+	`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?`,
+	`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+])
+
 images contains {"container": e.name, "image": image, "ref": parse(image), "path": concat("", [e.path, "/image"])} if {
 	some e in workload.containers
 	image := object.get(e.container, "image", "")
@@ -71,7 +80,7 @@ deny contains violation if {
 
 deny contains violation if {
 	some img in images
-	not regex.match(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`, img.image)
+	not regex.match(reference_grammar, img.image)
 	violation := {
 		"rule": "registries",
 		"message": sprintf("container %q has no valid image reference (%q); name an image such as %s/<name>:<tag>", [img.container, img.image, concat(" or ", site.registries)]),
