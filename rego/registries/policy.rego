@@ -62,14 +62,16 @@ reference_grammar := concat("", [
 	`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 ])
 
-images contains {"container": e.name, "image": image, "ref": parse(image), "path": concat("", [e.path, "/image"])} if {
+# (Not parsed here: an element whose parse failed would vanish, and its container with it.)
+images contains {"container": e.name, "image": image, "path": concat("", [e.path, "/image"])} if {
 	some e in workload.containers
 	image := object.get(e.container, "image", "")
 }
 
 deny contains violation if {
 	some img in images
-	ref := img.ref
+	is_string(img.image)
+	ref := parse(img.image)
 	not from_site(ref.repo)
 	violation := {
 		"rule": "registries",
@@ -80,7 +82,7 @@ deny contains violation if {
 
 deny contains violation if {
 	some img in images
-	not regex.match(reference_grammar, img.image)
+	not valid_reference(img.image)
 	violation := {
 		"rule": "registries",
 		"message": sprintf("container %q has no valid image reference (%q); name an image such as %s/<name>:<tag>", [img.container, img.image, concat(" or ", site.registries)]),
@@ -90,8 +92,14 @@ deny contains violation if {
 
 warn contains msg if {
 	some img in images
-	ref := img.ref
+	is_string(img.image)
+	ref := parse(img.image)
 	ref.digest == ""
 	ref.tag in {"", "latest"}
 	msg := sprintf("registries: container %q uses %q without a fixed version; pin a tag or a digest so a rebuild cannot change what runs", [img.container, img.image])
+}
+
+valid_reference(image) if {
+	is_string(image)
+	regex.match(reference_grammar, image)
 }
