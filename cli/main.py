@@ -147,7 +147,7 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
 @handles_errors
 def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
           env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
-          as_user: Optional[str] = typer.Option(None, "--as-user", help="Administrators: decide as this user"),
+          as_user: Optional[str] = typer.Option(None, "--as", "--as-user", help="Administrators: decide as this user"),
           facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
           allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
@@ -307,26 +307,31 @@ def whoami(ctx: typer.Context, json_output: bool = JsonOpt):
 
 PolicyDirOpt = typer.Option(Path("rego"), "--policy-dir", help="Folder of Rego policies")
 SiteOpt = typer.Option(None, "--site-data", help="Site data YAML (default: <policy-dir>/site.yaml)")
+OpaUrlOpt = typer.Option(None, "--opa-url", help="Decide with this OPA server (rego/ loaded as a bundle) instead of the "
+                         "embedded engine")
 
 
 @policy_app.command("test")
 @handles_errors
-def policy_test(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
+def policy_test(ctx: typer.Context, folder: Optional[Path] = typer.Argument(None, help="Policy folder (default: rego)"),
+                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
                 run: Optional[str] = typer.Option(None, "--run", help="Only tests matching this regex"),
-                verbose: bool = typer.Option(False, "-v"), json_output: bool = JsonOpt):
-    """Run the Rego unit tests (rules named test_*), as `opa test` would."""
+                verbose: bool = typer.Option(False, "-v", help="Also print each test's time"),
+                quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures and the totals"),
+                json_output: bool = JsonOpt):
+    """Run the Rego unit tests (rules named test_*), as `opa test` would: one line per test, exit 1 on any failure."""
     from policy.testing import run_tests
 
     o = _merge(ctx, None, None, None, None, json_output)
-    report = run_tests(policy_dir, site_data, run)
+    report = run_tests(folder or policy_dir, site_data, run)
     if o.as_json:
         o.render.json({"revision": report.revision, "passed": report.passed, "failed": report.failed,
                        "results": [vars(r) for r in report.results]})
     else:
         for r in report.results:
-            if verbose or not r.passed:
+            if not quiet or not r.passed:
                 o.render.line(f"{'PASS' if r.passed else 'FAIL'}: {r.package}.{r.name} ({r.file})"
-                              + (f": {r.error}" if r.error else ""))
+                              + (f" {r.duration_ms:.1f} ms" if verbose else "") + (f": {r.error}" if r.error else ""))
         o.render.line(f"{report.passed} passed, {report.failed} failed")
     if report.failed or not report.results:
         raise typer.Exit(1)
@@ -334,19 +339,26 @@ def policy_test(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_data: 
 
 @policy_app.command("eval")
 @handles_errors
-def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YAML file of Kubernetes objects"),
-                as_user: str = typer.Option(..., "--as-user", help="User name from --users"),
+def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(None, help="YAML file of Kubernetes objects"),
+                object_file: Optional[Path] = typer.Option(None, "-o", "--object", help="YAML file of Kubernetes objects"),
+                as_user: str = typer.Option(..., "--as", "--as-user", help="User name from --users"),
                 users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
-                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt, json_output: bool = JsonOpt):
-    """Decide Kubernetes objects as a given user, locally, without a gateway."""
-    from policy.evaluate import evaluate_objects
+                policy_dir: Path = PolicyDirOpt,
+                site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                         help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                opa_url: Optional[str] = OpaUrlOpt, json_output: bool = JsonOpt):
+    """Decide Kubernetes objects as a given user, locally, without a gateway. Exit 1 if any is refused."""
+    from policy.evaluate import evaluate_objects, summarise
     from gateway_api.identity.users_file import UsersFileProvider
 
     o = _merge(ctx, None, None, None, None, json_output)
+    path = object_file or objects
+    if path is None:
+        raise UsageError("no objects to decide", hint="Pass -o OBJECT.yaml.")
     identity = UsersFileProvider(users).lookup(as_user)
-    decisions = evaluate_objects(objects, identity, policy_dir, site_data)
+    decisions = evaluate_objects(path, identity, policy_dir, site_data, opa_url=opa_url)
     if o.as_json:
-        o.render.json([d.model_dump() for d in decisions])
+        o.render.json(summarise(decisions))
     else:
         for d in decisions:
             o.render.line(f"{'allow' if d.allowed else 'deny '}  {d.kind}/{d.name}")
@@ -354,8 +366,51 @@ def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YA
                 o.render.line(f"       [{v.rule}] {v.message} at {v.path}")
             for p in d.patches:
                 o.render.line(f"       patch {p['op']} {p['path']} = {json.dumps(p.get('value'))}")
+            for w in d.warnings:
+                o.render.line(f"       warning: {w}")
     if not all(d.allowed for d in decisions):
         raise typer.Exit(1)
+
+
+@policy_app.command("bundle")
+@handles_errors
+def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out", help="bundle.tar.gz, or a folder"),
+                  policy_dir: Path = PolicyDirOpt,
+                  site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                           help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                  with_tests: bool = typer.Option(False, "--with-tests", help="Include the *_test.rego files"),
+                  json_output: bool = JsonOpt):
+    """Write the policies and site data as an OPA bundle, for `opa run --server --bundle` and --opa-url."""
+    from policy.opa_bundle import write_bundle
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    bundle = write_bundle(policy_dir, out, site_data, with_tests=with_tests)
+    if o.as_json:
+        return o.render.json({"out": str(out), "revision": bundle.revision, "modules": len(bundle.modules)})
+    o.render.line(f"wrote {out}: {len(bundle.modules)} modules and the site data, revision {bundle.revision}")
+
+
+@policy_app.command("describe")
+@handles_errors
+def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
+                    site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                             help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                    json_output: bool = JsonOpt):
+    """Every rule of the loaded policy library: id, title, profile, description, samples."""
+    from policy.describe import describe
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    library = describe(policy_dir, site_data)
+    if o.as_json:
+        return o.render.json(library)
+    o.render.line(f"policy revision {library['revision']}; Pod Security profile enforced: {library['pod_security']}")
+    for rule in library["rules"]:
+        o.render.line("")
+        o.render.line(f"{rule['id']}  ({rule['profile']})  {rule['title']}")
+        o.render.line(f"    {rule['description']}")
+        o.render.line(f"    package {rule['package']}")
+        for sample in rule["samples"]:
+            o.render.line(f"    {sample['expect']:<7} {sample['file']}" + (f"  (as {sample['as']})" if sample["as"] else ""))
 
 
 # -- security staff: audit ---------------------------------------------------------------------
@@ -495,6 +550,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
                   site_data: Optional[Path] = typer.Option(None, "--site-data"),
                   policy_timeout: float = typer.Option(2.0, "--policy-timeout"),
+                  opa_url: Optional[str] = OpaUrlOpt,
                   audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
                   audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
@@ -507,7 +563,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
     settings = Settings(host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
                         kube_context=context, identity=identity, users=users, identity_config=identity_config,
                         policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
-                        audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
+                        opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
         uvicorn.run("gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
