@@ -60,7 +60,8 @@ class Renderer:
                 for p in d["patches"]:
                     self.line(f"         patch {p.get('op')} {p.get('path')} = {json.dumps(p.get('value'))}")
         for r in result.get("results", []):
-            self.line(f"{r['action']:<10} {r['kind']}/{r['name']}")
+            note = f"  ({r['message']})" if r["action"] == "skipped" and r.get("message") else ""
+            self.line(f"{r['action']:<10} {r['kind']}/{r['name']}{note}")
         services = result.get("services") or []
         if services:
             self.services(services)

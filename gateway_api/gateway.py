@@ -45,7 +45,8 @@ def _status_word(outcome: Outcome) -> str:
         return "denied"
     if outcome.dry_run:
         return "checked"
-    actions = {r.action for r in outcome.results}
+    # "skipped": objects a backend has no counterpart for (a Namespace on podman); they change nothing.
+    actions = {r.action for r in outcome.results} - {"skipped"}
     if actions <= {"unchanged"}:
         return "unchanged"
     if actions & {"configured", "deleted"} or "unchanged" in actions:

@@ -244,7 +244,9 @@ class PodmanBackend:
         for call in calls:
             kind = call.kind
             if kind in NOOP_KINDS or kind in {"Service", "ConfigMap", "Secret"}:
-                results.append(CallResult(call_id=call.id, kind=kind, name=call.name, action="unchanged",
+                # Nothing to create on one machine: the pods carry their effect (a first up must not
+                # read "unchanged Namespace/...").
+                results.append(CallResult(call_id=call.id, kind=kind, name=call.name, action="skipped",
                                           message="carried by the project's pods on this machine"))
             elif kind == "PersistentVolumeClaim":
                 results.append(self._ensure_volume(ref, call))
