@@ -12,7 +12,7 @@ from benchmarks.stats import summary_ms
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(seconds: float) -> dict:
+def run(seconds: float, policy_dir: Path = ROOT / "rego") -> dict:
     from gateway_api.components import make_gateway
     from gateway_api.gateway import Caller
     from gateway_api.settings import Settings
@@ -23,7 +23,7 @@ def run(seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
         state = Path(tmp)
         settings = Settings(backend="manifests", manifests_dir=state / "manifests", audit_log=state / "audit.log",
-                            state_dir=state, users=ROOT / "examples/users.yaml", policy_dir=ROOT / "rego")
+                            state_dir=state, users=ROOT / "examples/users.yaml", policy_dir=policy_dir)
         gw, _signer = make_gateway(settings)
         caller = Caller(identity=gw.identity.lookup("alice"), token_id="bench")
         model = compose_model(10)

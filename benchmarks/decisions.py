@@ -27,10 +27,10 @@ def _inputs():
     return [(c, admission_input(c, alice, plan, dry_run=True)) for c in calls], source
 
 
-def run(seconds: float) -> dict:
+def run(seconds: float, policy_dir: Path = ROOT / "rego") -> dict:
     from policy.service import PolicyService
 
-    service = PolicyService(ROOT / "rego")
+    service = PolicyService(policy_dir)
     try:
         inputs, source = _inputs()
         for c, inp in inputs:  # warm up, and check the denied half is denied
@@ -55,7 +55,7 @@ def run(seconds: float) -> dict:
         service.close()
 
 
-def run_with_env(seconds: float, env: dict[str, str]) -> dict:
+def run_with_env(seconds: float, env: dict[str, str], policy_dir: Path = ROOT / "rego") -> dict:
     """The same measurement in a fresh process: Go reads GOGC only when its runtime starts."""
     import json
     import os
@@ -63,7 +63,7 @@ def run_with_env(seconds: float, env: dict[str, str]) -> dict:
     import sys
 
     code = ("import json, sys; sys.path.insert(0, %r); from benchmarks import decisions; "
-            "print(json.dumps(decisions.run(%r)))" % (str(ROOT), seconds))
+            "print(json.dumps(decisions.run(%r, %r)))" % (str(ROOT), seconds, str(policy_dir)))
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=seconds * 4 + 60, cwd=ROOT)
     if out.returncode != 0:

@@ -49,7 +49,8 @@ def rss_mb(pid: int) -> dict[int, float]:
 
 
 @contextmanager
-def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = False):
+def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = False,
+            policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None):
     from gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
@@ -60,9 +61,9 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = Fal
         cmd = [sys.executable, "-m", "cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
                "--port", str(port), "--state-dir", str(state), "--manifests-dir", str(state / "manifests"),
                "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
-               "--policy-dir", str(ROOT / "rego"), "--workers", str(workers)]
+               "--policy-dir", str(policy_dir), "--workers", str(workers)]
         log = open(state / "gateway.log", "w")
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         if standin:  # sitecustomize runs in uvicorn's spawned workers too
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks/standin"), str(ROOT)])
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
