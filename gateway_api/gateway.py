@@ -123,7 +123,7 @@ class Gateway:
             outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
         response = self._response(outcome, ctx)
         if not outcome.allowed and not dry_run:
-            raise PolicyDenied(_denial_message(outcome), data=response.model_dump(mode="json"))
+            raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
         if wait and outcome.forwarded:
             response.services = self.backend.wait(ref, timeout)
         return response
@@ -147,7 +147,7 @@ class Gateway:
             outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
                                 dry_run=False, volumes=volumes)
         if not outcome.allowed:
-            raise PolicyDenied(_denial_message(outcome), data=self._response(outcome, ctx).model_dump(mode="json"))
+            raise PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json"))
         response = self._response(outcome, ctx)
         response.status = "removed"
         return response
