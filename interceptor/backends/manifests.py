@@ -20,7 +20,7 @@ from interceptor.types import Call, CallResult, ServiceStatus
 
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
-# YAML was 85% of an idempotent `up` under load (benchmarks/, docs/performance.md). Same safe subset.
+# YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
