@@ -17,9 +17,6 @@ def run(seconds: float, policy_dir: Path = ROOT / "rego") -> dict:
     from gateway_api.gateway import Caller
     from gateway_api.settings import Settings
 
-    from benchmarks.standin_translate import install
-
-    install()  # only while translate.to_kubernetes has not landed; the runner says which was used
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
         state = Path(tmp)
         settings = Settings(backend="manifests", manifests_dir=state / "manifests", audit_log=state / "audit.log",

@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs (3 s of load, 1 s of decisions)")
     ap.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if wrkload.available() else "httpx")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--policy-dir", default=str(ROOT / "rego"), help="measure another library (a copy of a branch's rego/)")
     args = ap.parse_args()
     secs = 3.0 if args.quick else 10.0
     dsecs = 1.0 if args.quick else 5.0
@@ -86,36 +87,33 @@ def main() -> int:
         f"{platform.python_implementation()} {platform.python_version()}  cores={os.cpu_count()}  "
         f"mode={'quick' if args.quick else 'full'}  load client={args.client} (shares the cores with the gateway)")
     rows = []
-    from benchmarks.standin_translate import needed
+    pdir = Path(args.policy_dir).resolve()
+    say(f"policy folder: {pdir}")
 
-    standin = needed()
-    say("translator: " + ("STAND-IN (translate.to_kubernetes has not landed; hand-built Deployments, "
-                          "figures 2, 3 and 6 leave out the real translator's cost)" if standin else "translate.to_kubernetes"))
-
-    d = decisions.run(dsecs)
-    say(f"[1] decisions: {d['modules']} modules, revision {d['revision']}, inputs {d['source']} Deployments "
-        f"({d['allowed']} allowed, {d['denied']} denied)")
+    d = decisions.run(dsecs, pdir)
+    say(f"[1] decisions: {d['modules']} modules, revision {d['revision']}, inputs: the translated 10-service project "
+        f"and its workloads made privileged {d['kinds']} ({d['allowed']} allowed, {d['denied']} denied)")
     for k in ("decide", "raw"):
         say(f"    {k:7s} n={d[k]['n']} p50={d[k]['p50']:.3f} ms p99={d[k]['p99']:.3f} ms {d[k]['per_s']:,.0f}/s")
     rows.append(("1 decision p99 (PolicyService.decide)", _fmt(d["decide"]["p99"], " ms"), "< 1 ms",
                  _verdict(d["decide"]["p99"] < 1)))
     rows.append(("1 decisions/s (one thread)", _fmt(d["decide"]["per_s"]), "-", "-"))
     rows.append(("1 raw engine evaluate p99", _fmt(d["raw"]["p99"], " ms"), "(comparison)", "-"))
-    g = decisions.run_with_env(dsecs, {"GOGC": "400"})
+    g = decisions.run_with_env(dsecs, {"GOGC": "400"}, pdir)
     if "decide" in g:
         say(f"    GOGC=400 (fresh process): decide p50={g['decide']['p50']:.3f} p99={g['decide']['p99']:.3f} ms "
             f"{g['decide']['per_s']:,.0f}/s; raw p50={g['raw']['p50']:.3f} p99={g['raw']['p99']:.3f} ms {g['raw']['per_s']:,.0f}/s")
         rows.append(("1 decision p99, GOGC=400", _fmt(g["decide"]["p99"], " ms"), "< 1 ms", _verdict(g["decide"]["p99"] < 1)))
         rows.append(("1 raw evaluate p99, GOGC=400", _fmt(g["raw"]["p99"], " ms"), "(comparison)", "-"))
 
-    c = check.run(dsecs)
+    c = check.run(dsecs, pdir)
     say(f"[2] check in-process: {c}")
     rows.append(("2 check 10 svc p99 (in-process)", _fmt(c.get("p99"), " ms") if "p99" in c else "blocked",
                  "< 50 ms", _verdict(c["p99"] < 50) if "p99" in c else "n/a"))
 
     results = {}
     for workers in (1, 2):
-        with server.gateway(workers=workers, standin=standin) as g:
+        with server.gateway(workers=workers, policy_dir=pdir) as g:
             if workers == 1:
                 h = _http_check(g["url"], g["tokens"]["alice"], dsecs)
                 say(f"[2] check over HTTP (one client, sequential): {h}")

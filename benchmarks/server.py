@@ -49,7 +49,7 @@ def rss_mb(pid: int) -> dict[int, float]:
 
 
 @contextmanager
-def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = False,
+def gateway(workers: int = 1, startup_timeout: float = 60.0,
             policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None):
     from gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
@@ -64,8 +64,6 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = Fal
                "--policy-dir", str(policy_dir), "--workers", str(workers)]
         log = open(state / "gateway.log", "w")
         env = {**os.environ, **(env or {})}
-        if standin:  # sitecustomize runs in uvicorn's spawned workers too
-            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks/standin"), str(ROOT)])
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
