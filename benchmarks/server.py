@@ -77,7 +77,13 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gateway did not start: {(state / 'gateway.log').read_text()[-2000:]}")
                 time.sleep(0.2)
-            yield {"url": url, "pid": proc.pid, "tokens": tokens, "state": state}
+            # A job prologue calls as the facility system: a service token acting for the job's user.
+            r = httpx.post(url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['carol']}"}, timeout=30,
+                           json={"name": "bench-facility", "users": ["alice"], "operations": ["check", "up"],
+                                 "ttl_seconds": 3600})
+            r.raise_for_status()
+            yield {"url": url, "pid": proc.pid, "tokens": tokens, "state": state,
+                   "facility": {"token": r.json()["token"], "user": "alice"}}
         finally:
             proc.terminate()
             try:

@@ -20,7 +20,8 @@ function setup(thread) thread:set("id", #threads) ; table.insert(threads, thread
 request = function()
   n = n + 1
   local project = "wrk-" .. id .. "-" .. (n % 100)
-  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
+                   ["X-Spin-User"] = "ACT_AS"}
   if n % 2 == 0 then
     return wrk.format("POST", "/v1/projects/" .. project .. "/check", headers, body)
   end
@@ -57,14 +58,15 @@ def _ms(out: str, pct: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0) -> dict:
+def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "") -> dict:
     with tempfile.TemporaryDirectory(prefix="spin-wrk-") as tmp:
         cmd = ["wrk", "-t2", f"-c{clients}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "30s"]
         if mode == "healthz":
             cmd.append(url + "/healthz")
         else:
             script = Path(tmp) / "load.lua"
-            script.write_text(_LUA.replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)}))).replace("TOKEN", token))
+            script.write_text(_LUA.replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)}))).replace("TOKEN", token)
+                                    .replace("ACT_AS", act_as))
             cmd += ["-s", str(script), url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     if not (m := re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)):
