@@ -1,8 +1,4 @@
-"""Realistic inputs: a 10-service compose model and the Deployments it becomes.
-
-Uses translate.to_kubernetes when it has landed; until then builds the same
-shape of Deployment by hand (the runner says which it used).
-"""
+"""Realistic inputs: a 10-service compose model and the Kubernetes objects the translator makes of it."""
 
 from __future__ import annotations
 
@@ -25,35 +21,17 @@ def compose_model(services: int = 10) -> dict[str, Any]:
     return out
 
 
-def _deployment(name: str, namespace: str, labels: dict[str, str], *, privileged: bool) -> dict[str, Any]:
-    container = {"name": name, "image": "registry.example.org/astro/worker:1.4",
-                 "command": ["sh", "-c", "sleep 3600"], "env": [{"name": "QUEUE", "value": name}],
-                 "securityContext": {"runAsUser": 1001, "runAsGroup": 1001, "allowPrivilegeEscalation": False,
-                                     "privileged": privileged}}
-    sel = {**labels, "io.kompose.service": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"io.kompose.service": name}},
-                     "template": {"metadata": {"labels": sel}, "spec": {"containers": [container]}}}}
+def translated(namespace: str, labels: dict[str, str], services: int = 10) -> list[dict[str, Any]]:
+    """The Kubernetes objects translate.to_kubernetes makes of compose_model(services), in apply order."""
+    from compose_loader import validate_model
+    from translate import to_kubernetes
 
-
-def deployments(namespace: str, labels: dict[str, str], services: int = 10) -> tuple[list[dict[str, Any]], str]:
-    """(Deployment objects, source) where source is 'translate' or 'hand-built'."""
-    try:
-        from compose_loader import validate_model
-        from translate import to_kubernetes
-        objs = to_kubernetes(validate_model(compose_model(services)), project=PROJECT, namespace=namespace,
-                             labels=labels).objects
-        deps = [o for o in objs if o.get("kind") in ("Deployment", "StatefulSet", "Job", "Pod")]
-        if deps:
-            return deps, "translate"
-    except Exception:  # not landed yet, or refused: fall back, and say so
-        pass
-    return [_deployment(f"svc{i}", namespace, labels, privileged=False) for i in range(services)], "hand-built"
+    return to_kubernetes(validate_model(compose_model(services)), project=PROJECT, namespace=namespace,
+                         labels=labels).objects
 
 
 def denied_variant(obj: dict[str, Any]) -> dict[str, Any]:
-    """The same object made privileged: the library must refuse it."""
+    """The same workload made privileged: the library must refuse it."""
     bad = copy.deepcopy(obj)
     for c in bad["spec"]["template"]["spec"]["containers"]:
         c.setdefault("securityContext", {})["privileged"] = True

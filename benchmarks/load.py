@@ -16,8 +16,9 @@ from benchmarks.inputs import compose_model
 from benchmarks.stats import summary_ms
 
 
-async def _client(i: int, http: httpx.AsyncClient, mode: str, token: str, stop: float, lat: list, errors: Counter):
-    headers = {"Authorization": f"Bearer {token}"}
+async def _client(i: int, http: httpx.AsyncClient, mode: str, token: str, stop: float, lat: list, errors: Counter,
+                  act_as: str = ""):
+    headers = {"Authorization": f"Bearer {token}", **({"X-Spin-User": act_as} if act_as else {})}
     body = {"compose": compose_model(10)}
     n = 0
     while time.perf_counter() < stop:
@@ -40,14 +41,14 @@ async def _client(i: int, http: httpx.AsyncClient, mode: str, token: str, stop: 
         lat.append(time.perf_counter() - t)
 
 
-async def _run(url: str, mode: str, token: str, clients: int, seconds: float) -> dict:
+async def _run(url: str, mode: str, token: str, clients: int, seconds: float, act_as: str) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     lat: list[float] = []
     errors: Counter = Counter()
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
         started = time.perf_counter()
         stop = started + seconds
-        await asyncio.gather(*(_client(i, http, mode, token, stop, lat, errors) for i in range(clients)))
+        await asyncio.gather(*(_client(i, http, mode, token, stop, lat, errors, act_as) for i in range(clients)))
         elapsed = time.perf_counter() - started
     out = summary_ms(lat)
     out.update(ok=len(lat), errors=sum(errors.values()), error_kinds=dict(errors.most_common(3)),
@@ -55,5 +56,5 @@ async def _run(url: str, mode: str, token: str, clients: int, seconds: float) ->
     return out
 
 
-def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0) -> dict:
-    return asyncio.run(_run(url, mode, token, clients, seconds))
+def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "") -> dict:
+    return asyncio.run(_run(url, mode, token, clients, seconds, act_as))

@@ -49,7 +49,8 @@ def rss_mb(pid: int) -> dict[int, float]:
 
 
 @contextmanager
-def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = False):
+def gateway(workers: int = 1, startup_timeout: float = 60.0,
+            policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None):
     from gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
@@ -60,11 +61,9 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = Fal
         cmd = [sys.executable, "-m", "cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
                "--port", str(port), "--state-dir", str(state), "--manifests-dir", str(state / "manifests"),
                "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
-               "--policy-dir", str(ROOT / "rego"), "--workers", str(workers)]
+               "--policy-dir", str(policy_dir), "--workers", str(workers)]
         log = open(state / "gateway.log", "w")
-        env = dict(os.environ)
-        if standin:  # sitecustomize runs in uvicorn's spawned workers too
-            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks/standin"), str(ROOT)])
+        env = {**os.environ, **(env or {})}
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -78,7 +77,13 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0, standin: bool = Fal
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gateway did not start: {(state / 'gateway.log').read_text()[-2000:]}")
                 time.sleep(0.2)
-            yield {"url": url, "pid": proc.pid, "tokens": tokens, "state": state}
+            # A job prologue calls as the facility system: a service token acting for the job's user.
+            r = httpx.post(url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['carol']}"}, timeout=30,
+                           json={"name": "bench-facility", "users": ["alice"], "operations": ["check", "up"],
+                                 "ttl_seconds": 3600})
+            r.raise_for_status()
+            yield {"url": url, "pid": proc.pid, "tokens": tokens, "state": state,
+                   "facility": {"token": r.json()["token"], "user": "alice"}}
         finally:
             proc.terminate()
             try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.inputs import compose_model
 
-_LUA = """
+_LUA = r"""
 local body = BODY
 local token = "TOKEN"
 local n = 0
@@ -20,11 +20,27 @@ function setup(thread) thread:set("id", #threads) ; table.insert(threads, thread
 request = function()
   n = n + 1
   local project = "wrk-" .. id .. "-" .. (n % 100)
-  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
+                   ["X-Spin-User"] = "ACT_AS"}
   if n % 2 == 0 then
     return wrk.format("POST", "/v1/projects/" .. project .. "/check", headers, body)
   end
   return wrk.format("PUT", "/v1/projects/" .. project, headers, body)
+end
+-- Count answers by status and keep one body of each failing status, so the runner can say what the errors were.
+statuses = {}
+bodies = {}
+response = function(status, headers, resp)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status >= 300 and bodies[status] == nil then bodies[status] = string.sub(resp, 1, 200) end
+end
+done = function(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    local st = t:get("statuses")
+    local bd = t:get("bodies")
+    for code, count in pairs(st) do io.write(string.format("status %d %d\n", code, count)) end
+    for code, text in pairs(bd) do io.write(string.format("body %d %s\n", code, string.gsub(text, "\n", " "))) end
+  end
 end
 """
 
@@ -33,27 +49,47 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def _ms(text: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
+def _ms(out: str, pct: str) -> float:
+    """A latency percentile from wrk's --latency table; NaN when no request finished (wrk prints no table)."""
+    m = re.search(pct + r"%\s+([\d.]+)(us|ms|s)\b", out)
+    if not m:
+        return float("nan")
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0) -> dict:
+def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "") -> dict:
     with tempfile.TemporaryDirectory(prefix="spin-wrk-") as tmp:
         cmd = ["wrk", "-t2", f"-c{clients}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "30s"]
         if mode == "healthz":
             cmd.append(url + "/healthz")
         else:
             script = Path(tmp) / "load.lua"
-            script.write_text(_LUA.replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)}))).replace("TOKEN", token))
+            script.write_text(_LUA.replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)}))).replace("TOKEN", token)
+                                    .replace("ACT_AS", act_as))
             cmd += ["-s", str(script), url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
-    total = int(re.search(r"(\d+) requests in", out).group(1))
+    if not (m := re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)):
+        return {"error": f"wrk printed no summary: {out[-300:]}", "p50": float("nan"), "p99": float("nan"), "ok": 0,
+                "errors": 0, "per_s": 0.0, "ok_per_s": 0.0, "error_kinds": {}}
+    total = int(m.group(1))
+    elapsed = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     sock = sum(int(x) for x in m.groups()) if (m := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)) else 0
-    return {"p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)), "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+    return {"p50": _ms(out, "50"), "p99": _ms(out, "99"),
             "ok": total - non2xx, "errors": non2xx + sock, "per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "ok_per_s": (total - non2xx) / max(1, int(seconds)),
-            "error_kinds": {"non-2xx": non2xx, "socket": sock} if non2xx or sock else {}}
+            "ok_per_s": (total - non2xx) / elapsed,
+            "error_kinds": _error_kinds(out, sock)}
+
+
+def _error_kinds(out: str, sock: int) -> dict[str, int | str]:
+    kinds: dict[str, int | str] = {}
+    for code, count in re.findall(r"^status (\d+) (\d+)$", out, re.M):
+        if int(code) >= 300:
+            kinds[f"HTTP {code}"] = kinds.get(f"HTTP {code}", 0) + int(count)
+    for code, body in re.findall(r"^body (\d+) (.*)$", out, re.M):
+        kinds[f"HTTP {code} body"] = body[:160]
+    if sock:
+        kinds["socket"] = sock
+    return kinds

@@ -556,6 +556,9 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
                   workers: int = typer.Option(1, "--workers")):
     """Run the gateway (FastAPI on uvicorn)."""
+    from gateway_api.go_runtime import restart_with_defaults
+
+    restart_with_defaults()  # GOGC/GOMEMLIMIT for the embedded OPA engine, unless the operator set them
     import uvicorn
 
     from gateway_api.settings import Settings

@@ -171,8 +171,9 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         if not who.identity.admin or who.token_kind != "user":
             gateway.deny_access(who, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
 
+    # async: liveness must answer while every pool thread is busy deciding (benchmarks/, docs/performance.md)
     @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> Health:
+    async def healthz() -> Health:
         return Health(status="ok")
 
     @app.get("/readyz", response_model=Health, responses={503: ERRORS[503]}, tags=["health"])
