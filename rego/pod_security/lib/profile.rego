@@ -24,23 +24,15 @@ level := project_level
 
 level := site_level if not project_level
 
-# An unknown level (a typo in the site data) is treated as restricted here and
-# refused outright by pss-profile: a security setting that cannot be read fails closed.
+# An unknown level (a typo in the site data) is treated as restricted: a security
+# setting that cannot be read fails closed, and `reason` tells the user why.
 restricted if level == "restricted"
 
 restricted if not level in levels
 
-bad_setting[where] := value if {
-	value := site_level
-	not value in levels
-	where := "pod_security"
-}
+default reason := "this project runs under the restricted Pod Security Standard"
 
-bad_setting[where] := value if {
-	some project, value in object.get(config, "pod_security_projects", {})
-	not value in levels
-	where := sprintf("pod_security_projects.%v", [project])
-}
+reason := sprintf("the site data names %v as its Pod Security profile, which does not exist, so the restricted standard applies until security staff set baseline or restricted", [level]) if not level in levels
 
 # Pod metadata: the object's own for a Pod, the template's for the other kinds.
 pod_meta_path := array.concat(array.slice(workload.pod_spec_path, 0, count(workload.pod_spec_path) - 1), ["metadata"])

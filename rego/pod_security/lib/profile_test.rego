@@ -25,7 +25,7 @@ test_project_entry_overrides_the_site if {
 test_unknown_level_is_restricted_and_reported if {
 	cfg := {"pod_security": "restrictd"}
 	pss.restricted with input as f.good with data.spin.config as cfg
-	pss.bad_setting == {"pod_security": "restrictd"} with data.spin.config as cfg
+	contains(pss.reason, "restrictd") with input as f.good with data.spin.config as cfg
 }
 
 test_template_metadata_of_a_deployment if {

@@ -18,7 +18,7 @@ deny contains violation if {
 	not "ALL" in object.get(pss.sc(entry), ["capabilities", "drop"], [])
 	violation := {
 		"rule": "pss-capabilities-restricted",
-		"message": sprintf("container %q must drop all capabilities: set securityContext.capabilities.drop: [ALL] (in compose: cap_drop: [ALL]) under the restricted Pod Security Standard", [entry.container.name]),
+		"message": sprintf("container %q must drop all capabilities: set securityContext.capabilities.drop: [ALL] (in compose: cap_drop: [ALL]); %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/capabilities/drop", [entry.path]),
 	}
 }
@@ -30,7 +30,7 @@ deny contains violation if {
 	cap != "NET_BIND_SERVICE"
 	violation := {
 		"rule": "pss-capabilities-restricted",
-		"message": sprintf("container %q adds capability %v; under the restricted Pod Security Standard only NET_BIND_SERVICE may be added. Remove it.", [entry.container.name, cap]),
+		"message": sprintf("container %q adds capability %v, but only NET_BIND_SERVICE may be added; remove it. %s", [entry.container.name, cap, pss.reason]),
 		"path": sprintf("%s/securityContext/capabilities/add/%d", [entry.path, i]),
 	}
 }

@@ -20,7 +20,7 @@ deny contains violation if {
 	name != "linux"
 	violation := {
 		"rule": "pss-linux-only",
-		"message": sprintf("the pod asks for os.name %v, but this platform runs Linux containers only; remove spec.os or set it to linux", [name]),
+		"message": sprintf("the pod asks for os.name %v, but this platform runs Linux containers only; remove spec.os or set it to linux. %s", [name, pss.reason]),
 		"path": sprintf("%s/os/name", [workload.pod_pointer]),
 	}
 }

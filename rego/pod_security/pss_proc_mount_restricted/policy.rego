@@ -19,7 +19,7 @@ deny contains violation if {
 	mount != "Default"
 	violation := {
 		"rule": "pss-proc-mount-restricted",
-		"message": sprintf("container %q sets procMount %v; under the restricted Pod Security Standard only Default is allowed, even with hostUsers: false. Remove it.", [entry.container.name, mount]),
+		"message": sprintf("container %q sets procMount %v, but only Default is allowed, even with hostUsers: false; remove it. %s", [entry.container.name, mount, pss.reason]),
 		"path": sprintf("%s/securityContext/procMount", [entry.path]),
 	}
 }

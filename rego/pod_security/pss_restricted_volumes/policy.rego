@@ -25,7 +25,7 @@ deny contains violation if {
 	not kind in allowed
 	violation := {
 		"rule": "pss-restricted-volumes",
-		"message": sprintf("volume %q is of type %v, which the restricted Pod Security Standard does not allow; use a persistentVolumeClaim, emptyDir, configMap or secret instead", [object.get(volume, "name", i), kind]),
+		"message": sprintf("volume %q is of type %v, which is not allowed (global file system mounts included); use a named volume (persistentVolumeClaim), emptyDir, configMap or secret instead. %s", [object.get(volume, "name", i), kind, pss.reason]),
 		"path": sprintf("%s/volumes/%d/%s", [workload.pod_pointer, i, kind]),
 	}
 }

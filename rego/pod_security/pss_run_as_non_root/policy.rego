@@ -22,7 +22,7 @@ deny contains violation if {
 	pss.pod_sc.runAsNonRoot == false
 	violation := {
 		"rule": "pss-run-as-non-root",
-		"message": "the pod sets runAsNonRoot: false; under the restricted Pod Security Standard it must be true",
+		"message": sprintf("the pod sets runAsNonRoot: false; set it to true. %s", [pss.reason]),
 		"path": sprintf("%s/runAsNonRoot", [pss.pod_sc_pointer]),
 	}
 }
@@ -33,7 +33,7 @@ deny contains violation if {
 	pss.sc(entry).runAsNonRoot == false
 	violation := {
 		"rule": "pss-run-as-non-root",
-		"message": sprintf("container %q sets runAsNonRoot: false; under the restricted Pod Security Standard it must be true", [entry.container.name]),
+		"message": sprintf("container %q sets runAsNonRoot: false; set it to true. %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/runAsNonRoot", [entry.path]),
 	}
 }
@@ -45,7 +45,7 @@ deny contains violation if {
 	object.get(pss.sc(entry), "runAsNonRoot", null) == null
 	violation := {
 		"rule": "pss-run-as-non-root",
-		"message": sprintf("container %q does not say it runs as non-root; set securityContext.runAsNonRoot: true on the pod or the container (restricted Pod Security Standard)", [entry.container.name]),
+		"message": sprintf("container %q does not say it runs as non-root; set securityContext.runAsNonRoot: true on the pod or the container. %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/runAsNonRoot", [entry.path]),
 	}
 }

@@ -22,7 +22,7 @@ deny contains violation if {
 	pss.pod_sc.runAsUser == 0
 	violation := {
 		"rule": "pss-run-as-user",
-		"message": "the pod sets runAsUser: 0 (root); under the restricted Pod Security Standard remove it or use a non-zero uid",
+		"message": sprintf("the pod sets runAsUser: 0 (root); remove it or use a non-zero uid. %s", [pss.reason]),
 		"path": sprintf("%s/runAsUser", [pss.pod_sc_pointer]),
 	}
 }
@@ -33,7 +33,7 @@ deny contains violation if {
 	pss.sc(entry).runAsUser == 0
 	violation := {
 		"rule": "pss-run-as-user",
-		"message": sprintf("container %q sets runAsUser: 0 (root); under the restricted Pod Security Standard remove it or use a non-zero uid", [entry.container.name]),
+		"message": sprintf("container %q sets runAsUser: 0 (root); remove it or use a non-zero uid. %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/runAsUser", [entry.path]),
 	}
 }

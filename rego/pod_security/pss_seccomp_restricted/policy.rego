@@ -20,7 +20,7 @@ deny contains violation if {
 	not pss.sc(entry).seccompProfile
 	violation := {
 		"rule": "pss-seccomp-restricted",
-		"message": sprintf("container %q runs with no seccomp profile chosen; set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container (restricted Pod Security Standard)", [entry.container.name]),
+		"message": sprintf("container %q runs with no seccomp profile chosen; set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container. %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/seccompProfile", [entry.path]),
 	}
 }
