@@ -292,6 +292,8 @@ def whoami(ctx: typer.Context, json_output: bool = JsonOpt):
 
 PolicyDirOpt = typer.Option(Path("rego"), "--policy-dir", help="Folder of Rego policies")
 SiteOpt = typer.Option(None, "--site-data", help="Site data YAML (default: <policy-dir>/site.yaml)")
+OpaUrlOpt = typer.Option(None, "--opa-url", help="Decide with this OPA server (rego/ loaded as a bundle) instead of the "
+                         "embedded engine")
 
 
 @policy_app.command("test")
@@ -319,19 +321,26 @@ def policy_test(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_data: 
 
 @policy_app.command("eval")
 @handles_errors
-def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YAML file of Kubernetes objects"),
-                as_user: str = typer.Option(..., "--as-user", help="User name from --users"),
+def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(None, help="YAML file of Kubernetes objects"),
+                object_file: Optional[Path] = typer.Option(None, "-o", "--object", help="YAML file of Kubernetes objects"),
+                as_user: str = typer.Option(..., "--as", "--as-user", help="User name from --users"),
                 users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
-                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt, json_output: bool = JsonOpt):
-    """Decide Kubernetes objects as a given user, locally, without a gateway."""
-    from policy.evaluate import evaluate_objects
+                policy_dir: Path = PolicyDirOpt,
+                site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                         help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                opa_url: Optional[str] = OpaUrlOpt, json_output: bool = JsonOpt):
+    """Decide Kubernetes objects as a given user, locally, without a gateway. Exit 1 if any is refused."""
+    from policy.evaluate import evaluate_objects, summarise
     from gateway_api.identity.users_file import UsersFileProvider
 
     o = _merge(ctx, None, None, None, None, json_output)
+    path = object_file or objects
+    if path is None:
+        raise UsageError("no objects to decide", hint="Pass -o OBJECT.yaml.")
     identity = UsersFileProvider(users).lookup(as_user)
-    decisions = evaluate_objects(objects, identity, policy_dir, site_data)
+    decisions = evaluate_objects(path, identity, policy_dir, site_data, opa_url=opa_url)
     if o.as_json:
-        o.render.json([d.model_dump() for d in decisions])
+        o.render.json(summarise(decisions))
     else:
         for d in decisions:
             o.render.line(f"{'allow' if d.allowed else 'deny '}  {d.kind}/{d.name}")
@@ -339,8 +348,33 @@ def policy_eval(ctx: typer.Context, objects: Path = typer.Argument(..., help="YA
                 o.render.line(f"       [{v.rule}] {v.message} at {v.path}")
             for p in d.patches:
                 o.render.line(f"       patch {p['op']} {p['path']} = {json.dumps(p.get('value'))}")
+            for w in d.warnings:
+                o.render.line(f"       warning: {w}")
     if not all(d.allowed for d in decisions):
         raise typer.Exit(1)
+
+
+@policy_app.command("describe")
+@handles_errors
+def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
+                    site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                             help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                    json_output: bool = JsonOpt):
+    """Every rule of the loaded policy library: id, title, profile, description, samples."""
+    from policy.describe import describe
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    library = describe(policy_dir, site_data)
+    if o.as_json:
+        return o.render.json(library)
+    o.render.line(f"policy revision {library['revision']}; Pod Security profile enforced: {library['pod_security']}")
+    for rule in library["rules"]:
+        o.render.line("")
+        o.render.line(f"{rule['id']}  ({rule['profile']})  {rule['title']}")
+        o.render.line(f"    {rule['description']}")
+        o.render.line(f"    package {rule['package']}")
+        for sample in rule["samples"]:
+            o.render.line(f"    {sample['expect']:<7} {sample['file']}" + (f"  (as {sample['as']})" if sample["as"] else ""))
 
 
 # -- security staff: audit ---------------------------------------------------------------------
@@ -469,6 +503,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
                   site_data: Optional[Path] = typer.Option(None, "--site-data"),
                   policy_timeout: float = typer.Option(2.0, "--policy-timeout"),
+                  opa_url: Optional[str] = OpaUrlOpt,
                   audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
                   audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
@@ -481,7 +516,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
     settings = Settings(host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
                         kube_context=context, identity=identity, users=users, identity_config=identity_config,
                         policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
-                        audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
+                        opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
         uvicorn.run("gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")

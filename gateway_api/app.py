@@ -24,6 +24,7 @@ from interceptor.errors import AuthError, Forbidden, SpinError, UsageError
 from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from gateway_api.auth.tokens import TokenSigner
 from gateway_api.gateway import Caller, Gateway
+from gateway_api.policy_eval import PolicyEvalRequest, evaluate as evaluate_policy
 from gateway_api.schemas import (
     AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
     PolicyInfo, ProjectList, ServiceTokenRequest, ServiceTokenResponse, StatusResponse, TokenResponse, WhoAmI,
@@ -196,6 +197,11 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     def policy_info(who: Auth) -> PolicyInfo:
         return PolicyInfo(revision=gateway.policy.revision, engine=gateway.policy.engine.name,
                           policy_dir=str(gateway.policy.policy_dir), last_reload_error=gateway.policy.last_reload_error)
+
+    @app.post("/v1/policy/eval", responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["policy"],
+              summary="Decide Kubernetes objects with the live policy (dry run, audited; admins may name another user)")
+    def policy_eval(who: CheckAuth, body: PolicyEvalRequest) -> dict[str, Any]:
+        return evaluate_policy(gateway, who, body)
 
     @app.post("/v1/policy/reload", response_model=PolicyInfo, responses={k: ERRORS[k] for k in (401, 403, 500)},
               tags=["policy"])

@@ -9,7 +9,7 @@ from gateway_api.auth.tokens import TokenSigner, load_or_create_key
 from gateway_api.gateway import Gateway
 from gateway_api.identity.base import IdentityProvider
 from gateway_api.settings import Settings
-from policy.service import PolicyService
+from policy.service import PolicyService, factory_for
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -38,7 +38,8 @@ def make_identity(settings: Settings) -> IdentityProvider:
 
 
 def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
-    policy = PolicyService(settings.policy_dir, settings.site_data, timeout=settings.policy_timeout)
+    policy = PolicyService(settings.policy_dir, settings.site_data, timeout=settings.policy_timeout,
+                           factory=factory_for(settings.opa_url))
     # A key apart from the token key: audit verification must not need the power to mint tokens.
     audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
                      key=load_or_create_key(settings.state_dir / "audit.key"))

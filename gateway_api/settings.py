@@ -21,6 +21,7 @@ class Settings(BaseModel):
     policy_dir: Path = Path("rego")
     site_data: Path | None = None
     policy_timeout: float = Field(default=2.0, gt=0)
+    opa_url: str | None = Field(default=None, description="Decide with this OPA server instead of the embedded engine")
     policy_poll_seconds: float = Field(default=2.0, ge=0, description="0 turns the hot-reload watcher off")
     audit_log: Path = Path("state/audit.log")
     audit_max_bytes: int = 64 << 20

@@ -30,15 +30,34 @@ def read_objects(path: str | Path) -> list[dict]:
 
 def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Path,
                      site_data: str | Path | None = None, *, project: str = "policy-eval",
-                     facility_project: str | None = None) -> list[Decision]:
-    policy = PolicyService(policy_dir, site_data)
+                     facility_project: str | None = None, opa_url: str | None = None) -> list[Decision]:
+    from policy.service import factory_for
+
+    policy = PolicyService(policy_dir, site_data, factory=factory_for(opa_url))
     try:
         objects = read_objects(path)
         calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
         namespace = objects[0].get("metadata", {}).get("namespace", project) if objects else project
         plan = Plan(project=project, namespace=namespace, owner=identity.name,
-                    facility_project=facility_project or (identity.projects[0] if identity.projects else identity.name),
+                    facility_project=facility_project or _default_facility_project(identity),
                     calls=calls)
         return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
     finally:
         policy.close()
+
+
+def _default_facility_project(identity: Identity) -> str:
+    # As the gateway files a new project: under the caller's first facility project, else their name.
+    return identity.projects[0] if identity.projects else identity.name
+
+
+def summarise(decisions: list[Decision]) -> dict:
+    """What `spin policy eval --json` prints: one answer for all the objects, then each object's decision."""
+    return {
+        "allowed": all(d.allowed for d in decisions),
+        "violations": [v.model_dump() for d in decisions for v in d.violations],
+        "patches": [p for d in decisions for p in d.patches],
+        "warnings": [w for d in decisions for w in d.warnings],
+        "revision": decisions[0].revision if decisions else "",
+        "decisions": [d.model_dump() for d in decisions],
+    }

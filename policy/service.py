@@ -28,6 +28,15 @@ def default_factory(bundle: PolicyBundle) -> Engine:
     return EmbeddedEngine(bundle)
 
 
+def factory_for(opa_url: str | None) -> EngineFactory:
+    """The embedded engine, or an OPA server at opa_url (which must hold the same rego/ as a bundle)."""
+    if not opa_url:
+        return default_factory
+    from policy.opa_server import OpaServerEngine
+
+    return lambda bundle: OpaServerEngine(bundle, opa_url)
+
+
 def _violations(answer: dict[str, Any]) -> list[Violation]:
     out = []
     for item in answer.get("deny") or []:

@@ -13,8 +13,10 @@ warn contains message if {
 	some message in data.spin.rules[name].warn
 }
 
-# Patches in rule-name order so the same input always yields the same list.
-patch := [op |
-	some name in sort(object.keys(data.spin.rules))
-	some op in object.get(data.spin.rules[name], "patch", [])
-]
+# One set across rules, so a parent `{}` two rules both need is added once (see
+# lib/patch.rego); sorted, so every parent comes before its children and the same
+# input always yields the same list.
+patch := sort({op |
+	some name
+	some op in data.spin.rules[name].patch
+})

@@ -3,6 +3,13 @@ package spin.rules.no_privileged
 
 import data.spin.lib.workload
 
+meta := {
+	"id": "no-privileged",
+	"title": "No privileged containers",
+	"profile": "site",
+	"description": "Refuses any container, init container or ephemeral container with securityContext.privileged true.",
+}
+
 deny contains violation if {
 	some entry in workload.containers
 	entry.container.securityContext.privileged == true

@@ -1,79 +1,107 @@
-# uid-mapping: containers run as the caller's facility identity. A pod that
-# sets no runAsUser/runAsGroup gets the caller's uid and gid (patch); a pod
-# that sets other values is refused, saying which value was expected.
+# uid-mapping: a workload that mounts the global file system runs as the caller, so file
+# permissions there mean what they mean on the facility's login nodes. Unset fields are
+# patched to the caller's values; values set to anything else are refused, naming the value
+# expected. Workloads without such mounts run as their image says, within the other rules.
 package spin.rules.uid_mapping
 
+import data.spin.lib.patch as jp
+import data.spin.lib.site
 import data.spin.lib.workload
+
+meta := {
+	"id": "uid-mapping",
+	"title": "Workloads on the global file system run as the caller",
+	"profile": "site",
+	"description": "For workloads that mount the global file system: runAsUser must be the caller's uid, runAsGroup, supplementalGroups and fsGroup the caller's gids, runAsNonRoot true, and every capability dropped; unset fields are patched to the caller's values.",
+}
 
 user := input.user
 
 gids := {user.gid} | {g.gid | some g in user.groups}
 
+applies if {
+	workload.is_workload
+	workload.mounts_global
+}
+
 pod_sc := object.get(workload.pod_spec, "securityContext", {})
 
-patch contains op if {
-	workload.is_workload
-	not workload.pod_spec.securityContext
-	op := {"op": "add", "path": sprintf("%s/securityContext", [workload.pod_pointer]), "value": {}}
+pod_sc_pointer := sprintf("%s/securityContext", [workload.pod_pointer])
+
+# -- patches: the caller's values where nothing is set -----------------------------------
+
+pod_defaults := {
+	"runAsUser": user.uid,
+	"runAsGroup": user.gid,
+	"runAsNonRoot": true,
+	"supplementalGroups": sort(gids - {user.gid}),
 }
 
 patch contains op if {
-	workload.is_workload
-	not pod_sc.runAsUser
-	not any_container_sets("runAsUser")
-	op := {"op": "add", "path": sprintf("%s/securityContext/runAsUser", [workload.pod_pointer]), "value": user.uid}
+	applies
+	some field, value in pod_defaults
+	object.get(pod_sc, field, null) == null
+	some op in jp.ensure(workload.pod_pointer, workload.pod_spec, ["securityContext", field], value)
 }
 
 patch contains op if {
-	workload.is_workload
-	not pod_sc.runAsGroup
-	not any_container_sets("runAsGroup")
-	op := {"op": "add", "path": sprintf("%s/securityContext/runAsGroup", [workload.pod_pointer]), "value": user.gid}
-}
-
-any_container_sets(field) if {
+	applies
 	some entry in workload.containers
-	entry.container.securityContext[field]
+	object.get(entry.container, ["securityContext", "capabilities", "drop"], null) == null
+	some op in jp.ensure(entry.path, entry.container, ["securityContext", "capabilities", "drop"], ["ALL"])
 }
 
-deny contains violation if {
-	some place, value in run_as_user
+# -- refusals: values set to anything else ------------------------------------------------
+
+# Every securityContext of the pod: the pod's own and each container's.
+contexts contains {"sc": pod_sc, "path": pod_sc_pointer, "what": "the pod"} if applies
+
+contexts contains {"sc": sc, "path": sprintf("%s/securityContext", [entry.path]), "what": sprintf("container %q", [entry.container.name])} if {
+	applies
+	some entry in workload.containers
+	sc := object.get(entry.container, "securityContext", {})
+}
+
+violation(path, message) := {"rule": "uid-mapping", "message": message, "path": path}
+
+deny contains violation(sprintf("%s/runAsUser", [c.path]), msg) if {
+	some c in contexts
+	value := c.sc.runAsUser
 	value != user.uid
-	violation := {
-		"rule": "uid-mapping",
-		"message": sprintf("runAsUser is %v, but workloads run as the caller: expected %v (%s)", [value, user.uid, user.name]),
-		"path": place,
-	}
+	msg := sprintf("%s sets runAsUser %v, but workloads that mount the global file system run as the caller: expected %v (%s)", [c.what, value, user.uid, user.name])
 }
 
-deny contains violation if {
-	some place, value in run_as_group
+deny contains violation(sprintf("%s/runAsGroup", [c.path]), msg) if {
+	some c in contexts
+	value := c.sc.runAsGroup
 	not value in gids
-	violation := {
-		"rule": "uid-mapping",
-		"message": sprintf("runAsGroup is %v, but workloads run with one of the caller's groups: expected one of %v", [value, sort(gids)]),
-		"path": place,
-	}
+	msg := sprintf("%s sets runAsGroup %v, but workloads that mount the global file system run with the caller's groups: expected one of %v", [c.what, value, sort(gids)])
 }
 
-run_as_user[place] := value if {
-	value := pod_sc.runAsUser
-	place := sprintf("%s/securityContext/runAsUser", [workload.pod_pointer])
+deny contains violation(sprintf("%s/runAsNonRoot", [c.path]), msg) if {
+	some c in contexts
+	c.sc.runAsNonRoot == false
+	msg := sprintf("%s sets runAsNonRoot false, but workloads that mount the global file system never run as root: expected true", [c.what])
 }
 
-run_as_user[place] := value if {
+deny contains violation(sprintf("%s/supplementalGroups/%d", [pod_sc_pointer, i]), msg) if {
+	applies
+	some i, value in object.get(pod_sc, "supplementalGroups", [])
+	not value in gids
+	msg := sprintf("supplementalGroups holds %v, which is not one of the caller's groups: expected only %v", [value, sort(gids)])
+}
+
+deny contains violation(sprintf("%s/fsGroup", [pod_sc_pointer]), msg) if {
+	applies
+	value := pod_sc.fsGroup
+	not value in gids
+	msg := sprintf("fsGroup is %v, which is not one of the caller's groups: expected one of %v", [value, sort(gids)])
+}
+
+deny contains violation(sprintf("%s/securityContext/capabilities/drop", [entry.path]), msg) if {
+	applies
 	some entry in workload.containers
-	value := entry.container.securityContext.runAsUser
-	place := sprintf("%s/securityContext/runAsUser", [entry.path])
-}
-
-run_as_group[place] := value if {
-	value := pod_sc.runAsGroup
-	place := sprintf("%s/securityContext/runAsGroup", [workload.pod_pointer])
-}
-
-run_as_group[place] := value if {
-	some entry in workload.containers
-	value := entry.container.securityContext.runAsGroup
-	place := sprintf("%s/securityContext/runAsGroup", [entry.path])
+	drop := entry.container.securityContext.capabilities.drop
+	not "ALL" in {upper(d) | some d in drop}
+	msg := sprintf("container %q drops %v, but workloads that mount the global file system drop every capability: expected [\"ALL\"] (add back only %v)", [entry.container.name, drop, sort(site.capabilities - {"ALL", "SYS_ADMIN", "NET_ADMIN"})])
 }

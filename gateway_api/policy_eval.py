@@ -1,0 +1,51 @@
+"""POST /v1/policy/eval: the live gateway decides Kubernetes objects, as `spin policy eval` does locally.
+
+A dry run on the one path (identity, interceptor, patches decided again, audit
+record per call); nothing is forwarded. Administrators may decide as another
+user, as with `spin check --as`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interceptor.errors import Forbidden, UsageError
+from interceptor.intercept import RequestContext, intercept
+from interceptor.types import Call, Plan
+from gateway_api import access
+from gateway_api.gateway import Caller, Gateway
+from policy.evaluate import summarise
+
+
+class PolicyEvalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    objects: list[dict[str, Any]] = Field(min_length=1, max_length=200, description="Kubernetes objects")
+    as_user: str | None = Field(default=None, max_length=64, description="Admins only: decide as this user")
+    facility_project: str | None = Field(default=None, max_length=63)
+    namespace: str = Field(default="policy-eval", max_length=63,
+                           description="Namespace of objects that name none (and of the project context)")
+
+
+def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> dict[str, Any]:
+    identity = caller.identity
+    if body.as_user and body.as_user != identity.name:
+        if not identity.admin or caller.token_kind != "user":
+            gateway.deny_access(caller, "policy-eval", body.namespace,
+                                Forbidden(f"only administrators may evaluate as another user ({body.as_user})"))
+        identity = gateway.identity.lookup(body.as_user)
+    for i, obj in enumerate(body.objects):
+        if not isinstance(obj.get("kind"), str) or not obj["kind"]:
+            raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
+    namespace = body.objects[0].get("metadata", {}).get("namespace") or body.namespace
+    plan = Plan(project=namespace, namespace=namespace, owner=identity.name,
+                facility_project=access.facility_project_for(identity, body.facility_project),
+                calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])
+    ctx = RequestContext(request_id=uuid.uuid4().hex, operation="check", source=caller.source,
+                         token_id=caller.token_id, token_kind=caller.token_kind,
+                         on_behalf_of=identity.name if identity is not caller.identity else None)
+    outcome = intercept(plan, identity, gateway.policy, gateway.audit, None, ctx, dry_run=True)
+    return {**summarise(outcome.decisions), "request_id": ctx.request_id,
+            "objects": outcome.objects}
