@@ -3,9 +3,13 @@
 #
 # The site's own `capabilities` rule may allow less (its allowlist) and reads
 # names leniently; this one is the floor that holds whatever the site data says.
+# Where the site rule already refuses the same entry, this one stays silent, so a
+# user sees one refusal per field.
 package spin.rules.pss_capabilities_baseline
 
 import data.spin.lib.workload
+
+refused_by_site := {v.path | some v in data.spin.rules.capabilities.deny}
 
 meta := {
 	"id": "pss-capabilities-baseline",
@@ -23,9 +27,11 @@ deny contains violation if {
 	some entry in workload.containers
 	some i, cap in object.get(entry.container, ["securityContext", "capabilities", "add"], [])
 	not cap in default_set
+	path := sprintf("%s/securityContext/capabilities/add/%d", [entry.path, i])
+	not path in refused_by_site
 	violation := {
 		"rule": "pss-capabilities-baseline",
 		"message": sprintf("container %q adds capability %v, outside the default set of the Pod Security Standards (names are written without CAP_, in capitals, e.g. CHOWN); remove it", [entry.container.name, cap]),
-		"path": sprintf("%s/securityContext/capabilities/add/%d", [entry.path, i]),
+		"path": path,
 	}
 }

@@ -6,8 +6,12 @@ import data.spin.rules.pss_capabilities_baseline
 adds(caps) := f.one({"capabilities": {"add": caps}})
 
 test_net_raw_denied if {
-	some v in pss_capabilities_baseline.deny with input as adds(["CHOWN", "NET_RAW"])
+	some v in pss_capabilities_baseline.deny with input as adds(["CHOWN", "NET_RAW"]) with data.spin.config as {"capabilities": ["NET_RAW"]}
 	v.path == "/spec/containers/0/securityContext/capabilities/add/1"
+}
+
+test_silent_where_the_site_rule_refuses_the_same_entry if {
+	count(pss_capabilities_baseline.deny) == 0 with input as adds(["NET_RAW"]) with data.spin.config as {"capabilities": ["CHOWN"]}
 }
 
 test_other_spellings_denied_as_the_standard_does if {
