@@ -73,6 +73,8 @@ FileOpt = typer.Option(None, "-f", "--file", help="Compose file (repeatable, mer
 ProjectOpt = typer.Option(None, "-p", "--project-name", help="Project name (default: from the files' folder)")
 EnvFileOpt = typer.Option(None, "--env-file", help="Alternative environment file (repeatable)")
 ProfileOpt = typer.Option(None, "--profile", help="Enable a profile (repeatable)")
+AllowUnsupportedOpt = typer.Option(False, "--allow-unsupported",
+                                   help="Leave out compose keys that have no Kubernetes form, reporting each, instead of refusing")
 
 
 @app.callback()
@@ -127,13 +129,17 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
        timeout: float = typer.Option(120, "--wait-timeout", "--timeout", help="Seconds to wait"),
        facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
        verbose: bool = typer.Option(False, "-v", "--verbose", help="Print every decision"),
+       allow_unsupported: bool = AllowUnsupportedOpt,
        json_output: bool = JsonOpt):
     """Create or update the project's services (idempotent)."""
+    from cli.file_sources import inline_file_sources
+
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
     _warn(project)
     result = _client(o).request("PUT", f"/v1/projects/{project.name}", params={"wait": wait, "timeout": timeout},
-                                json={"compose": project.model, "facility_project": facility_project})
+                                json={"compose": inline_file_sources(project.model), "facility_project": facility_project,
+                                      "allow_unsupported": allow_unsupported})
     o.render.plan(result, verbose=verbose)
 
 
@@ -143,13 +149,17 @@ def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name
           env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
           as_user: Optional[str] = typer.Option(None, "--as-user", help="Administrators: decide as this user"),
           facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
+          allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
     """An `up` that forwards nothing: print every call's decision. Exit 1 if any is refused."""
+    from cli.file_sources import inline_file_sources
+
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
     _warn(project)
     result = _client(o).request("POST", f"/v1/projects/{project.name}/check",
-                                json={"compose": project.model, "facility_project": facility_project, "as_user": as_user})
+                                json={"compose": inline_file_sources(project.model), "facility_project": facility_project,
+                                      "as_user": as_user, "allow_unsupported": allow_unsupported})
     o.render.plan(result, verbose=True)
     if not result["allowed"]:
         raise typer.Exit(1)
@@ -211,8 +221,10 @@ def logs(ctx: typer.Context, service: Optional[str] = typer.Argument(None),
 def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
             env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
             out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write one YAML file per object here"),
+            allow_unsupported: bool = AllowUnsupportedOpt,
             json_output: bool = JsonOpt):
     """The Kubernetes objects of the compose file, before policy (computed locally)."""
+    from cli.file_sources import inline_file_sources
     from compose_loader import validate_model
     from gateway_api import planning
     from translate import to_kubernetes
@@ -223,7 +235,8 @@ def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_na
     namespace = planning.namespace_for(project.name)
     labels = planning.project_labels(project.name, getpass.getuser(), os.environ.get("SPIN_FACILITY_PROJECT", ""))
     labels = {k: v for k, v in labels.items() if v}
-    translation = to_kubernetes(validate_model(project.model), project=project.name, namespace=namespace, labels=labels)
+    translation = to_kubernetes(validate_model(inline_file_sources(project.model)), project=project.name,
+                                namespace=namespace, labels=labels, allow_unsupported=allow_unsupported)
     objects = [planning.namespace_object(namespace, labels), *translation.objects]
     for n in translation.notices:
         sys.stderr.write(f"notice: {n.path}: {n.action}: {n.reason}\n")

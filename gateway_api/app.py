@@ -162,14 +162,15 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
               summary="Decide every call of `up` without forwarding anything (dry run)")
     def check(who: CheckAuth, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
         return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,
-                          as_user=body.as_user)
+                          as_user=body.as_user, allow_unsupported=body.allow_unsupported)
 
     @app.put("/v1/projects/{project}", response_model=PlanResponse,
              responses={k: ERRORS[k] for k in (401, 403, 409, 422, 502, 503, 504)}, tags=["projects"],
              summary="Bring the project up (idempotent: the same compose twice reports `unchanged`)")
     def up(who: UpAuth, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
            timeout: float = Query(120, gt=0, le=3600)) -> PlanResponse:
-        return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout)
+        return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout,
+                          allow_unsupported=body.allow_unsupported)
 
     @app.delete("/v1/projects/{project}", response_model=PlanResponse,
                 responses={k: ERRORS[k] for k in (401, 403, 404, 502, 503)}, tags=["projects"])
@@ -191,7 +192,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
               responses={k: ERRORS[k] for k in (401, 422)}, tags=["projects"],
               summary="The Kubernetes objects of a compose model, before policy")
     def convert(who: Auth, body: ComposeRequest, project: str = PROJECT) -> ConvertResponse:
-        return gateway.convert(who, project, body.compose)
+        return gateway.convert(who, project, body.compose, allow_unsupported=body.allow_unsupported)
 
     @app.get("/v1/policy", response_model=PolicyInfo, responses={401: ERRORS[401]}, tags=["policy"])
     def policy_info(who: Auth) -> PolicyInfo:

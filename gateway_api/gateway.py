@@ -31,11 +31,13 @@ class Caller:
     source: str | None = None
 
 
-def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str]):
+def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str],
+               allow_unsupported: bool = False):
     from compose_loader import validate_model
     from translate import to_kubernetes
 
-    return to_kubernetes(validate_model(model), project=project, namespace=namespace, labels=labels)
+    return to_kubernetes(validate_model(model), project=project, namespace=namespace, labels=labels,
+                         allow_unsupported=allow_unsupported)
 
 
 def _status_word(outcome: Outcome) -> str:
@@ -91,17 +93,19 @@ class Gateway:
 
     # -- operations -----------------------------------------------------------
 
-    def convert(self, caller: Caller, project: str, model: dict[str, Any]) -> ConvertResponse:
+    def convert(self, caller: Caller, project: str, model: dict[str, Any], *,
+                allow_unsupported: bool = False) -> ConvertResponse:
         namespace = planning.namespace_for(project)
         labels = planning.project_labels(project, caller.identity.name,
                                          access.facility_project_for(caller.identity, None))
-        translation = _translate(model, project, namespace, labels)
+        translation = _translate(model, project, namespace, labels, allow_unsupported)
         return ConvertResponse(project=project, namespace=namespace,
                                objects=[planning.namespace_object(namespace, labels), *translation.objects],
                                notices=translation.notices)
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
-           dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120) -> PlanResponse:
+           dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
+           allow_unsupported: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
@@ -113,7 +117,7 @@ class Gateway:
                 fproject = info.facility_project  # an existing project keeps its facility project
                 ref = ProjectRef(project, namespace, info.owner or identity.name, fproject)
             labels = planning.project_labels(project, ref.owner, fproject)
-            translation = _translate(model, project, namespace, labels)
+            translation = _translate(model, project, namespace, labels, allow_unsupported)
             existing = self.backend.existing_objects(ref) if info is not None else set()
             plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
                                     owner=ref.owner, facility_project=fproject, existing=existing)
@@ -123,7 +127,7 @@ class Gateway:
             outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
         response = self._response(outcome, ctx)
         if not outcome.allowed and not dry_run:
-            raise PolicyDenied(_denial_message(outcome), data=response.model_dump(mode="json"))
+            raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
         if wait and outcome.forwarded:
             response.services = self.backend.wait(ref, timeout)
         return response
@@ -147,7 +151,7 @@ class Gateway:
             outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
                                 dry_run=False, volumes=volumes)
         if not outcome.allowed:
-            raise PolicyDenied(_denial_message(outcome), data=self._response(outcome, ctx).model_dump(mode="json"))
+            raise PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json"))
         response = self._response(outcome, ctx)
         response.status = "removed"
         return response

@@ -25,6 +25,8 @@ class ComposeRequest(BaseModel):
     facility_project: str | None = Field(default=None, max_length=63,
                                          description="Facility project (group) the services belong to; default: the caller's first project")
     as_user: str | None = Field(default=None, max_length=64, description="Admins only: decide as this user (dry runs)")
+    allow_unsupported: bool = Field(default=False, description="Translate what can be translated and report the compose "
+                                    "keys that cannot as notices, instead of refusing the request")
 
 
 class PlanResponse(BaseModel):

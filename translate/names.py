@@ -1,0 +1,66 @@
+"""Compose names made into Kubernetes names: deterministic, and never two into one.
+
+Compose allows names Kubernetes does not (`My_DB`, `web.1`, a trailing `-`).
+The rule is fixed and simple so a user can predict it: lowercase, every
+character outside [a-z0-9-] becomes `-`, runs of `-` collapse, `-` trimmed at
+both ends, cut to 63. Two compose names that become the same Kubernetes name
+are an error: a silent merge would join two services into one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from interceptor.errors import TranslateError
+
+_OTHER = re.compile(r"[^a-z0-9-]+")
+_DASHES = re.compile(r"-{2,}")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+#: A label value: empty, or alphanumerics at both ends with `-_.` between, at most 63.
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def dns_label(name: str) -> str:
+    """The DNS-1123 label a compose name becomes (may be '' when nothing is left)."""
+    out = _DASHES.sub("-", _OTHER.sub("-", name.lower())).strip("-")
+    return out[:63].rstrip("-")
+
+
+def dns_name(name: str, where: str) -> str:
+    """dns_label, or a TranslateError naming the place when nothing usable is left."""
+    out = dns_label(name)
+    if not out:
+        raise TranslateError(f"{where}: the name {name!r} has no letters or digits to make a Kubernetes name from",
+                             hint="Rename it with letters and digits.")
+    return out
+
+
+def is_label_key(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return bool(_LABEL_NAME.match(name))
+
+
+def is_label_value(value: str) -> bool:
+    return bool(LABEL_VALUE.match(value))
+
+
+class NameTable:
+    """Compose names of one kind to Kubernetes names, refusing two that meet after conversion."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self._by_k8s: dict[str, str] = {}
+
+    def add(self, name: str, where: str | None = None) -> str:
+        k8s = dns_name(name, where or f"{self.what} {name!r}")
+        other = self._by_k8s.get(k8s)
+        if other is not None and other != name:
+            raise TranslateError(
+                f"{self.what} {other!r} and {name!r} both become the Kubernetes name {k8s!r}",
+                hint="Rename one of them: Kubernetes names are lowercase letters, digits and '-'.")
+        self._by_k8s[k8s] = name
+        return k8s

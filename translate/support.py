@@ -1,0 +1,647 @@
+"""Which compose keys have a faithful Kubernetes form: a table, and a pure detector over it.
+
+Every service key and top-level key of the compose specification has one row:
+its fate, what it becomes, and (for docs/compose-keys.md) what kompose does with
+it. `find_unsupported(model)` walks a model against the table and returns every
+place the translation cannot honour, as data; the translator turns that list
+into one TranslateError, or with allow_unsupported into Notices. Rows whose
+values are only partly mappable carry a check that names the values it cannot
+honour; the translator maps only what the checks let through.
+
+Fates:
+    mapped    becomes Kubernetes fields (the check refuses values it cannot map)
+    applied   already applied on the user's machine by the compose loader; nothing left to map
+    ignored   has no effect Kubernetes could reproduce and none Docker Compose's `up` relies on;
+              reported as a Notice, never an error
+    refused   no faithful form: an error (a Notice with allow_unsupported)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from translate import units
+
+Fate = Literal["mapped", "applied", "ignored", "refused"]
+MAX_REPLICAS = 1000
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One place the translation cannot honour."""
+
+    path: str
+    reason: str
+    hint: str
+
+
+Check = Callable[[Any, str, dict, dict], list[tuple[str, str, str]]]  # (value, service, service dict, model) -> (subpath, reason, hint)
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    fate: Fate
+    becomes: str
+    kompose: str
+    check: Check | None = None
+    why: str = ""  # for refused/ignored: the reason, shown to the user
+    hint: str = ""  # for refused: what to do
+
+
+# -- value checks (pure) ----------------------------------------------------------------------------
+
+_USER = re.compile(r"^(\d+)(?::(\d+))?$")
+
+
+def parse_user(user: str) -> tuple[int, int | None] | None:
+    match = _USER.match(user.strip())
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
+
+
+def _check_user(value, *_):
+    if parse_user(value) is None:
+        return [("", f"{value!r} is a user name; Kubernetes runs containers by number (runAsUser) and cannot "
+                     "look a name up in the image", "Write the numeric uid[:gid], e.g. user: \"1000:1000\".")]
+    return []
+
+
+def parse_security_opt(item: str) -> dict[str, Any] | None:
+    """One security_opt entry as securityContext fields, or None when it has no Kubernetes form."""
+    key, sep, value = re.split(r"([=:])", item, maxsplit=1) if re.search(r"[=:]", item) else (item, "", "")
+    key = key.strip()
+    if key == "no-new-privileges":
+        if value in ("", "true"):
+            return {"allowPrivilegeEscalation": False}
+        if value == "false":
+            return {}
+        return None
+    if key == "seccomp":
+        if value == "unconfined":
+            return {"seccompProfile": {"type": "Unconfined"}}
+        return None
+    if key == "apparmor":
+        if value == "unconfined":
+            return {"appArmorProfile": {"type": "Unconfined"}}
+        if value and re.match(r"^[A-Za-z0-9_.-]+$", value):
+            return {"appArmorProfile": {"type": "Localhost", "localhostProfile": value}}
+        return None
+    if key == "label":
+        part, _, setting = value.partition(":")
+        field = {"user": "user", "role": "role", "type": "type", "level": "level"}.get(part)
+        if field and setting:
+            return {"seLinuxOptions": {field: setting}}
+        return None
+    return None
+
+
+def _check_security_opt(value, *_):
+    return [(f"[{i}]", f"{item!r} has no Kubernetes securityContext form",
+             "Kubernetes maps no-new-privileges, seccomp:unconfined, apparmor:<profile> and label:user|role|type|level:<v>; "
+             "remove the others (a seccomp profile file must be installed on the nodes by the site)")
+            for i, item in enumerate(value or []) if parse_security_opt(item) is None]
+
+
+def _check_caps(value, *_):
+    return [(f"[{i}]", f"{cap!r} is not a capability name", "Use names like NET_ADMIN or ALL.")
+            for i, cap in enumerate(value or []) if not re.match(r"^(CAP_)?[A-Z_]+$", cap)]
+
+
+def _check_duration(value, *_):
+    try:
+        units.seconds(value)
+    except ValueError as exc:
+        return [("", str(exc), "Write a duration like 10s or 1m30s.")]
+    return []
+
+
+def _check_size(value, *_):
+    try:
+        units.byte_count(value)
+    except ValueError as exc:
+        return [("", str(exc), "Write a size like 64m or 1g.")]
+    return []
+
+
+def _check_restart(value, *_):
+    if value in ("no", "always", "unless-stopped") or re.match(r"^on-failure(:\d+)?$", value or ""):
+        return []
+    return [("", f"restart policy {value!r} is not one Docker knows", "Use no, always, unless-stopped or on-failure[:N].")]
+
+
+def _check_tmpfs(value, *_):
+    out = []
+    for i, item in enumerate(value or []):
+        _, _, options = item.partition(":")
+        for opt in filter(None, options.split(",")):
+            name, _, setting = opt.partition("=")
+            if name == "size":
+                try:
+                    units.byte_count(setting)
+                except ValueError:
+                    out.append((f"[{i}]", f"tmpfs size {setting!r} is not a size", "Write size=64m."))
+            elif name not in ("rw", "noexec", "nosuid", "nodev"):
+                out.append((f"[{i}]", f"tmpfs option {opt!r} has no Kubernetes form (an emptyDir in memory takes only a size)",
+                            "Remove the option; only size= is kept."))
+            elif name in ("noexec", "nosuid", "nodev"):
+                out.append((f"[{i}]", f"tmpfs option {opt!r}: Kubernetes cannot set mount flags on an emptyDir",
+                            "Remove the option."))
+    return out
+
+
+_PROPAGATION = {"rprivate": None, "private": None, "rslave": "HostToContainer", "slave": "HostToContainer",
+                "rshared": "Bidirectional", "shared": "Bidirectional"}
+
+
+def mount_propagation(value: str | None) -> str | None:
+    return _PROPAGATION.get(value or "rprivate")
+
+
+def _check_volumes(value, service, svc, model):
+    out = []
+    named = model.get("volumes") or {}
+    for i, vol in enumerate(value or []):
+        here = f"[{i}]"
+        kind = vol.get("type")
+        if kind in ("npipe", "cluster", "image"):
+            out.append((here, f"a {kind} mount has no Kubernetes volume here", "Use a named volume or a bind mount."))
+            continue
+        if vol.get("consistency"):
+            pass  # no effect on Linux Docker either
+        bind = vol.get("bind") or {}
+        if kind == "bind":
+            if bind.get("propagation") and bind["propagation"] not in _PROPAGATION:
+                out.append((here + ".bind.propagation", f"propagation {bind['propagation']!r} is unknown", "Use rprivate, rslave or rshared."))
+            if bind.get("selinux"):
+                out.append((here + ".bind.selinux", "Kubernetes does not relabel host paths for SELinux (:z/:Z)",
+                            "Remove :z/:Z; the site labels shared file systems."))
+            if bind.get("recursive") not in (None, "", "enabled"):
+                out.append((here + ".bind.recursive", "Kubernetes always mounts host paths recursively", "Remove bind.recursive."))
+        if kind == "volume" and vol.get("source"):
+            spec = named.get(vol["source"]) or {}
+            if vol["source"] not in named:
+                out.append((here + ".source", f"the volume {vol['source']!r} is not defined under top-level volumes",
+                            "Define it under `volumes:`."))
+        if kind == "volume" and (vol.get("volume") or {}).get("labels"):
+            out.append((here + ".volume.labels", "labels of a mount have no Kubernetes place", "Put labels on the top-level volume."))
+        if kind == "tmpfs":
+            tmpfs = vol.get("tmpfs") or {}
+            if tmpfs.get("mode") is not None:
+                out.append((here + ".tmpfs.mode", "an emptyDir's mode cannot be set", "Remove tmpfs.mode."))
+        if kind == "bind" and vol.get("read_only") is None and False:
+            pass
+    return out
+
+
+def _check_named_volumes(value, *_):
+    out = []
+    for name, spec in (value or {}).items():
+        spec = spec or {}
+        if spec.get("driver") not in (None, "local") or spec.get("driver_opts"):
+            out.append((f".{name}", "volume drivers and driver options are Docker plugins; Kubernetes provisions storage "
+                                    "through the cluster's storage classes", "Remove driver/driver_opts."))
+    return out
+
+
+def _check_networks_top(value, *_):
+    out = []
+    for name, spec in (value or {}).items():
+        spec = spec or {}
+        if spec.get("external"):
+            out.append((f".{name}.external", "an external network joins containers outside the project; a namespace "
+                                             "has no such network", "Remove the external network; reach other projects through their published ports."))
+        if spec.get("driver") not in (None, "bridge", "overlay") or spec.get("driver_opts"):
+            out.append((f".{name}.driver", "network drivers are Docker's; the cluster network is the site's",
+                        "Remove driver/driver_opts."))
+        if (spec.get("ipam") or {}).get("config") or (spec.get("ipam") or {}).get("driver"):
+            out.append((f".{name}.ipam", "addresses are assigned by the cluster, not by the compose file", "Remove ipam."))
+        if spec.get("internal"):
+            out.append((f".{name}.internal", "an internal network (no way out) is not mapped yet", "Remove internal: true."))
+        if spec.get("enable_ipv6"):
+            out.append((f".{name}.enable_ipv6", "IP families are the cluster's", "Remove enable_ipv6."))
+    return out
+
+
+def _check_service_networks(value, *_):
+    out = []
+    for name, spec in (value or {}).items():
+        for key in ("ipv4_address", "ipv6_address", "link_local_ips", "mac_address", "driver_opts",
+                    "interface_name"):
+            if (spec or {}).get(key):
+                out.append((f".{name}.{key}", f"{key} is assigned by the cluster network, not per service",
+                            f"Remove networks.{name}.{key}."))
+    return out
+
+
+def _check_network_mode(value, *_):
+    if value in (None, "", "bridge", "default"):
+        return []
+    return [("", f"network_mode {value!r}: a pod has its own network; it cannot share the host's or another "
+                 "container's, or have none", "Remove network_mode; services reach each other by name.")]
+
+
+def _check_secrets_top(value, service, svc, model, what="secret"):
+    out = []
+    for name, spec in (value or {}).items():
+        spec = spec or {}
+        if spec.get("external"):
+            continue
+        if spec.get("content") is None and spec.get("environment") is not None:
+            out.append((f".{name}", f"the {what} comes from the variable {spec['environment']} of the machine that "
+                                    "ran spin, and its value was not sent", "Run `spin` on the machine where the variable is set; "
+                                    "it reads the value into the request."))
+        elif spec.get("content") is None and spec.get("file") is not None:
+            out.append((f".{name}", f"the {what} file {spec['file']} was not read into the request",
+                        "Run `spin convert/up/check` where the file exists; the CLI reads it into the request."))
+        if spec.get("driver") or spec.get("template_driver") or spec.get("driver_opts"):
+            out.append((f".{name}.driver", f"{what} drivers are Docker plugins", "Remove driver/template_driver."))
+    return out
+
+
+def _check_configs_top(value, service, svc, model):
+    return _check_secrets_top(value, service, svc, model, what="config")
+
+
+def _check_file_refs(value, service, svc, model):
+    out = []
+    for i, ref in enumerate(value or []):
+        if ref.get("uid") not in (None, "") or ref.get("gid") not in (None, ""):
+            out.append((f"[{i}]", "Kubernetes cannot set a mounted file's owner (only the pod-wide fsGroup)",
+                        "Remove uid/gid; the file is readable by the container's user through its mode."))
+        if ref.get("mode") is not None:
+            try:
+                units.file_mode(ref["mode"])
+            except ValueError as exc:
+                out.append((f"[{i}].mode", str(exc), "Write the mode in octal, e.g. 0440."))
+    return out
+
+
+def _check_ports(value, *_):
+    out = []
+    for i, port in enumerate(value or []):
+        published = port.get("published")
+        if published is None or published == "":
+            out.append((f"[{i}]", f"container port {port.get('target')} is published on a random host port; "
+                                  "the gateway publishes on fixed ports only", "Write HOST:CONTAINER, e.g. \"8080:80\", or use expose."))
+        elif "-" in str(published):
+            out.append((f"[{i}].published", f"a host port range ({published}) for one container port: Docker picks any "
+                                            "free one, Kubernetes cannot", "Write one host port."))
+    return out
+
+
+def _check_expose(value, *_):
+    out = []
+    for i, item in enumerate(value or []):
+        if not re.match(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$", str(item)):
+            out.append((f"[{i}]", f"{item!r} is not a port or port range", "Write 8080 or 8000-8010/tcp."))
+            continue
+        ports = str(item).split("/")[0].split("-")
+        if len(ports) == 2 and not (1 <= int(ports[0]) <= int(ports[1]) <= 65535 and int(ports[1]) - int(ports[0]) < 1000):
+            out.append((f"[{i}]", f"port range {item!r} is empty, reversed or wider than 1000 ports", "Write a narrower range."))
+        elif not all(1 <= int(p) <= 65535 for p in ports):
+            out.append((f"[{i}]", f"{item!r} is outside 1-65535", "Use a port between 1 and 65535."))
+    return out
+
+
+def _check_healthcheck(value, *_):
+    out = []
+    test = (value or {}).get("test") or []
+    if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        out.append((".test", f"healthcheck test starts with {test[0]!r}", "Start it with CMD or CMD-SHELL."))
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if (value or {}).get(key) is not None:
+            out += [(f".{key}" + sub, reason, hint) for sub, reason, hint in _check_duration(value[key])]
+    if (value or {}).get("start_interval") is not None:
+        out.append((".start_interval", "Kubernetes probes have one period; a faster one while starting cannot be set",
+                    "Remove start_interval."))
+    return out
+
+
+def _check_depends_on(value, service, svc, model):
+    out = []
+    for dep, spec in (value or {}).items():
+        if dep not in model.get("services", {}) and (spec or {}).get("required", True):
+            out.append((f".{dep}", f"depends on {dep!r}, which is not a service of the project", "Remove it or define the service."))
+    return out
+
+
+def _check_deploy(value, service, svc, model):
+    out = []
+    value = value or {}
+    if value.get("mode") not in (None, "replicated"):
+        out.append((".mode", f"deploy mode {value['mode']!r}: only replicated services are mapped", "Remove deploy.mode."))
+    if (value.get("replicas") or 0) > MAX_REPLICAS:
+        out.append((".replicas", f"{value['replicas']} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}."))
+    for part in ("limits", "reservations"):
+        res = ((value.get("resources") or {}).get(part)) or {}
+        for key in ("pids", "devices", "generic_resources"):
+            if res.get(key):
+                out.append((f".resources.{part}.{key}", f"{key} has no Kubernetes resource form here "
+                                                        "(devices and GPUs are the site's device plugins)", f"Remove {key}."))
+        if res.get("cpus") is not None:
+            try:
+                units.quantity_cpus(res["cpus"])
+            except ValueError as exc:
+                out.append((f".resources.{part}.cpus", str(exc), "Write a number of CPUs like 0.5."))
+        if res.get("memory") is not None:
+            out += [(f".resources.{part}.memory", r, h) for _, r, h in _check_size(res["memory"])]
+    policy = value.get("restart_policy") or {}
+    if policy.get("condition") not in (None, "any", "none", "on-failure"):
+        out.append((".restart_policy.condition", f"{policy['condition']!r} is not none, on-failure or any", "Use one of those."))
+    for key in ("delay", "window"):
+        if policy.get(key) is not None:
+            out.append((f".restart_policy.{key}", f"Kubernetes backs off restarts on its own schedule; {key} cannot be set",
+                        f"Remove restart_policy.{key}."))
+    return out
+
+
+def _check_replicas(value, *_):
+    if value is not None and value > MAX_REPLICAS:
+        return [("", f"{value} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}.")]
+    return []
+
+
+def _check_entrypoint(value, *_):
+    if value == []:
+        return [("", "an empty list clears the image's own; Kubernetes reads an empty list as 'use the image's'",
+                 "Write what to run instead.")]
+    return []
+
+
+def _check_extra_hosts(value, *_):
+    out = []
+    for i, item in enumerate(value or []):
+        host, ip = split_host(item)
+        if not host or not ip or ip == "host-gateway":
+            out.append((f"[{i}]", f"{item!r}: only HOST=IP (or HOST:IP) entries map to hostAliases", "Write a fixed address."))
+    return out
+
+
+def split_host(item: str) -> tuple[str, str]:
+    if "=" in item:
+        host, _, ip = item.partition("=")
+    else:
+        host, _, ip = item.partition(":")
+    return host.strip(), ip.strip().strip("[]")
+
+
+def _check_stop_signal(value, *_):
+    if value in (None, "SIGTERM", "TERM", "15"):
+        return []
+    return [("", f"stop signal {value}: Kubernetes stops containers with the image's STOPSIGNAL or SIGTERM",
+             "Set STOPSIGNAL in the image, or remove stop_signal.")]
+
+
+def _check_group_add(value, *_):
+    return [(f"[{i}]", f"group {g!r} is a name; Kubernetes adds groups by number", "Write the numeric gid.")
+            for i, g in enumerate(value or []) if not str(g).isdigit()]
+
+
+def _check_pull_policy(value, *_):
+    if value in (None, "always", "never", "missing", "if_not_present"):
+        return []
+    return [("", f"pull_policy {value!r}: Kubernetes pulls always, never or if not present", "Use always, never or missing.")]
+
+
+def _check_platform(value, *_):
+    if re.match(r"^linux/[a-z0-9]+(/[a-z0-9]+)?$", value or ""):
+        return []
+    return [("", f"platform {value!r}: the cluster runs linux nodes", "Use linux/<arch>, e.g. linux/amd64.")]
+
+
+def _check_hostname(value, *_):
+    if re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", value or ""):
+        return []
+    return [("", f"hostname {value!r} is not a DNS label (lowercase letters, digits, '-', no dots)", "Write a short lowercase name.")]
+
+
+def _check_links(value, service, svc, model):
+    out = []
+    for i, link in enumerate(value or []):
+        target, _, alias = link.partition(":")
+        if alias and alias != target:
+            out.append((f"[{i}]", f"link alias {alias!r} for {target!r}: Kubernetes names a service one way",
+                        f"Reach it as {target!r}, or give the service networks.<net>.aliases."))
+    return out
+
+
+def _check_lifecycle(value, *_):
+    out = []
+    for i, hook in enumerate(value or []):
+        extra = sorted(set(hook or {}) - {"command"})
+        if extra:
+            out.append((f"[{i}]", f"a hook's {', '.join(extra)} cannot be set in Kubernetes (hooks run as the container)",
+                        "Keep only command."))
+    if len(value or []) > 1:
+        out.append(("", "Kubernetes runs one hook per event", "Join the commands into one."))
+    return out
+
+
+def _check_labels(value, *_):
+    return [(f".{k}", "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label.")
+            for k in (value or {}) if k.startswith("spin.io/")]
+
+
+def _check_sysctls(value, *_):
+    return [(f".{k}", f"{k!r} is not a sysctl name", "Write names like net.core.somaxconn.")
+            for k in (value or {}) if not re.match(r"^[a-z0-9_]+(\.[a-z0-9_/-]+)+$", k)]
+
+
+def _check_container_name(value, service, svc, model):
+    return []
+
+
+# -- the table -------------------------------------------------------------------------------------
+
+def _k(name, fate, becomes, kompose, check=None, why="", hint=""):
+    return Key(name, fate, becomes, kompose, check, why, hint)
+
+
+_REFUSE_HINT = "Remove the key, or pass --allow-unsupported to deploy without it."
+
+SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
+    _k("annotations", "mapped", "pod template annotations", "not in kompose's loader (ignored)", _check_labels),
+    _k("attach", "ignored", "nothing: it only says whether `docker compose up` shows the logs", "ignored",
+       why="it only controls whether `docker compose up` follows the logs"),
+    _k("blkio_config", "refused", "", "not supported, warned", why="block I/O weights have no Kubernetes form"),
+    _k("build", "refused", "nothing: the gateway deploys images; with `image:` the image is deployed as named (a Notice)",
+       "builds locally or in-cluster (--build local|build-config)", why="the gateway deploys images, it does not build them",
+       hint="Build and push the image, then name it with `image:`."),
+    _k("cap_add", "mapped", "container securityContext.capabilities.add (CAP_ prefix dropped)", "securityContext.capabilities.add", _check_caps),
+    _k("cap_drop", "mapped", "container securityContext.capabilities.drop", "securityContext.capabilities.drop", _check_caps),
+    _k("cgroup", "refused", "", "not supported", why="the cgroup namespace is the runtime's"),
+    _k("cgroup_parent", "refused", "", "not supported, warned", why="the cgroup hierarchy is the node's"),
+    _k("command", "mapped", "container args ($$ kept a literal dollar)", "args", _check_entrypoint),
+    _k("configs", "mapped", "a ConfigMap per config, mounted (subPath) at the target with its mode",
+       "ConfigMap mounted at the target", _check_file_refs),
+    _k("container_name", "mapped", "one more headless Service of that name, so peers still reach it by it",
+       "ignored (the service name is used)", _check_container_name),
+    _k("cpu_count", "refused", "", "not supported", why="Windows only"),
+    _k("cpu_percent", "refused", "", "not supported", why="Windows only"),
+    _k("cpu_period", "refused", "", "not supported", why="CFS tuning is the node's; use cpus"),
+    _k("cpu_quota", "refused", "", "not supported", why="CFS tuning is the node's; use cpus"),
+    _k("cpu_rt_period", "refused", "", "not supported", why="real-time scheduling is the node's"),
+    _k("cpu_rt_runtime", "refused", "", "not supported", why="real-time scheduling is the node's"),
+    _k("cpu_shares", "refused", "", "not supported, warned", why="relative weights have no Kubernetes form; use cpus"),
+    _k("cpus", "mapped", "resources.limits.cpu", "resources.limits.cpu"),
+    _k("cpuset", "refused", "", "not supported, warned", why="CPU pinning is the node's (static CPU manager)"),
+    _k("credential_spec", "refused", "", "not supported", why="Windows only"),
+    _k("depends_on", "mapped", "start order: dependencies first in the plan, conditions in the annotation spin.io/depends-on",
+       "ignored (warned)", _check_depends_on),
+    _k("deploy", "mapped", "replicas, resources, restart_policy (labels: workload labels; update_config, rollback_config, "
+       "placement, endpoint_mode are swarm-only and ignored with a Notice)", "replicas, resources, restart_policy, "
+       "placement constraints to node affinity, labels, mode global to DaemonSet", _check_deploy),
+    _k("develop", "ignored", "nothing: `docker compose watch` is a development loop", "ignored",
+       why="`docker compose watch` is a local development loop"),
+    _k("device_cgroup_rules", "refused", "", "not supported", why="device access is the site's device plugins"),
+    _k("devices", "refused", "", "not supported, warned", why="devices are the site's device plugins"),
+    _k("dns", "refused", "", "not supported, warned",
+       why="replacing the nameservers would lose the cluster DNS that services find each other by"),
+    _k("dns_opt", "mapped", "pod dnsConfig.options (cluster DNS kept)", "not supported", None),
+    _k("dns_search", "mapped", "pod dnsConfig.searches (cluster DNS kept)", "not supported, warned", None),
+    _k("domainname", "refused", "", "not supported, warned", why="a pod's domain is the cluster's"),
+    _k("entrypoint", "mapped", "container command", "command", _check_entrypoint),
+    _k("environment", "mapped", "container env (a variable with no value is left out, as Docker leaves it out)", "env"),
+    _k("expose", "mapped", "ports of the service's headless Service", "Service ports", _check_expose),
+    _k("external_links", "refused", "", "not supported, warned", why="links to containers outside the project"),
+    _k("extra_hosts", "mapped", "pod hostAliases", "hostAliases", _check_extra_hosts),
+    _k("gpus", "refused", "", "not supported", why="GPUs are the site's device plugins"),
+    _k("group_add", "mapped", "pod securityContext.supplementalGroups (numbers only)", "supplementalGroups", _check_group_add),
+    _k("healthcheck", "mapped", "readinessProbe (exec): interval, timeout, retries, start_period "
+       "as periodSeconds, timeoutSeconds, failureThreshold, initialDelaySeconds", "livenessProbe", _check_healthcheck),
+    _k("hostname", "mapped", "pod hostname", "pod hostname", _check_hostname),
+    _k("image", "mapped", "container image", "container image"),
+    _k("init", "refused", "", "not supported", why="Kubernetes starts no init process (tini) in the container",
+       hint="Add tini to the image, or remove init."),
+    _k("ipc", "refused", "", "not supported", why="IPC namespaces are per pod"),
+    _k("isolation", "refused", "", "not supported", why="Windows only"),
+    _k("label_file", "applied", "merged into labels by the loader", "not supported"),
+    _k("labels", "mapped", "labels of the workload and pods where valid Kubernetes labels, annotations otherwise",
+       "annotations (some kompose.* labels steer kompose)", _check_labels),
+    _k("links", "mapped", "nothing more: every service is already reached by its name (an alias is refused)",
+       "ignored", _check_links),
+    _k("logging", "refused", "", "not supported, warned", why="log drivers are the node's; logs go to the cluster's logging"),
+    _k("mac_address", "refused", "", "not supported", why="addresses are the cluster network's"),
+    _k("mem_limit", "mapped", "resources.limits.memory", "resources.limits.memory", _check_size),
+    _k("mem_reservation", "mapped", "resources.requests.memory", "resources.requests.memory", _check_size),
+    _k("mem_swappiness", "refused", "", "not supported", why="swap is the node's"),
+    _k("memswap_limit", "refused", "", "not supported", why="swap is the node's"),
+    _k("models", "refused", "", "not supported", why="Docker Model Runner is Docker's"),
+    _k("network_mode", "mapped", "nothing for bridge/default (a pod has its own network); others refused",
+       "not supported (host: hostNetwork in newer kompose)", _check_network_mode),
+    _k("networks", "mapped", "pod labels spin.io/network.<net> and one NetworkPolicy per network (aliases: more headless Services)",
+       "NetworkPolicy per network", _check_service_networks),
+    _k("oom_kill_disable", "refused", "", "not supported", why="OOM handling is the node's"),
+    _k("oom_score_adj", "refused", "", "not supported", why="OOM scores follow the pod's QoS class"),
+    _k("pid", "refused", "", "not supported", why="a pod cannot share the host's PID namespace here"),
+    _k("pids_limit", "refused", "", "not supported", why="the PID limit is the node's"),
+    _k("platform", "mapped", "nodeSelector kubernetes.io/os and kubernetes.io/arch", "not supported", _check_platform),
+    _k("ports", "mapped", "ports of the headless Service; the published ones in its annotation spin.io/published",
+       "Service ports (and hostPort with mode host)", _check_ports),
+    _k("post_start", "mapped", "lifecycle.postStart exec", "not supported", _check_lifecycle),
+    _k("pre_stop", "mapped", "lifecycle.preStop exec", "not supported", _check_lifecycle),
+    _k("privileged", "mapped", "container securityContext.privileged", "securityContext.privileged"),
+    _k("profiles", "applied", "applied by the loader (--profile)", "applied"),
+    _k("provider", "refused", "", "not supported", why="provider services run Docker plugins"),
+    _k("pull_policy", "mapped", "imagePullPolicy", "imagePullPolicy", _check_pull_policy),
+    _k("pull_refresh_after", "refused", "", "not supported", why="pull schedules are the node's"),
+    _k("read_only", "mapped", "container securityContext.readOnlyRootFilesystem", "readOnlyRootFilesystem"),
+    _k("restart", "mapped", "always/unless-stopped (and unset): Deployment; no and on-failure[:N]: a Job (restartPolicy Never/OnFailure, backoffLimit N)",
+       "restartPolicy; no/on-failure make a Pod", _check_restart),
+    _k("runtime", "refused", "", "not supported", why="OCI runtimes are named by the site's RuntimeClasses, not by compose",
+       hint="Ask the site which RuntimeClass to use; remove runtime."),
+    _k("scale", "mapped", "replicas", "replicas", _check_replicas),
+    _k("secrets", "mapped", "a Secret per secret, mounted (subPath) at /run/secrets/<name> or the target, with its mode",
+       "Secret mounted at the target", _check_file_refs),
+    _k("security_opt", "mapped", "securityContext: no-new-privileges to allowPrivilegeEscalation false; seccomp, apparmor, label",
+       "not supported", _check_security_opt),
+    _k("shm_size", "mapped", "an emptyDir (medium Memory, sizeLimit) at /dev/shm", "not supported", _check_size),
+    _k("stdin_open", "mapped", "container stdin", "stdin"),
+    _k("stop_grace_period", "mapped", "terminationGracePeriodSeconds (rounded up)", "terminationGracePeriodSeconds", _check_duration),
+    _k("stop_signal", "mapped", "nothing for SIGTERM (Kubernetes' own); other signals refused", "not supported", _check_stop_signal),
+    _k("storage_opt", "refused", "", "not supported", why="storage driver options are the node's"),
+    _k("sysctls", "mapped", "pod securityContext.sysctls", "not supported", _check_sysctls),
+    _k("tmpfs", "mapped", "an emptyDir (medium Memory, sizeLimit from size=) per path", "emptyDir medium Memory", _check_tmpfs),
+    _k("tty", "mapped", "container tty", "tty"),
+    _k("ulimits", "refused", "", "not supported, warned", why="ulimits are the container runtime's defaults on the node"),
+    _k("use_api_socket", "refused", "", "not supported", why="the Docker API socket must never reach a workload"),
+    _k("user", "mapped", "securityContext runAsUser/runAsGroup (numbers only)", "runAsUser (numbers only)", _check_user),
+    _k("userns_mode", "refused", "", "not supported", why="user namespaces are the node's"),
+    _k("uts", "refused", "", "not supported", why="a pod cannot share the host's UTS namespace here"),
+    _k("volumes", "mapped", "named: PersistentVolumeClaim; no source: emptyDir; bind: hostPath; tmpfs: emptyDir in memory",
+       "PVC (or emptyDir/hostPath by flag), hostPath for binds", _check_volumes),
+    _k("volumes_from", "refused", "", "not supported, warned", why="pods cannot share another pod's mounts",
+       hint="Mount the same named volume in both services."),
+    _k("working_dir", "mapped", "container workingDir", "workingDir"),
+]}
+
+TOP_LEVEL_KEYS: dict[str, Key] = {k.name: k for k in [
+    _k("name", "mapped", "the project: namespace name and label spin.io/project", "ignored"),
+    _k("services", "mapped", "one workload each (see the service keys)", "workloads"),
+    _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share",
+       "NetworkPolicy per network", _check_networks_top),
+    _k("volumes", "mapped", "one PersistentVolumeClaim per named volume used (external: the claim must exist)", "PVC per volume",
+       _check_named_volumes),
+    _k("secrets", "mapped", "one Secret per secret, with the content the CLI read", "Secret from the file", _check_secrets_top),
+    _k("configs", "mapped", "one ConfigMap per config, with the content the CLI read", "ConfigMap from the file", _check_configs_top),
+    _k("models", "refused", "", "not supported", why="Docker Model Runner is Docker's"),
+    _k("include", "applied", "merged by the loader", "not supported"),
+    _k("version", "applied", "obsolete; read and dropped by the loader with a warning", "selects the loader"),
+]}
+
+#: deploy keys Docker Compose itself ignores outside swarm: reported, never refused.
+DEPLOY_IGNORED = ("update_config", "rollback_config", "placement", "endpoint_mode")
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, {}, [], "")
+
+
+def find_unsupported(model: dict[str, Any]) -> list[Finding]:
+    """Every place of the model the translation cannot honour, in model order. Pure: reads, never raises."""
+    found: list[Finding] = []
+    for key, value in model.items():
+        row = TOP_LEVEL_KEYS.get(key)
+        if row is None or key.startswith("x-") or not _present(value):
+            continue
+        if row.fate == "refused":
+            found.append(Finding(key, row.why, row.hint or _REFUSE_HINT))
+        elif row.check:
+            found += [Finding(key + sub, reason, hint) for sub, reason, hint in row.check(value, "", {}, model)]
+    for name, svc in (model.get("services") or {}).items():
+        for key, value in svc.items():
+            row = SERVICE_KEYS.get(key)
+            cleared = key in ("command", "entrypoint") and value == []  # cleared on purpose: not the same as unset
+            if row is None or key.startswith("x-") or not (_present(value) or cleared):
+                continue
+            path = f"services.{name}.{key}"
+            if row.fate == "refused":
+                if key == "build" and svc.get("image"):
+                    continue  # reported as a Notice: the named image is deployed
+                if value is False:
+                    continue  # the default, asked for explicitly
+                found.append(Finding(path, row.why, row.hint or _REFUSE_HINT))
+            elif row.check:
+                found += [Finding(path + sub, reason, hint) for sub, reason, hint in row.check(value, name, svc, model)]
+    return found
+
+
+def ignored_keys(model: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, why) of every key present that is ignored on purpose: reported, never refused."""
+    out = []
+    for name, svc in (model.get("services") or {}).items():
+        for key, value in svc.items():
+            row = SERVICE_KEYS.get(key)
+            if row is not None and row.fate == "ignored" and _present(value):
+                out.append((f"services.{name}.{key}", row.why))
+        if svc.get("build") and svc.get("image"):
+            out.append((f"services.{name}.build", f"the gateway does not build; the image {svc['image']} is deployed as "
+                                                  "named, so build and push it first"))
+        for key in DEPLOY_IGNORED:
+            if _present((svc.get("deploy") or {}).get(key)):
+                out.append((f"services.{name}.deploy.{key}", "swarm only: Docker Compose ignores it too"))
+    return out

@@ -1,0 +1,133 @@
+"""The canonical compose model to Kubernetes objects, in apply order.
+
+Pure: a dict in, dicts out, no I/O. Every key the translation cannot honour is
+found first (translate.support) and refused as one TranslateError naming each
+place, why, and what to do; with allow_unsupported those places become Notices
+and the rest is translated without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from interceptor.errors import TranslateError
+from interceptor.types import Notice
+from translate import network, storage, workloads
+from translate.names import NameTable
+from translate.order import start_order
+from translate.support import Finding, find_unsupported, ignored_keys
+
+
+@dataclass(frozen=True)
+class Translation:
+    objects: list[dict[str, Any]]
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _refusal(findings: list[Finding]) -> TranslateError:
+    lines = [f"{f.path}: {f.reason}. {f.hint}" for f in findings]
+    first = findings[0]
+    more = f" (and {len(findings) - 1} more: {'; '.join(lines[1:])})" if len(findings) > 1 else ""
+    return TranslateError(
+        f"{first.path}: {first.reason}{more}",
+        hint=f"{first.hint} Or pass --allow-unsupported to deploy without what cannot be translated.",
+        unsupported=[{"path": f.path, "reason": f.reason, "hint": f.hint} for f in findings])
+
+
+def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels: dict[str, str],
+                  allow_unsupported: bool = False) -> Translation:
+    services: dict[str, dict[str, Any]] = model.get("services") or {}
+    for name, svc in services.items():
+        if not svc.get("image"):
+            raise TranslateError(f"services.{name}.build: the service has no image, only a build: the gateway deploys "
+                                 "images, it does not build them",
+                                 hint=f"Build and push the image, then add `image: <registry>/<name>:<tag>` to {name}.")
+    findings = find_unsupported(model)
+    if findings and not allow_unsupported:
+        raise _refusal(findings)
+    notices = [Notice(path=f.path, action="ignored", reason=f"{f.reason} (left out: --allow-unsupported)")
+               for f in findings]
+    notices += [Notice(path=path, action="ignored", reason=why) for path, why in ignored_keys(model)]
+    if findings:
+        model = _without(model, findings)
+        services = model["services"]
+
+    names = NameTable("service")
+    k8s: dict[str, str] = {}
+    for name in sorted(services):
+        k8s[name] = names.add(name, f"services.{name}")
+        if k8s[name] != name:
+            notices.append(Notice(path=f"services.{name}", action="approximated",
+                                  reason=f"named {k8s[name]!r} in Kubernetes (names there are lowercase letters, "
+                                         f"digits and '-'); other services reach it as {k8s[name]!r}"))
+    nets = NameTable("network")
+    for svc in services.values():
+        for net in network.service_networks(svc):
+            nets.add(net, f"networks.{net}")
+
+    # Every Service name: the services' own first, then aliases (container_name, network aliases).
+    service_names = NameTable("service or alias")
+    for name in sorted(services):
+        service_names.add(k8s[name], f"services.{name}")
+    aliases: dict[str, list[str]] = {}
+    for name in sorted(services):
+        svc = services[name]
+        wanted = [svc["container_name"]] if svc.get("container_name") else []
+        for spec in (svc.get("networks") or {}).values():
+            wanted += (spec or {}).get("aliases") or []
+        own: list[str] = []
+        for alias in wanted:
+            alias_k8s = service_names.add(alias, f"services.{name}: alias {alias!r}") if alias != name else k8s[name]
+            if alias_k8s != k8s[name] and alias_k8s not in own:
+                if alias_k8s in k8s.values():
+                    raise TranslateError(f"services.{name}: the alias {alias!r} is the name of another service",
+                                         hint="Choose another container_name or alias.")
+                own.append(alias_k8s)
+        aliases[name] = own
+
+    counts = {name: workloads.replicas(svc) for name, svc in services.items()}
+    claim_objects = storage.claims(model, counts, labels, namespace)
+    rwo = {c["metadata"]["name"] for c in claim_objects if c["spec"]["accessModes"] == ["ReadWriteOnce"]}
+    objects: list[dict[str, Any]] = [*storage.file_objects(model, labels, namespace), *claim_objects]
+    for name in start_order(services):
+        svc = services[name]
+        mounts = storage.service_mounts(model, svc)
+        objects.append(workloads.workload(name, k8s[name], svc, mounts, labels=labels, namespace=namespace,
+                                          rwo_claims=rwo))
+    for name in sorted(services):
+        objects += network.services(name, k8s[name], services[name], aliases[name], labels, namespace)
+    objects += network.network_policies(model, k8s, labels, namespace)
+    return Translation(objects=objects, notices=notices)
+
+
+def _without(model: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
+    """A copy of the model without the places the findings name (what --allow-unsupported leaves out)."""
+    import copy
+    import re
+
+    out = copy.deepcopy(model)
+    # Deepest first, and list items from the end, so earlier removals do not shift later paths.
+    parsed = []
+    for f in findings:
+        parts: list[Any] = []
+        for token in re.findall(r"\.?([^.\[\]]+)|\[(\d+)\]", f.path):
+            parts.append(int(token[1]) if token[1] else token[0])
+        parsed.append(parts)
+    for parts in sorted(parsed, key=lambda p: [(-1 if isinstance(x, int) else 0, x if isinstance(x, int) else 0) for x in p], reverse=True):
+        _drop(out, parts)
+    return out
+
+
+def _drop(node: Any, parts: list[Any]) -> None:
+    for part in parts[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = parts[-1] if parts else None
+    if isinstance(node, dict) and last in node:
+        # A top-level secret/config without content stays defined; what uses it goes with it.
+        del node[last]
+    elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
+        node.pop(last)
