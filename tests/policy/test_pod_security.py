@@ -300,3 +300,198 @@ def test_agreement_per_level(example_decisions, profile_decisions, capsys):
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert all("= 100 %" in line for line in lines), "\n".join(lines)
+
+
+# -- the gateway path: a compose project that produces the fixture's pod spec ---------------------------------------
+#
+# Each container of the fixture becomes a service (init containers too: compose has none, and every check of the
+# standard holds container by container); pod-level settings go to every service. A field compose cannot express
+# makes the fixture inexpressible, except two kinds of field that may be left out:
+#   NEUTRAL - no check looks at it (a containerPort, a probe without a host, procMount Default, an emptyDir);
+#   SECURE  - the secure choice (runAsNonRoot true, a RuntimeDefault or Localhost seccomp profile): leaving it out
+#             can only add refusals, so a fail fixture stays a fail fixture, but a pass fixture would no longer be
+#             the same Pod and is counted inexpressible.
+
+class Inexpressible(Exception):
+    pass
+
+
+def _security_opts(sc: dict, where: str, drops: set[str]) -> tuple[list[str], dict]:
+    opts, service = [], {}
+    for key, value in sc.items():
+        if key == "privileged":
+            service["privileged"] = value
+        elif key == "allowPrivilegeEscalation":
+            if value is not False:
+                raise Inexpressible(f"{where}.allowPrivilegeEscalation: {value}")
+            opts.append("no-new-privileges:true")
+        elif key == "runAsUser":
+            service["user"] = str(value)
+        elif key == "runAsNonRoot":
+            if value is not True:
+                raise Inexpressible(f"{where}.runAsNonRoot: {value}")
+            drops.add("SECURE")
+        elif key == "seccompProfile":
+            if value.get("type") == "Unconfined":
+                opts.append("seccomp:unconfined")
+            elif value.get("type") in ("RuntimeDefault", "Localhost"):
+                drops.add("SECURE")
+            else:
+                raise Inexpressible(f"{where}.seccompProfile: {value}")
+        elif key == "seLinuxOptions":
+            opts += [f"label:{field}:{v}" for field, v in value.items()]
+        elif key == "capabilities":
+            for field, names in value.items():
+                if any(not re.fullmatch(r"[A-Z_]+", n) or n.startswith("CAP_") for n in names):
+                    raise Inexpressible(f"{where}.capabilities.{field}: {names} (compose spells names its own way)")
+                service["cap_drop" if field == "drop" else "cap_add"] = names
+        elif key == "procMount" and value == "Default":
+            drops.add("NEUTRAL")
+        elif key == "windowsOptions" and not value:
+            pass
+        elif key == "sysctls":
+            service["sysctls"] = {s["name"]: s["value"] for s in value}
+        else:
+            raise Inexpressible(f"{where}.{key}: {value}")
+    return opts, service
+
+
+def pod_to_compose(pod: dict, project: str) -> tuple[dict, set[str]]:
+    """The compose project of a fixture Pod, and which kinds of field were left out."""
+    spec, drops = pod["spec"], set()
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    pod_opts, pod_service = _security_opts(spec.get("securityContext") or {}, "spec.securityContext", drops)
+    binds = []
+    for volume in spec.get("volumes") or []:
+        if set(volume) == {"name", "emptyDir"}:
+            drops.add("NEUTRAL")
+        elif set(volume) == {"name", "hostPath"}:
+            binds.append({"type": "bind", "source": volume["hostPath"]["path"], "target": f"/mnt/{volume['name']}"})
+        else:
+            raise Inexpressible(f"volume {volume}")
+    for key, value in spec.items():
+        if key in ("hostNetwork", "hostPID", "hostIPC") and value:
+            pod_service[{"hostNetwork": "network_mode", "hostPID": "pid", "hostIPC": "ipc"}[key]] = "host"
+        elif key not in ("containers", "initContainers", "securityContext", "volumes"):
+            raise Inexpressible(f"spec.{key}: {value}")
+    services = {}
+    for field in ("initContainers", "containers"):
+        for c in spec.get(field) or []:
+            where = f"spec.{field}[{c['name']}]"
+            opts, service = _security_opts(c.get("securityContext") or {}, f"{where}.securityContext", drops)
+            profile = annotations.get(f"container.apparmor.security.beta.kubernetes.io/{c['name']}")
+            if profile == "unconfined":
+                opts.append("apparmor:unconfined")
+            elif profile and profile.startswith("localhost/"):
+                opts.append(f"apparmor:{profile.removeprefix('localhost/')}")
+            elif profile:
+                raise Inexpressible(f"apparmor annotation {profile}")
+            for key, value in c.items():
+                if key in ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle"):
+                    if "host" in json.dumps(value):
+                        raise Inexpressible(f"{where}.{key}: compose healthchecks are commands, with no host")
+                    drops.add("NEUTRAL")
+                elif key == "ports":
+                    if any("hostPort" in p for p in value):
+                        raise Inexpressible(f"{where}.ports: compose publishes ports through a Service, never a hostPort")
+                    drops.add("NEUTRAL")
+                elif key == "restartPolicy":
+                    drops.add("NEUTRAL")
+                elif key not in ("name", "image", "securityContext"):
+                    raise Inexpressible(f"{where}.{key}")
+            merged = {**pod_service, **service, "image": c["image"], "command": ["/pause"]}
+            if pod_opts or opts:
+                merged["security_opt"] = pod_opts + opts
+            if binds:
+                merged["volumes"] = binds
+            services[c["name"].lower()] = merged
+    return {"name": project, "services": services}, drops
+
+
+# Fail fixtures the translator refuses before any policy, with the compose key it names (a 422, nothing deployed):
+# host namespaces have no pod form here, and `othersysctl` is not a sysctl name at all.
+TRANSLATOR_REFUSES = {
+    "hostnamespaces": r"services\.\w+\.(network_mode|pid|ipc)\b",
+    "sysctls": r"services\.\w+\.sysctls\.othersysctl",
+}
+
+
+def gateway_cases(level: str, verdict: str) -> list[tuple[Path, dict | None, str]]:
+    out = []
+    for path in fixtures(level, verdict):
+        project = f"{verdict}-{path.stem.replace('_', '-')}"
+        try:
+            compose, drops = pod_to_compose(yaml.safe_load(path.read_text()), project)
+            if verdict == "pass" and "SECURE" in drops:
+                raise Inexpressible("a secure setting compose cannot say (runAsNonRoot or a seccomp profile)")
+            out.append((path, compose, ""))
+        except Inexpressible as exc:
+            out.append((path, None, str(exc)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def gateways(work):
+    """One gateway per level (manifests backend), on the profile site with that level on."""
+    from fastapi.testclient import TestClient
+
+    from gateway_api.app import build_app
+    from gateway_api.settings import Settings
+
+    out = {}
+    for level in LEVELS:
+        state = work / f"gateway-{level}"
+        settings = Settings(backend="manifests", manifests_dir=state / "manifests", users=ROOT / "examples/users.yaml",
+                            policy_dir=ROOT / "rego", audit_log=state / "audit.log", state_dir=state / "state",
+                            policy_poll_seconds=0, site_data=site_data(work, f"gateway-{level}", pod_security=level,
+                                                                       capabilities=PSS_DEFAULT_CAPABILITIES))
+        app = build_app(settings)
+        client = TestClient(app).__enter__()
+        token, _ = app.state.signer.issue("alice")
+        out[level] = (client, {"authorization": f"Bearer {token}"}, settings)
+    yield out
+    for client, _, _ in out.values():
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_through_the_gateway_fail_fixtures_are_refused_and_pass_fixtures_deployed(level, gateways, capsys):
+    client, headers, settings = gateways[level]
+    wrong, counts, by_translator = [], {}, 0
+    for verdict in ("fail", "pass"):
+        cases = gateway_cases(level, verdict)
+        expressed = [(p, c) for p, c, _ in cases if c is not None]
+        counts[verdict] = (len(expressed), len(cases))
+        for path, compose in expressed:
+            r = client.put(f"/v1/projects/{compose['name']}", json={"compose": compose}, headers=headers)
+            body = r.json()
+            written = (settings.manifests_dir / compose["name"]).is_dir()
+            if verdict == "pass":
+                if r.status_code != 200 or not written:
+                    wrong.append(f"{verdict}/{path.name}: {r.status_code} {body.get('detail')}")
+            elif r.status_code == 422 and check_of(path) in TRANSLATOR_REFUSES:
+                by_translator += 1
+                if not re.search(TRANSLATOR_REFUSES[check_of(path)], body["detail"]):
+                    wrong.append(f"{verdict}/{path.name}: refused by the translator without naming the key: {body}")
+            elif r.status_code != 403 or written:
+                wrong.append(f"{verdict}/{path.name}: {r.status_code} {body.get('detail')} (written: {written})")
+            else:
+                found = {v["rule"] for d in body["data"]["decisions"] for v in d["violations"]}
+                if not found & CHECK_RULES[check_of(path)]:
+                    wrong.append(f"{verdict}/{path.name}: refused by {sorted(found)}, none naming {check_of(path)}")
+    with capsys.disabled():
+        print(f"\nPSS {level} through the gateway: {counts['fail'][0]}/{counts['fail'][1]} fail fixtures expressible in compose"
+              f" and refused ({by_translator} by the translator, naming the key), {counts['pass'][0]}/{counts['pass'][1]} pass fixtures expressible and deployed")
+    assert not wrong, "\n".join(wrong)
+    assert counts["fail"][0] >= 10
+
+
+def test_what_compose_cannot_express_is_said_per_fixture():
+    """The gateway test's coverage, pinned: restricted pass Pods all need runAsNonRoot or a seccomp profile, which no
+    compose key sets, so under restricted only refusals go through the gateway."""
+    reasons = {f"{lvl}/{v}/{p.name}": why for lvl in LEVELS for v in ("fail", "pass")
+               for p, c, why in gateway_cases(lvl, v) if c is None}
+    assert all(why for why in reasons.values())
+    assert not [p for p, c, _ in gateway_cases("restricted", "pass") if c is not None]
+    assert "baseline/fail/procmount0.yaml" in reasons and "baseline/fail/windowshostprocess0.yaml" in reasons
+    assert "baseline/pass/base.yaml" not in reasons and "baseline/fail/sysctls0.yaml" not in reasons
