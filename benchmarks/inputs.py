@@ -58,3 +58,22 @@ def denied_variant(obj: dict[str, Any]) -> dict[str, Any]:
     for c in bad["spec"]["template"]["spec"]["containers"]:
         c.setdefault("securityContext", {})["privileged"] = True
     return bad
+
+
+def three_container_deployment(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """Issue 4's benchmark input: one Deployment of three containers, as the translator shapes it,
+    mounting the project's global file system so every rule of the library has work to do
+    (uid-mapping, global-fs and volumes included) and asking for patches (limits, escalation, ids)."""
+    def container(name: str) -> dict[str, Any]:
+        return {"name": name, "image": "localhost/spin/busybox:1.35", "command": ["sh", "-c", "sleep 3600"],
+                "env": [{"name": "QUEUE", "value": name}], "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "volumeMounts": [{"name": "project", "mountPath": "/data"}, {"name": "scratch", "mountPath": "/tmp"}]}
+    sel = {**labels, "spin.io/service": "pipeline"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "pipeline", "namespace": namespace, "labels": {**labels, "spin.io/service": "pipeline"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"spin.io/service": "pipeline"}},
+                     "template": {"metadata": {"labels": sel}, "spec": {
+                         "containers": [container("fetch"), container("process"), container("publish")],
+                         "volumes": [{"name": "project", "hostPath": {"path": "/global/cfs/projects/astro/pipeline",
+                                                                       "type": "Directory"}},
+                                     {"name": "scratch", "emptyDir": {}}]}}}}

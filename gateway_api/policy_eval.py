@@ -17,7 +17,7 @@ from interceptor.intercept import RequestContext, intercept
 from interceptor.types import Call, Plan
 from gateway_api import access
 from gateway_api.gateway import Caller, Gateway
-from policy.evaluate import summarise
+from policy.evaluate import namespace_of, summarise
 
 
 class PolicyEvalRequest(BaseModel):
@@ -39,7 +39,7 @@ def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> dict[
     for i, obj in enumerate(body.objects):
         if not isinstance(obj.get("kind"), str) or not obj["kind"]:
             raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
-    namespace = body.objects[0].get("metadata", {}).get("namespace") or body.namespace
+    namespace = namespace_of(body.objects, body.namespace)
     plan = Plan(project=namespace, namespace=namespace, owner=identity.name,
                 facility_project=access.facility_project_for(identity, body.facility_project),
                 calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])

@@ -9,7 +9,7 @@ import yaml
 from interceptor.errors import UsageError
 from interceptor.intercept import decide_call
 from interceptor.types import Call, Decision, Identity, Plan
-from policy.service import PolicyService
+from policy.service import EngineFactory, PolicyService, factory_for
 
 
 def read_objects(path: str | Path) -> list[dict]:
@@ -30,20 +30,30 @@ def read_objects(path: str | Path) -> list[dict]:
 
 def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Path,
                      site_data: str | Path | None = None, *, project: str = "policy-eval",
-                     facility_project: str | None = None, opa_url: str | None = None) -> list[Decision]:
-    from policy.service import factory_for
-
-    policy = PolicyService(policy_dir, site_data, factory=factory_for(opa_url))
+                     facility_project: str | None = None, opa_url: str | None = None,
+                     factory: EngineFactory | None = None) -> list[Decision]:
+    policy = PolicyService(policy_dir, site_data, factory=factory or factory_for(opa_url))
     try:
         objects = read_objects(path)
         calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
-        namespace = objects[0].get("metadata", {}).get("namespace", project) if objects else project
-        plan = Plan(project=project, namespace=namespace, owner=identity.name,
+        namespace = namespace_of(objects, project)
+        plan = Plan(project=project if namespace == project else namespace, namespace=namespace, owner=identity.name,
                     facility_project=facility_project or _default_facility_project(identity),
                     calls=calls)
         return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
     finally:
         policy.close()
+
+
+def namespace_of(objects: list[dict], default: str) -> str:
+    """The namespace the objects go into, as one project's: the first one named, or a Namespace object's name."""
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "Namespace" and meta.get("name"):
+            return meta["name"]
+        if meta.get("namespace"):
+            return meta["namespace"]
+    return default
 
 
 def _default_facility_project(identity: Identity) -> str:

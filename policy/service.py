@@ -9,6 +9,7 @@ a timeout, becomes a denial with rule id `policy-error`.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from policy.bundle import PolicyBundle, load_bundle
 from policy.engine import Engine
 
 EngineFactory = Callable[[PolicyBundle], Engine]
+log = logging.getLogger("spin.policy")
 
 
 def default_factory(bundle: PolicyBundle) -> Engine:
@@ -81,10 +83,14 @@ class PolicyService:
         return True
 
     def try_reload(self) -> None:
+        """The watcher's call: never raises; a broken change is logged once and the old revision keeps serving."""
         try:
-            self.reload()
+            if self.reload():
+                log.info("policy reloaded: revision %s now serving", self.revision)
             self.last_reload_error = None
         except SpinError as exc:
+            if exc.message != self.last_reload_error:
+                log.error("policy change refused, revision %s keeps serving: %s", self.revision, exc.message)
             self.last_reload_error = exc.message
 
     def evaluate(self, policy_input: dict[str, Any]) -> dict[str, Any]:

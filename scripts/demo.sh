@@ -35,6 +35,14 @@ mkdir -p "$PORTAL_DIR"
 cp -r examples/science-gateway/portal/. "$PORTAL_DIR/"
 chmod -R a+rX /global
 export PORTAL_DIR
+# The worker writes its results there too. Mounting the global file system makes the
+# site's uid-mapping rule run it as alice (uid 1001) with her project group astro (gid
+# 5001), so the folder is the project's: group astro, group-writable, setgid.
+RESULTS_DIR=/global/cfs/projects/astro/science-gateway/results
+mkdir -p "$RESULTS_DIR"
+chown 1001:5001 "$RESULTS_DIR" 2>/dev/null || true
+chmod 2775 "$RESULTS_DIR"
+export RESULTS_DIR
 
 before=$(wc -l < "$STATE/audit.log" 2>/dev/null || echo 0)
 echo "==> spin up --wait (as alice)"

@@ -23,7 +23,7 @@ deny contains violation if {
 	not allowed(name)
 	violation := {
 		"rule": "capabilities",
-		"message": sprintf("container %q adds capability %v, which this site does not allow; remove it (allowed: %v)", [entry.container.name, cap, concat(", ", sort(site.capabilities - never))]),
+		"message": sprintf("container %q adds capability %v, which this site does not allow; remove it (allowed: %v)", [entry.name, cap, concat(", ", sort(site.capabilities - never))]),
 		"path": sprintf("%s/securityContext/capabilities/add/%d", [entry.path, i]),
 	}
 }

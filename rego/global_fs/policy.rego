@@ -26,7 +26,7 @@ uses contains use if {
 uses contains use if {
 	some hp in workload.host_paths
 	some m in workload.mounts
-	m.mount.name == hp.name
+	m.volume == hp.name
 	sub := object.get(m.mount, "subPath", "")
 	sub != ""
 	full := paths.normalise(concat("/", [hp.raw, sub]))
@@ -34,30 +34,37 @@ uses contains use if {
 	use := {"volume": hp.name, "shown": concat("/", [hp.raw, sub]), "path": full, "pointer": sprintf("%s/subPath", [m.path])}
 }
 
-# A prefix pattern matches when its literal segments do; placeholders are checked by owned().
-matches(pattern, segs) if {
-	ps := paths.segments(paths.normalise(pattern))
-	count(segs) >= count(ps)
-	every i, p in ps {
-		literal_ok(p, segs[i])
-	}
+# The site's prefixes as regular expressions, one builtin call each per decision (OPA
+# caches the compiled expressions): "/global/cfs/projects/{project}" becomes
+# ^/global/cfs/projects/([^/]+)(?:/|$), and the groups are the placeholders' values.
+prefix_rules := [{"pattern": p.path, "regex": regex_of(p.path), "names": regex.find_n(`\{[a-z]+\}`, p.path, -1), "access": object.get(p, "access", "read-only")} |
+	some p in site.global_prefixes
+]
+
+regex_of(pattern) := concat("", ["^", strings.replace_n(to_regex, trim_suffix(pattern, "/")), "(?:/|$)"])
+
+to_regex := {"{project}": "([^/]+)", "{user}": "([^/]+)", "{initial}": "([^/]+)", ".": `\.`, "+": `\+`, "*": `\*`, "?": `\?`, "(": `\(`, ")": `\)`, "[": `\[`, "$": `\$`, "^": `\^`, "|": `\|`}
+
+# Each use with the prefixes it is under and the access the caller's own matches grant,
+# computed once and read by every refusal below.
+checked contains {"use": use, "matched": matched, "granted": granted} if {
+	some use in uses
+	found := [{"rule": r, "values": array.slice(m[0], 1, count(m[0]))} |
+		some r in prefix_rules
+		m := regex.find_all_string_submatch_n(r.regex, use.path, 1)
+		count(m) == 1
+	]
+	matched := [f.rule | some f in found]
+	granted := {f.rule.access | some f in found; owned(f.rule.names, f.values)}
 }
 
-literal_ok(p, _) if placeholder(p)
-
-literal_ok(p, seg) if p == seg
-
-placeholder(p) if regex.match(`^\{[a-z]+\}$`, p)
-
-# The caller owns the path under this pattern.
-owned(pattern, segs) if {
-	ps := paths.segments(paths.normalise(pattern))
-	every i, p in ps {
-		binds(p, segs[i])
+# The caller owns the path: each placeholder's value is theirs.
+owned(names, values) if {
+	count(names) == count(values)
+	every i, n in names {
+		binds(n, values[i])
 	}
 }
-
-binds(p, _) if not placeholder(p)
 
 binds("{project}", value) if value in user.projects
 
@@ -65,51 +72,38 @@ binds("{user}", value) if value == user.name
 
 binds("{initial}", value) if value == substring(user.name, 0, 1)
 
-# Access granted to a path: the access of every owned matching prefix.
-access(path) := {object.get(prefix, "access", "read-only") |
-	segs := paths.segments(path)
-	some prefix in site.global_prefixes
-	matches(prefix.path, segs)
-	owned(prefix.path, segs)
-}
-
 deny contains violation if {
-	some use in uses
-	segs := paths.segments(use.path)
-	not any_match(segs)
+	some c in checked
+	count(c.matched) == 0
 	violation := {
 		"rule": "global-fs",
-		"message": sprintf("volume %q mounts %s (%s once normalised), which no global file system rule allows; mount under %s", [use.volume, use.shown, use.path, concat(", ", [p.path | some p in site.global_prefixes])]),
-		"path": use.pointer,
+		"message": sprintf("volume %q mounts %s (%s once normalised), which no global file system rule allows; mount under %s", [c.use.volume, c.use.shown, c.use.path, concat(", ", [p.path | some p in site.global_prefixes])]),
+		"path": c.use.pointer,
 	}
 }
 
 deny contains violation if {
-	some use in uses
-	segs := paths.segments(use.path)
-	some prefix in site.global_prefixes
-	matches(prefix.path, segs)
-	count(access(use.path)) == 0
+	some c in checked
+	count(c.granted) == 0
+	some r in c.matched
 	violation := {
 		"rule": "global-fs",
-		"message": sprintf("volume %q mounts %s, which belongs to someone else: %s is for %s; you (%s) may mount your projects (%s) and your home", [use.volume, use.path, prefix.path, owner_words(prefix.path), user.name, concat(", ", user.projects)]),
-		"path": use.pointer,
+		"message": sprintf("volume %q mounts %s, which belongs to someone else: %s is for %s; you (%s) may mount your projects (%s) and your home", [c.use.volume, c.use.path, r.pattern, owner_words(r.pattern), user.name, concat(", ", user.projects)]),
+		"path": c.use.pointer,
 	}
 }
 
 # A mount of a read-only prefix must say readOnly.
 deny contains violation if {
-	some hp in workload.host_paths
-	workload.is_global(hp.path)
-	granted := access(hp.path)
-	count(granted) > 0
-	not "read-write" in granted
+	some c in checked
+	count(c.granted) > 0
+	not "read-write" in c.granted
 	some m in workload.mounts
-	m.mount.name == hp.name
+	m.volume == c.use.volume
 	not m.mount.readOnly == true
 	violation := {
 		"rule": "global-fs",
-		"message": sprintf("container %q mounts %s read-write, but it is read-only for project members; mount it read-only (`:ro` in compose, readOnly: true)", [m.container, hp.path]),
+		"message": sprintf("container %q mounts %s read-write, but it is read-only for project members; mount it read-only (`:ro` in compose, readOnly: true)", [m.container, c.use.path]),
 		"path": m.path,
 	}
 }
@@ -118,18 +112,13 @@ deny contains violation if {
 	some hp in workload.host_paths
 	workload.is_global(hp.path)
 	some m in workload.mounts
-	m.mount.name == hp.name
+	m.volume == hp.name
 	m.mount.subPathExpr
 	violation := {
 		"rule": "global-fs",
 		"message": sprintf("container %q mounts %s with subPathExpr, which cannot be checked before it runs; use a plain path", [m.container, hp.path]),
 		"path": sprintf("%s/subPathExpr", [m.path]),
 	}
-}
-
-any_match(segs) if {
-	some prefix in site.global_prefixes
-	matches(prefix.path, segs)
 }
 
 owner_words(pattern) := "members of that project" if contains(pattern, "{project}")
@@ -150,7 +139,7 @@ deny contains violation if {
 	some hp in workload.host_paths
 	workload.is_global(hp.path)
 	some m in workload.mounts
-	m.mount.name == hp.name
+	m.volume == hp.name
 	".." in split(object.get(m.mount, "subPath", ""), "/")
 	violation := {
 		"rule": "global-fs",

@@ -27,7 +27,7 @@ deny contains violation if {
 	object.get(port, "hostPort", 0) != 0
 	violation := {
 		"rule": "host-namespaces",
-		"message": sprintf("container %q binds hostPort %v on the node; publish the port through a Service instead (compose `ports:` does this)", [entry.container.name, port.hostPort]),
+		"message": sprintf("container %q binds hostPort %v on the node; publish the port through a Service instead (compose `ports:` does this)", [entry.name, port.hostPort]),
 		"path": sprintf("%s/ports/%d/hostPort", [entry.path, i]),
 	}
 }

@@ -7,15 +7,19 @@
 # overwrite each other's fields (an `add` on an existing member would replace it).
 package spin.lib.patch
 
-# ops setting keys (e.g. ["securityContext", "runAsUser"]) under the object `current`,
-# which lives at JSON pointer `base`.
-ensure(base, current, keys, value) := ops if {
-	parents := {{"op": "add", "path": pointer(base, array.slice(keys, 0, k)), "value": {}} |
-		some k, _ in keys
-		k >= 1
-		object.get(current, array.slice(keys, 0, k), null) == null
-	}
-	ops := parents | {{"op": "add", "path": pointer(base, keys), "value": value}}
-}
+# ops setting keys (one to three, e.g. ["securityContext", "runAsUser"]) under the object
+# `current`, which lives at JSON pointer `base`. Written out per depth: a generic
+# comprehension over the keys cost several times more per call.
+ensure(base, current, [k0], value) := {leaf(base, [k0], value)}
+
+ensure(base, current, [k0, k1], value) := _missing(base, current, [k0]) | {leaf(base, [k0, k1], value)}
+
+ensure(base, current, [k0, k1, k2], value) := (_missing(base, current, [k0]) | _missing(base, current, [k0, k1])) | {leaf(base, [k0, k1, k2], value)}
+
+leaf(base, keys, value) := {"op": "add", "path": pointer(base, keys), "value": value}
+
+_missing(base, current, keys) := {{"op": "add", "path": pointer(base, keys), "value": {}}} if not is_object(object.get(current, keys, null))
+
+_missing(base, current, keys) := set() if is_object(object.get(current, keys, null))
 
 pointer(base, keys) := concat("/", array.concat([base], keys))

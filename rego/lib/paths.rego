@@ -7,6 +7,13 @@ package spin.lib.paths
 # segment is the plain running sum minus its lowest point so far (a walk reflected at zero),
 # and a name survives when no later segment takes the depth below its own.
 normalise(path) := out if {
+	not contains(path, "..")
+	out := concat("", ["/", concat("/", [p | some p in split(path, "/"); p != ""; p != "."])])
+}
+
+# The general case, only for paths with `..` (it costs a few sums per segment).
+normalise(path) := out if {
+	contains(path, "..")
 	parts := [p | some p in split(path, "/"); p != ""; p != "."]
 	steps := [step(p) | some p in parts]
 	sums := [sum(array.slice(steps, 0, k + 1)) | some k, _ in steps]

@@ -17,41 +17,46 @@ is_workload if pod_spec_path
 
 pod_spec := object.get(obj, pod_spec_path, {})
 
-pointer(parts) := concat("", [sprintf("/%v", [p]) | some p in parts])
+# Built with concat, not sprintf: these run for every container of every decision.
+pointer(parts) := concat("", ["/", concat("/", parts)])
 
 pod_pointer := pointer(pod_spec_path)
 
-# {"container": c, "path": "/spec/template/spec/containers/0", "field": "containers"}
+# {"container": c, "name": c.name, "path": "/spec/template/spec/containers/0", "field": "containers"}
+# Rules use entry.name, never c.name: a message built from an undefined name would be
+# undefined too, and the violation would silently vanish (fail open).
 containers contains entry if {
 	some field in ["initContainers", "containers", "ephemeralContainers"]
 	some i, c in object.get(pod_spec, field, [])
-	entry := {"container": c, "field": field, "path": sprintf("%s/%s/%d", [pod_pointer, field, i])}
+	entry := {"container": c, "name": object.get(c, "name", ""), "field": field, "path": concat("/", [pod_pointer, field, format_int(i, 10)])}
 }
 
 # {"volume": v, "path": "/spec/template/spec/volumes/0"}
 volumes contains entry if {
 	some i, v in object.get(pod_spec, "volumes", [])
-	entry := {"volume": v, "path": sprintf("%s/volumes/%d", [pod_pointer, i])}
+	entry := {"volume": v, "name": object.get(v, "name", ""), "path": concat("/", [pod_pointer, "volumes", format_int(i, 10)])}
 }
 
 # Every volumeMount: {"container": name, "mount": m, "path": ".../containers/0/volumeMounts/1"}
 mounts contains entry if {
 	some c in containers
 	some j, m in object.get(c.container, "volumeMounts", [])
-	entry := {"container": c.container.name, "mount": m, "path": sprintf("%s/volumeMounts/%d", [c.path, j])}
+	entry := {"container": c.name, "mount": m, "volume": object.get(m, "name", ""), "path": concat("/", [c.path, "volumeMounts", format_int(j, 10)])}
 }
 
 # hostPath volumes with their path normalised: {"name", "raw", "path", "pointer"}
 host_paths contains hp if {
 	some entry in volumes
 	raw := entry.volume.hostPath.path
-	hp := {"name": entry.volume.name, "raw": raw, "path": paths.normalise(raw), "pointer": sprintf("%s/hostPath/path", [entry.path])}
+	hp := {"name": entry.name, "raw": raw, "path": paths.normalise(raw), "pointer": concat("", [entry.path, "/hostPath/path"])}
 }
+
+global_roots := [paths.normalise(root) | some root in site.global_roots]
 
 # Under one of the site's global file system roots (after normalisation).
 is_global(path) if {
-	some root in site.global_roots
-	paths.under(path, paths.normalise(root))
+	some root in global_roots
+	paths.under(path, root)
 }
 
 # The workload mounts the global file system: what makes uid-mapping apply.

@@ -16,7 +16,7 @@ deny contains violation if {
 	entry.container.securityContext.allowPrivilegeEscalation == true
 	violation := {
 		"rule": "no-escalation",
-		"message": sprintf("container %q sets allowPrivilegeEscalation: true; privilege escalation is not allowed. Remove it or set it to false.", [entry.container.name]),
+		"message": sprintf("container %q sets allowPrivilegeEscalation: true; privilege escalation is not allowed. Remove it or set it to false.", [entry.name]),
 		"path": sprintf("%s/securityContext/allowPrivilegeEscalation", [entry.path]),
 	}
 }

@@ -15,7 +15,7 @@ deny contains violation if {
 	entry.container.securityContext.privileged == true
 	violation := {
 		"rule": "no-privileged",
-		"message": sprintf("container %q is privileged; privileged containers are not allowed. Remove `privileged: true`.", [entry.container.name]),
+		"message": sprintf("container %q is privileged; privileged containers are not allowed. Remove `privileged: true`.", [entry.name]),
 		"path": sprintf("%s/securityContext/privileged", [entry.path]),
 	}
 }

@@ -25,3 +25,10 @@ test_init_container_of_cronjob_denied if {
 	some v in no_privileged.deny with input as job
 	v.path == "/spec/jobTemplate/spec/template/spec/initContainers/0/securityContext/privileged"
 }
+
+# A container without a name still gets its violation: a message built from an
+# undefined name must not make the refusal vanish.
+test_unnamed_container_is_still_denied if {
+	obj := {"kind": "Pod", "metadata": {}, "spec": {"containers": [{"image": "x", "securityContext": {"privileged": true}}]}}
+	count(no_privileged.deny) == 1 with input as {"request": {"object": obj}}
+}

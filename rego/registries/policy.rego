@@ -52,13 +52,15 @@ from_site(repo) if {
 	startswith(repo, concat("", [lower(trim_suffix(allowed, "/")), "/"]))
 }
 
-images contains {"container": e.container.name, "image": object.get(e.container, "image", ""), "path": sprintf("%s/image", [e.path])} if {
+# Each container's image, parsed once per decision.
+images contains {"container": e.name, "image": image, "ref": parse(image), "path": concat("", [e.path, "/image"])} if {
 	some e in workload.containers
+	image := object.get(e.container, "image", "")
 }
 
 deny contains violation if {
 	some img in images
-	ref := parse(img.image)
+	ref := img.ref
 	not from_site(ref.repo)
 	violation := {
 		"rule": "registries",
@@ -79,7 +81,7 @@ deny contains violation if {
 
 warn contains msg if {
 	some img in images
-	ref := parse(img.image)
+	ref := img.ref
 	ref.digest == ""
 	ref.tag in {"", "latest"}
 	msg := sprintf("registries: container %q uses %q without a fixed version; pin a tag or a digest so a rebuild cannot change what runs", [img.container, img.image])

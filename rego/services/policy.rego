@@ -24,7 +24,7 @@ deny contains violation if {
 	not allowed_type(type)
 	violation := {
 		"rule": "services",
-		"message": sprintf("Service %q is of type %s, which this site does not allow; use ClusterIP (the default) and publish ports through the gateway", [obj.metadata.name, type]),
+		"message": sprintf("Service %q is of type %s, which this site does not allow; use ClusterIP (the default) and publish ports through the gateway", [object.get(obj, ["metadata", "name"], ""), type]),
 		"path": "/spec/type",
 	}
 }
@@ -35,7 +35,7 @@ deny contains violation if {
 	count(object.get(obj, ["spec", "externalIPs"], [])) > 0
 	violation := {
 		"rule": "services",
-		"message": sprintf("Service %q sets externalIPs, which this site does not allow; remove them", [obj.metadata.name]),
+		"message": sprintf("Service %q sets externalIPs, which this site does not allow; remove them", [object.get(obj, ["metadata", "name"], "")]),
 		"path": "/spec/externalIPs",
 	}
 }
@@ -63,7 +63,7 @@ deny contains violation if {
 	not under_domain(h.host)
 	violation := {
 		"rule": "services",
-		"message": sprintf("Ingress %q routes host %q, which is not under this site's domain %q; use <name>.%s", [obj.metadata.name, h.host, site.ingress_domain, site.ingress_domain]),
+		"message": sprintf("Ingress %q routes host %q, which is not under this site's domain %q; use <name>.%s", [object.get(obj, ["metadata", "name"], ""), h.host, site.ingress_domain, site.ingress_domain]),
 		"path": h.path,
 	}
 }
@@ -74,7 +74,7 @@ deny contains violation if {
 	count(object.get(obj, ["spec", "rules"], [])) == 0
 	violation := {
 		"rule": "services",
-		"message": sprintf("Ingress %q has no host rules, so it would answer for every host; name a host under %s", [obj.metadata.name, site.ingress_domain]),
+		"message": sprintf("Ingress %q has no host rules, so it would answer for every host; name a host under %s", [object.get(obj, ["metadata", "name"], ""), site.ingress_domain]),
 		"path": "/spec",
 	}
 }

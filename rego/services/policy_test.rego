@@ -44,3 +44,7 @@ test_ingress_without_host_is_denied if {
 	count(services.deny) >= 1 with input as ingress({"rules": [{"http": {}}]})
 	count(services.deny) == 1 with input as ingress({"defaultBackend": {"service": {"name": "web"}}})
 }
+
+test_unnamed_service_is_still_denied if {
+	count(services.deny) == 1 with input as {"request": {"object": {"kind": "Service", "spec": {"type": "NodePort"}}}}
+}

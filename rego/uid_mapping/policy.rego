@@ -4,7 +4,6 @@
 # expected. Workloads without such mounts run as their image says, within the other rules.
 package spin.rules.uid_mapping
 
-import data.spin.lib.patch as jp
 import data.spin.lib.site
 import data.spin.lib.workload
 
@@ -26,7 +25,7 @@ applies if {
 
 pod_sc := object.get(workload.pod_spec, "securityContext", {})
 
-pod_sc_pointer := sprintf("%s/securityContext", [workload.pod_pointer])
+pod_sc_pointer := concat("", [workload.pod_pointer, "/securityContext"])
 
 # -- patches: the caller's values where nothing is set -----------------------------------
 
@@ -37,26 +36,45 @@ pod_defaults := {
 	"supplementalGroups": sort(gids - {user.gid}),
 }
 
-patch contains op if {
+# Plain rules rather than lib/patch.ensure calls: they run for every container of every
+# decision. Missing parents are added as `{}`, the convention of lib/patch.rego.
+patch contains {"op": "add", "path": pod_sc_pointer, "value": {}} if {
+	applies
+	not is_object(object.get(workload.pod_spec, "securityContext", null))
+}
+
+patch contains {"op": "add", "path": concat("/", [pod_sc_pointer, field]), "value": value} if {
 	applies
 	some field, value in pod_defaults
 	object.get(pod_sc, field, null) == null
-	some op in jp.ensure(workload.pod_pointer, workload.pod_spec, ["securityContext", field], value)
 }
 
-patch contains op if {
+drop_missing contains entry if {
 	applies
 	some entry in workload.containers
 	object.get(entry.container, ["securityContext", "capabilities", "drop"], null) == null
-	some op in jp.ensure(entry.path, entry.container, ["securityContext", "capabilities", "drop"], ["ALL"])
+}
+
+patch contains {"op": "add", "path": concat("", [e.path, "/securityContext"]), "value": {}} if {
+	some e in drop_missing
+	not is_object(object.get(e.container, "securityContext", null))
+}
+
+patch contains {"op": "add", "path": concat("", [e.path, "/securityContext/capabilities"]), "value": {}} if {
+	some e in drop_missing
+	not is_object(object.get(e.container, ["securityContext", "capabilities"], null))
+}
+
+patch contains {"op": "add", "path": concat("", [e.path, "/securityContext/capabilities/drop"]), "value": ["ALL"]} if {
+	some e in drop_missing
 }
 
 # -- refusals: values set to anything else ------------------------------------------------
 
 # Every securityContext of the pod: the pod's own and each container's.
-contexts contains {"sc": pod_sc, "path": pod_sc_pointer, "what": "the pod"} if applies
+contexts contains {"sc": pod_sc, "path": pod_sc_pointer, "container": null} if applies
 
-contexts contains {"sc": sc, "path": sprintf("%s/securityContext", [entry.path]), "what": sprintf("container %q", [entry.container.name])} if {
+contexts contains {"sc": sc, "path": concat("", [entry.path, "/securityContext"]), "container": entry.name} if {
 	applies
 	some entry in workload.containers
 	sc := object.get(entry.container, "securityContext", {})
@@ -68,20 +86,20 @@ deny contains violation(sprintf("%s/runAsUser", [c.path]), msg) if {
 	some c in contexts
 	value := c.sc.runAsUser
 	value != user.uid
-	msg := sprintf("%s sets runAsUser %v, but workloads that mount the global file system run as the caller: expected %v (%s)", [c.what, value, user.uid, user.name])
+	msg := sprintf("%s sets runAsUser %v, but workloads that mount the global file system run as the caller: expected %v (%s)", [what(c), value, user.uid, user.name])
 }
 
 deny contains violation(sprintf("%s/runAsGroup", [c.path]), msg) if {
 	some c in contexts
 	value := c.sc.runAsGroup
 	not value in gids
-	msg := sprintf("%s sets runAsGroup %v, but workloads that mount the global file system run with the caller's groups: expected one of %v", [c.what, value, sort(gids)])
+	msg := sprintf("%s sets runAsGroup %v, but workloads that mount the global file system run with the caller's groups: expected one of %v", [what(c), value, sort(gids)])
 }
 
 deny contains violation(sprintf("%s/runAsNonRoot", [c.path]), msg) if {
 	some c in contexts
 	c.sc.runAsNonRoot == false
-	msg := sprintf("%s sets runAsNonRoot false, but workloads that mount the global file system never run as root: expected true", [c.what])
+	msg := sprintf("%s sets runAsNonRoot false, but workloads that mount the global file system never run as root: expected true", [what(c)])
 }
 
 deny contains violation(sprintf("%s/supplementalGroups/%d", [pod_sc_pointer, i]), msg) if {
@@ -103,5 +121,9 @@ deny contains violation(sprintf("%s/securityContext/capabilities/drop", [entry.p
 	some entry in workload.containers
 	drop := entry.container.securityContext.capabilities.drop
 	not "ALL" in {upper(d) | some d in drop}
-	msg := sprintf("container %q drops %v, but workloads that mount the global file system drop every capability: expected [\"ALL\"] (add back only %v)", [entry.container.name, drop, sort(site.capabilities - {"ALL", "SYS_ADMIN", "NET_ADMIN"})])
+	msg := sprintf("container %q drops %v, but workloads that mount the global file system drop every capability: expected [\"ALL\"] (add back only %v)", [entry.name, drop, sort(site.capabilities - {"ALL", "SYS_ADMIN", "NET_ADMIN"})])
 }
+
+what(c) := "the pod" if c.container == null
+
+what(c) := sprintf("container %q", [c.container]) if c.container != null

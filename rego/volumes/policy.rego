@@ -20,7 +20,7 @@ deny contains violation if {
 	not type in site.volume_types
 	violation := {
 		"rule": "volumes",
-		"message": sprintf("volume %q is of type %s, which this site does not allow (allowed: %s, and hostPath under %s)", [entry.volume.name, type, concat(", ", sort(site.volume_types)), concat(", ", site.global_roots)]),
+		"message": sprintf("volume %q is of type %s, which this site does not allow (allowed: %s, and hostPath under %s)", [entry.name, type, concat(", ", sort(site.volume_types)), concat(", ", site.global_roots)]),
 		"path": sprintf("%s/%s", [entry.path, type]),
 	}
 }
@@ -41,7 +41,7 @@ deny contains violation if {
 	not startswith(raw, "/")
 	violation := {
 		"rule": "volumes",
-		"message": sprintf("volume %q: hostPath %q is not an absolute path", [entry.volume.name, raw]),
+		"message": sprintf("volume %q: hostPath %q is not an absolute path", [entry.name, raw]),
 		"path": sprintf("%s/hostPath/path", [entry.path]),
 	}
 }

@@ -34,6 +34,11 @@ def portal_dir():
     for p in [path, *path.parents][:6]:
         p.chmod(0o755)
     (path / "index.html").chmod(0o644)
+    # the worker's results folder, the project's (group astro, as scripts/demo.sh makes it)
+    results = path.parent / "results"
+    results.mkdir()
+    shutil.chown(results, 1001, 5001)
+    results.chmod(0o2775)
     yield path
     shutil.rmtree(path.parent)
 
@@ -41,7 +46,7 @@ def portal_dir():
 def test_up_wait_serves_the_portal_and_down_removes_only_the_project(gateway, portal_dir):
     project = f"sg-{uuid.uuid4().hex[:6]}"
     port = free_port()
-    env = {"PORTAL_DIR": str(portal_dir), "PORTAL_PORT": str(port)}
+    env = {"PORTAL_DIR": str(portal_dir), "PORTAL_PORT": str(port), "RESULTS_DIR": str(portal_dir.parent / "results")}
     # A bystander: an unrelated pod that `down` must not touch.
     bystander = f"bystander-{uuid.uuid4().hex[:6]}"
     subprocess.run(["podman", "pod", "create", "--name", bystander], check=True, capture_output=True)
@@ -73,6 +78,10 @@ def test_up_wait_serves_the_portal_and_down_removes_only_the_project(gateway, po
                 break
             time.sleep(2)
         assert "worker 1001: processed job" in logs.stdout
+        # it mounts the project's folder, so it runs as alice, and its results land there as hers
+        jobs = portal_dir.parent / "results" / "jobs.log"
+        assert "worker 1001: processed job" in jobs.read_text()
+        assert jobs.stat().st_uid == 1001
         assert "(portal: Science gateway)" in logs.stdout
 
         # every decision audited, chain intact

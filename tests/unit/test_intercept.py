@@ -43,9 +43,17 @@ def ctx():
     return RequestContext(request_id="req-1", operation="up", token_id="tok-1")
 
 
+def on_project_fs(obj):
+    """The deployment mounting alice's project folder: uid-mapping applies to such workloads only."""
+    pod = obj["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "data", "hostPath": {"path": "/global/cfs/projects/astro/web"}}]
+    pod["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    return obj
+
+
 def test_allowed_plan_is_forwarded_with_the_policy_patches_applied(tmp_path, audit, policy_service):
     backend = ManifestsBackend(tmp_path / "out")
-    outcome = intercept(plan_of(deployment("web")), ALICE, policy_service, audit, backend, ctx(), dry_run=False)
+    outcome = intercept(plan_of(on_project_fs(deployment("web"))), ALICE, policy_service, audit, backend, ctx(), dry_run=False)
     assert outcome.allowed and outcome.forwarded
     written = yaml.safe_load((tmp_path / "out/demo/deployment-web.yaml").read_text())
     pod_sc = written["spec"]["template"]["spec"]["securityContext"]
