@@ -109,6 +109,7 @@ def site_data(tmp: Path, name: str, **changes) -> Path:
 def evaluate(paths: list[Path], site: Path, tmp: Path, *, user: str = "alice",
              users: Path = ROOT / "examples/users.yaml") -> dict[str, dict]:
     """One `spin policy eval --json` over all the files; file name -> decision."""
+    assert paths and all(p.is_file() for p in paths), f"the Pod Security Standards fixtures are not at {CORPUS}: set SPIN_PSA_CORPUS"
     batch = tmp / f"batch-{len(list(tmp.glob('batch-*')))}.yaml"
     batch.write_text("\n---\n".join(p.read_text() for p in paths))
     result = CliRunner().invoke(app, ["policy", "eval", "-o", str(batch), "--as", user, "--users", str(users),
@@ -417,6 +418,7 @@ TRANSLATOR_REFUSES = {
 
 
 def gateway_cases(level: str, verdict: str) -> list[tuple[Path, dict | None, str]]:
+    assert fixtures(level, verdict), f"the Pod Security Standards fixtures are not at {CORPUS}: set SPIN_PSA_CORPUS"
     out = []
     for path in fixtures(level, verdict):
         project = f"{verdict}-{path.stem.replace('_', '-')}"
