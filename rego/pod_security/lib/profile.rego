@@ -30,9 +30,9 @@ restricted if level == "restricted"
 
 restricted if not level in levels
 
-default reason := "this project runs under the restricted Pod Security Standard"
+default reason := "This project runs under the restricted Pod Security Standard."
 
-reason := sprintf("the site data names %v as its Pod Security profile, which does not exist, so the restricted standard applies until security staff set baseline or restricted", [level]) if not level in levels
+reason := sprintf("The site data names %v as its Pod Security profile, which does not exist, so the restricted standard applies until security staff set baseline or restricted.", [level]) if not level in levels
 
 # Pod metadata: the object's own for a Pod, the template's for the other kinds.
 pod_meta_path := array.concat(array.slice(workload.pod_spec_path, 0, count(workload.pod_spec_path) - 1), ["metadata"])

@@ -22,7 +22,7 @@ deny contains violation if {
 	object.get(pss.sc(entry), "allowPrivilegeEscalation", null) != false
 	violation := {
 		"rule": "pss-allow-privilege-escalation",
-		"message": sprintf("container %q must set securityContext.allowPrivilegeEscalation: false (in compose: security_opt: [no-new-privileges:true]); %s", [entry.container.name, pss.reason]),
+		"message": sprintf("container %q must set securityContext.allowPrivilegeEscalation: false (in compose: security_opt: [no-new-privileges:true]). %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/allowPrivilegeEscalation", [entry.path]),
 	}
 }

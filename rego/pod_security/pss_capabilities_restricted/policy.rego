@@ -18,7 +18,7 @@ deny contains violation if {
 	not "ALL" in object.get(pss.sc(entry), ["capabilities", "drop"], [])
 	violation := {
 		"rule": "pss-capabilities-restricted",
-		"message": sprintf("container %q must drop all capabilities: set securityContext.capabilities.drop: [ALL] (in compose: cap_drop: [ALL]); %s", [entry.container.name, pss.reason]),
+		"message": sprintf("container %q must drop all capabilities: set securityContext.capabilities.drop: [ALL] (in compose: cap_drop: [ALL]). %s", [entry.container.name, pss.reason]),
 		"path": sprintf("%s/securityContext/capabilities/drop", [entry.path]),
 	}
 }
