@@ -39,7 +39,7 @@ registry_host(first) if contains(first, ".")
 
 registry_host(first) if contains(first, ":")
 
-registry_host("localhost")
+registry_host(first) if first == "localhost"
 
 from_site(repo) if {
 	some allowed in site.registries
