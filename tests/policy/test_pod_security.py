@@ -83,8 +83,8 @@ CHECK_RULES: dict[str, set[str]] = {
     "restrictedvolumes": {"pss-restricted-volumes"},
 }
 
-# Pass fixtures a rule refuses on purpose: (level, file) -> (rule id, why). Checked exactly:
-# the Pod must be refused, by that rule and no other.
+# Pass fixtures a rule refuses on purpose: (level, file) -> (rule id, why). Checked:
+# the Pod must be refused, with that rule among the reasons.
 PROFILE_REFUSES = {
     ("restricted", "base_windows.yaml"): ("pss-linux-only", "a Windows pod; the platform runs Linux containers only"),
 }
