@@ -250,6 +250,15 @@ def test_a_global_file_system_mount_is_baseline_with_the_uid_patch_and_refused_u
     assert {(v["rule"], v["path"]) for v in decision["violations"]} == {("pss-restricted-volumes", "/spec/volumes/0/hostPath")}
 
 
+def test_the_example_site_without_the_fixtures_registry_refuses_them_by_registries_alone(work):
+    """Registries are a site rule stricter than the standard: the fixtures' registry.k8s.io is not one of the
+    example site's, so there a Pod the standard admits is refused, by `registries` and nothing else."""
+    site = work / "example-as-is.yaml"
+    site.write_text((ROOT / "rego/site.yaml").read_text())
+    decision = evaluate([CORPUS / "baseline/pass/base.yaml"], site, work)["base.yaml"]
+    assert not decision["allowed"] and rules(decision) == {"registries"}, decision["violations"]
+
+
 # Who chooses the profile: (site keys, fixture, expected rule ids refusing it, or set() if admitted). alice files
 # her projects under the facility project astro (examples/users.yaml).
 CHOICES = {
