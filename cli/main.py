@@ -147,7 +147,7 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
 @handles_errors
 def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
           env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
-          as_user: Optional[str] = typer.Option(None, "--as-user", help="Administrators: decide as this user"),
+          as_user: Optional[str] = typer.Option(None, "--as", "--as-user", help="Administrators: decide as this user"),
           facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
           allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
@@ -365,6 +365,24 @@ def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(Non
                 o.render.line(f"       warning: {w}")
     if not all(d.allowed for d in decisions):
         raise typer.Exit(1)
+
+
+@policy_app.command("bundle")
+@handles_errors
+def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out", help="bundle.tar.gz, or a folder"),
+                  policy_dir: Path = PolicyDirOpt,
+                  site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                                                           help="Site data YAML (default: <policy-dir>/site.yaml)"),
+                  with_tests: bool = typer.Option(False, "--with-tests", help="Include the *_test.rego files"),
+                  json_output: bool = JsonOpt):
+    """Write the policies and site data as an OPA bundle, for `opa run --server --bundle` and --opa-url."""
+    from policy.opa_bundle import write_bundle
+
+    o = _merge(ctx, None, None, None, None, json_output)
+    bundle = write_bundle(policy_dir, out, site_data, with_tests=with_tests)
+    if o.as_json:
+        return o.render.json({"out": str(out), "revision": bundle.revision, "modules": len(bundle.modules)})
+    o.render.line(f"wrote {out}: {len(bundle.modules)} modules and the site data, revision {bundle.revision}")
 
 
 @policy_app.command("describe")

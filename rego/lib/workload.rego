@@ -25,31 +25,32 @@ pod_pointer := pointer(pod_spec_path)
 # {"container": c, "name": c.name, "path": "/spec/template/spec/containers/0", "field": "containers"}
 # Rules use entry.name, never c.name: a message built from an undefined name would be
 # undefined too, and the violation would silently vanish (fail open).
-containers contains entry if {
+# Arrays, not sets: a set hashes each element, here a whole container, on every decision.
+containers := [entry |
 	some field in ["initContainers", "containers", "ephemeralContainers"]
 	some i, c in object.get(pod_spec, field, [])
 	entry := {"container": c, "name": object.get(c, "name", ""), "field": field, "path": concat("/", [pod_pointer, field, format_int(i, 10)])}
-}
+]
 
 # {"volume": v, "path": "/spec/template/spec/volumes/0"}
-volumes contains entry if {
+volumes := [entry |
 	some i, v in object.get(pod_spec, "volumes", [])
 	entry := {"volume": v, "name": object.get(v, "name", ""), "path": concat("/", [pod_pointer, "volumes", format_int(i, 10)])}
-}
+]
 
 # Every volumeMount: {"container": name, "mount": m, "path": ".../containers/0/volumeMounts/1"}
-mounts contains entry if {
+mounts := [entry |
 	some c in containers
 	some j, m in object.get(c.container, "volumeMounts", [])
 	entry := {"container": c.name, "mount": m, "volume": object.get(m, "name", ""), "path": concat("/", [c.path, "volumeMounts", format_int(j, 10)])}
-}
+]
 
 # hostPath volumes with their path normalised: {"name", "raw", "path", "pointer"}
-host_paths contains hp if {
+host_paths := [hp |
 	some entry in volumes
 	raw := entry.volume.hostPath.path
 	hp := {"name": entry.name, "raw": raw, "path": paths.normalise(raw), "pointer": concat("", [entry.path, "/hostPath/path"])}
-}
+]
 
 global_roots := [paths.normalise(root) | some root in site.global_roots]
 

@@ -21,11 +21,11 @@ amount(q) := units.parse(sprintf("%v", [q]))
 # for every container of every decision, and rules cost less than function calls.
 # (`not is_object(x.y)` is false, not true, when x.y is undefined: OPA evaluates the
 # argument outside the negation. Hence object.get with a default.)
-missing contains {"entry": entry, "resource": resource, "value": value} if {
+missing := [{"entry": entry, "resource": resource, "value": value} |
 	some entry in workload.containers
 	some resource, value in site.resource_defaults
 	not entry.container.resources.limits[resource]
-}
+]
 
 patch contains {"op": "add", "path": concat("", [m.entry.path, "/resources"]), "value": {}} if {
 	some m in missing

@@ -49,11 +49,11 @@ patch contains {"op": "add", "path": concat("/", [pod_sc_pointer, field]), "valu
 	object.get(pod_sc, field, null) == null
 }
 
-drop_missing contains entry if {
+drop_missing := [entry |
 	applies
 	some entry in workload.containers
 	object.get(entry.container, ["securityContext", "capabilities", "drop"], null) == null
-}
+]
 
 patch contains {"op": "add", "path": concat("", [e.path, "/securityContext"]), "value": {}} if {
 	some e in drop_missing
@@ -72,13 +72,14 @@ patch contains {"op": "add", "path": concat("", [e.path, "/securityContext/capab
 # -- refusals: values set to anything else ------------------------------------------------
 
 # Every securityContext of the pod: the pod's own and each container's.
-contexts contains {"sc": pod_sc, "path": pod_sc_pointer, "container": null} if applies
-
-contexts contains {"sc": sc, "path": concat("", [entry.path, "/securityContext"]), "container": entry.name} if {
-	applies
-	some entry in workload.containers
-	sc := object.get(entry.container, "securityContext", {})
-}
+contexts := array.concat(
+	[{"sc": pod_sc, "path": pod_sc_pointer, "container": null} | applies],
+	[{"sc": sc, "path": concat("", [entry.path, "/securityContext"]), "container": entry.name} |
+		applies
+		some entry in workload.containers
+		sc := object.get(entry.container, "securityContext", {})
+	],
+)
 
 violation(path, message) := {"rule": "uid-mapping", "message": message, "path": path}
 
