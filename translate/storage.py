@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translate import units
-from translate.names import NameTable, dns_name
+from translate.names import NameTable, dns_name, metadata
 from translate.support import mount_propagation
 
 DEFAULT_CLAIM_SIZE = "1Gi"
@@ -61,19 +61,10 @@ def claims(model: dict[str, Any], replicas: dict[str, int], labels: dict[str, st
         if spec.get("external"):
             continue  # it exists already; the pods refer to it by name
         access = "ReadWriteMany" if users[volume] > 1 else "ReadWriteOnce"
-        meta_labels = {**_valid(spec.get("labels")), **labels}
         out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": name, "namespace": namespace, "labels": meta_labels},
+                    "metadata": metadata(name, namespace, labels, spec.get("labels")),
                     "spec": {"accessModes": [access], "resources": {"requests": {"storage": DEFAULT_CLAIM_SIZE}}}})
     return out
-
-
-def _valid(labels: Any) -> dict[str, str]:
-    from translate.names import is_label_key, is_label_value
-
-    if isinstance(labels, list):
-        labels = dict(item.partition("=")[::2] for item in labels)
-    return {k: v for k, v in (labels or {}).items() if is_label_key(k) and is_label_value(v) and not k.startswith("spin.io/")}
 
 
 def service_mounts(model: dict[str, Any], svc: dict[str, Any], allowed: set[str] | None = None) -> Mounts:
@@ -119,6 +110,8 @@ def service_mounts(model: dict[str, Any], svc: dict[str, Any], allowed: set[str]
         # npipe, cluster, image: refused by the support table; left out when allowed through
     for item in svc.get("tmpfs") or []:
         path, _, options = item.partition(":")
+        if not path.startswith("/"):
+            continue  # refused by the support table
         empty = {"medium": "Memory"}
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")
@@ -163,10 +156,13 @@ def _file_mount(model: dict[str, Any], what: str, ref: dict[str, Any], out: Moun
         item["mode"] = units.file_mode(mode) if mode is not None else 0o444
     except ValueError:
         item["mode"] = 0o444  # refused by the support table
+    # optional: false is Kubernetes' default, written out: podman 4.3's kube play dereferences it unchecked.
     if what == "secrets":
-        volume = {"name": f"secret-{name}"[:63].rstrip("-"), "secret": {"secretName": name, "items": [item]}}
+        volume = {"name": f"secret-{name}"[:63].rstrip("-"),
+                  "secret": {"secretName": name, "items": [item], "optional": False}}
     else:
-        volume = {"name": f"config-{name}"[:63].rstrip("-"), "configMap": {"name": name, "items": [item]}}
+        volume = {"name": f"config-{name}"[:63].rstrip("-"),
+                  "configMap": {"name": name, "items": [item], "optional": False}}
     # one pod volume per object and mode: two mounts of one secret with different modes need two volumes
     if any(v["name"] == volume["name"] and v != volume for v in out.volumes):
         volume["name"] = f"{volume['name'][:56]}-{item['mode']:o}"
@@ -186,7 +182,7 @@ def file_objects(model: dict[str, Any], labels: dict[str, str], namespace: str) 
             if spec.get("external") or spec.get("content") is None:
                 continue  # external: exists already; no content: refused by the support table
             obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind,
-                                   "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}}
+                                   "metadata": metadata(name, namespace, labels, spec.get("labels"))}
             if kind == "Secret":
                 obj["type"] = "Opaque"
                 obj["data"] = {FILE_KEY: base64.b64encode(spec["content"].encode()).decode()}

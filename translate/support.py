@@ -18,6 +18,7 @@ Fates:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -28,16 +29,31 @@ Fate = Literal["mapped", "applied", "ignored", "refused"]
 MAX_REPLICAS = 1000
 
 
+Place = tuple[str | int, ...]  # keys and list indexes from the model's root, e.g. ("services", "web", "ports", 0)
+
+
+def render(place: Place) -> str:
+    """A place as users read it: services.web.ports[0] (a key with dots stays one key)."""
+    out = ""
+    for part in place:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 @dataclass(frozen=True)
 class Finding:
     """One place the translation cannot honour."""
 
-    path: str
+    place: Place
     reason: str
     hint: str
 
+    @property
+    def path(self) -> str:
+        return render(self.place)
 
-Check = Callable[[Any, str, dict, dict], list[tuple[str, str, str]]]  # (value, service, service dict, model) -> (subpath, reason, hint)
+
+Check = Callable[[Any, str, dict, dict], list[tuple[Place, str, str]]]  # (value, service, service dict, model) -> (place below the key, reason, hint)
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,7 @@ def parse_user(user: str) -> tuple[int, int | None] | None:
 
 def _check_user(value, *_):
     if parse_user(value) is None:
-        return [("", f"{value!r} is a user name; Kubernetes runs containers by number (runAsUser) and cannot "
+        return [((), f"{value!r} is a user name; Kubernetes runs containers by number (runAsUser) and cannot "
                      "look a name up in the image", "Write the numeric uid[:gid], e.g. user: \"1000:1000\".")]
     return []
 
@@ -100,14 +116,14 @@ def parse_security_opt(item: str) -> dict[str, Any] | None:
 
 
 def _check_security_opt(value, *_):
-    return [(f"[{i}]", f"{item!r} has no Kubernetes securityContext form",
+    return [((i,), f"{item!r} has no Kubernetes securityContext form",
              "Kubernetes maps no-new-privileges, seccomp:unconfined, apparmor:<profile> and label:user|role|type|level:<v>; "
              "remove the others (a seccomp profile file must be installed on the nodes by the site)")
             for i, item in enumerate(value or []) if parse_security_opt(item) is None]
 
 
 def _check_caps(value, *_):
-    return [(f"[{i}]", f"{cap!r} is not a capability name", "Use names like NET_ADMIN or ALL.")
+    return [((i,), f"{cap!r} is not a capability name", "Use names like NET_ADMIN or ALL.")
             for i, cap in enumerate(value or []) if not re.match(r"^(CAP_)?[A-Z_]+$", cap)]
 
 
@@ -115,7 +131,7 @@ def _check_duration(value, *_):
     try:
         units.seconds(value)
     except ValueError as exc:
-        return [("", str(exc), "Write a duration like 10s or 1m30s.")]
+        return [((), str(exc), "Write a duration like 10s or 1m30s.")]
     return []
 
 
@@ -123,32 +139,35 @@ def _check_size(value, *_):
     try:
         units.byte_count(value)
     except ValueError as exc:
-        return [("", str(exc), "Write a size like 64m or 1g.")]
+        return [((), str(exc), "Write a size like 64m or 1g.")]
     return []
 
 
 def _check_restart(value, *_):
     if value in ("no", "always", "unless-stopped") or re.match(r"^on-failure(:\d+)?$", value or ""):
         return []
-    return [("", f"restart policy {value!r} is not one Docker knows", "Use no, always, unless-stopped or on-failure[:N].")]
+    return [((), f"restart policy {value!r} is not one Docker knows", "Use no, always, unless-stopped or on-failure[:N].")]
 
 
 def _check_tmpfs(value, *_):
     out = []
     for i, item in enumerate(value or []):
-        _, _, options = item.partition(":")
+        path, _, options = item.partition(":")
+        if not path.startswith("/"):
+            out.append(((i,), f"tmpfs path {path!r} is not an absolute path in the container", "Write /path[:size=64m]."))
+            continue
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")
             if name == "size":
                 try:
                     units.byte_count(setting)
                 except ValueError:
-                    out.append((f"[{i}]", f"tmpfs size {setting!r} is not a size", "Write size=64m."))
+                    out.append(((i,), f"tmpfs size {setting!r} is not a size", "Write size=64m."))
             elif name not in ("rw", "noexec", "nosuid", "nodev"):
-                out.append((f"[{i}]", f"tmpfs option {opt!r} has no Kubernetes form (an emptyDir in memory takes only a size)",
+                out.append(((i,), f"tmpfs option {opt!r} has no Kubernetes form (an emptyDir in memory takes only a size)",
                             "Remove the option; only size= is kept."))
             elif name in ("noexec", "nosuid", "nodev"):
-                out.append((f"[{i}]", f"tmpfs option {opt!r}: Kubernetes cannot set mount flags on an emptyDir",
+                out.append(((i,), f"tmpfs option {opt!r}: Kubernetes cannot set mount flags on an emptyDir",
                             "Remove the option."))
     return out
 
@@ -165,64 +184,57 @@ def _check_volumes(value, service, svc, model):
     out = []
     named = model.get("volumes") or {}
     for i, vol in enumerate(value or []):
-        here = f"[{i}]"
+        here = (i,)
         kind = vol.get("type")
         if kind in ("npipe", "cluster", "image"):
             out.append((here, f"a {kind} mount has no Kubernetes volume here", "Use a named volume or a bind mount."))
             continue
-        if vol.get("consistency"):
-            pass  # no effect on Linux Docker either
         bind = vol.get("bind") or {}
         if kind == "bind":
             if bind.get("propagation") and bind["propagation"] not in _PROPAGATION:
-                out.append((here + ".bind.propagation", f"propagation {bind['propagation']!r} is unknown", "Use rprivate, rslave or rshared."))
+                out.append(((*here, "bind", "propagation"), f"propagation {bind['propagation']!r} is unknown", "Use rprivate, rslave or rshared."))
             if bind.get("selinux"):
-                out.append((here + ".bind.selinux", "Kubernetes does not relabel host paths for SELinux (:z/:Z)",
+                out.append(((*here, "bind", "selinux"), "Kubernetes does not relabel host paths for SELinux (:z/:Z)",
                             "Remove :z/:Z; the site labels shared file systems."))
             if bind.get("recursive") not in (None, "", "enabled"):
-                out.append((here + ".bind.recursive", "Kubernetes always mounts host paths recursively", "Remove bind.recursive."))
+                out.append(((*here, "bind", "recursive"), "Kubernetes always mounts host paths recursively", "Remove bind.recursive."))
         if kind == "volume" and vol.get("source"):
-            spec = named.get(vol["source"]) or {}
             if vol["source"] not in named:
-                out.append((here + ".source", f"the volume {vol['source']!r} is not defined under top-level volumes",
+                out.append(((*here, "source"), f"the volume {vol['source']!r} is not defined under top-level volumes",
                             "Define it under `volumes:`."))
         if kind == "volume" and (vol.get("volume") or {}).get("labels"):
-            out.append((here + ".volume.labels", "labels of a mount have no Kubernetes place", "Put labels on the top-level volume."))
+            out.append(((*here, "volume", "labels"), "labels of a mount have no Kubernetes place", "Put labels on the top-level volume."))
         if kind == "tmpfs":
             tmpfs = vol.get("tmpfs") or {}
             if tmpfs.get("mode") is not None:
-                out.append((here + ".tmpfs.mode", "an emptyDir's mode cannot be set", "Remove tmpfs.mode."))
-        if kind == "bind" and vol.get("read_only") is None and False:
-            pass
+                out.append(((*here, "tmpfs", "mode"), "an emptyDir's mode cannot be set", "Remove tmpfs.mode."))
     return out
 
 
 def _check_named_volumes(value, *_):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("driver") not in (None, "local") or spec.get("driver_opts"):
-            out.append((f".{name}", "volume drivers and driver options are Docker plugins; Kubernetes provisions storage "
+            out.append(((name,), "volume drivers and driver options are Docker plugins; Kubernetes provisions storage "
                                     "through the cluster's storage classes", "Remove driver/driver_opts."))
     return out
 
 
 def _check_networks_top(value, *_):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("external"):
-            out.append((f".{name}.external", "an external network joins containers outside the project; a namespace "
+            out.append(((name, "external"), "an external network joins containers outside the project; a namespace "
                                              "has no such network", "Remove the external network; reach other projects through their published ports."))
         if spec.get("driver") not in (None, "bridge", "overlay") or spec.get("driver_opts"):
-            out.append((f".{name}.driver", "network drivers are Docker's; the cluster network is the site's",
+            out.append(((name, "driver"), "network drivers are Docker's; the cluster network is the site's",
                         "Remove driver/driver_opts."))
         if (spec.get("ipam") or {}).get("config") or (spec.get("ipam") or {}).get("driver"):
-            out.append((f".{name}.ipam", "addresses are assigned by the cluster, not by the compose file", "Remove ipam."))
-        if spec.get("internal"):
-            out.append((f".{name}.internal", "an internal network (no way out) is not mapped yet", "Remove internal: true."))
+            out.append(((name, "ipam"), "addresses are assigned by the cluster, not by the compose file", "Remove ipam."))
         if spec.get("enable_ipv6"):
-            out.append((f".{name}.enable_ipv6", "IP families are the cluster's", "Remove enable_ipv6."))
+            out.append(((name, "enable_ipv6"), "IP families are the cluster's", "Remove enable_ipv6."))
     return out
 
 
@@ -232,7 +244,7 @@ def _check_service_networks(value, *_):
         for key in ("ipv4_address", "ipv6_address", "link_local_ips", "mac_address", "driver_opts",
                     "interface_name"):
             if (spec or {}).get(key):
-                out.append((f".{name}.{key}", f"{key} is assigned by the cluster network, not per service",
+                out.append(((name, key), f"{key} is assigned by the cluster network, not per service",
                             f"Remove networks.{name}.{key}."))
     return out
 
@@ -240,25 +252,25 @@ def _check_service_networks(value, *_):
 def _check_network_mode(value, *_):
     if value in (None, "", "bridge", "default"):
         return []
-    return [("", f"network_mode {value!r}: a pod has its own network; it cannot share the host's or another "
+    return [((), f"network_mode {value!r}: a pod has its own network; it cannot share the host's or another "
                  "container's, or have none", "Remove network_mode; services reach each other by name.")]
 
 
 def _check_secrets_top(value, service, svc, model, what="secret"):
-    out = []
+    out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("external"):
             continue
         if spec.get("content") is None and spec.get("environment") is not None:
-            out.append((f".{name}", f"the {what} comes from the variable {spec['environment']} of the machine that "
+            out.append(((name,), f"the {what} comes from the variable {spec['environment']} of the machine that "
                                     "ran spin, and its value was not sent", "Run `spin` on the machine where the variable is set; "
                                     "it reads the value into the request."))
         elif spec.get("content") is None and spec.get("file") is not None:
-            out.append((f".{name}", f"the {what} file {spec['file']} was not read into the request",
+            out.append(((name,), f"the {what} file {spec['file']} was not read into the request",
                         "Run `spin convert/up/check` where the file exists; the CLI reads it into the request."))
         if spec.get("driver") or spec.get("template_driver") or spec.get("driver_opts"):
-            out.append((f".{name}.driver", f"{what} drivers are Docker plugins", "Remove driver/template_driver."))
+            out.append(((name, "driver"), f"{what} drivers are Docker plugins", "Remove driver/template_driver."))
     return out
 
 
@@ -270,13 +282,13 @@ def _check_file_refs(value, service, svc, model):
     out = []
     for i, ref in enumerate(value or []):
         if ref.get("uid") not in (None, "") or ref.get("gid") not in (None, ""):
-            out.append((f"[{i}]", "Kubernetes cannot set a mounted file's owner (only the pod-wide fsGroup)",
+            out.append(((i,), "Kubernetes cannot set a mounted file's owner (only the pod-wide fsGroup)",
                         "Remove uid/gid; the file is readable by the container's user through its mode."))
         if ref.get("mode") is not None:
             try:
                 units.file_mode(ref["mode"])
             except ValueError as exc:
-                out.append((f"[{i}].mode", str(exc), "Write the mode in octal, e.g. 0440."))
+                out.append(((i, "mode"), str(exc), "Write the mode in octal, e.g. 0440."))
     return out
 
 
@@ -285,10 +297,10 @@ def _check_ports(value, *_):
     for i, port in enumerate(value or []):
         published = port.get("published")
         if published is None or published == "":
-            out.append((f"[{i}]", f"container port {port.get('target')} is published on a random host port; "
+            out.append(((i,), f"container port {port.get('target')} is published on a random host port; "
                                   "the gateway publishes on fixed ports only", "Write HOST:CONTAINER, e.g. \"8080:80\", or use expose."))
         elif "-" in str(published):
-            out.append((f"[{i}].published", f"a host port range ({published}) for one container port: Docker picks any "
+            out.append(((i, "published"), f"a host port range ({published}) for one container port: Docker picks any "
                                             "free one, Kubernetes cannot", "Write one host port."))
     return out
 
@@ -297,13 +309,13 @@ def _check_expose(value, *_):
     out = []
     for i, item in enumerate(value or []):
         if not re.match(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$", str(item)):
-            out.append((f"[{i}]", f"{item!r} is not a port or port range", "Write 8080 or 8000-8010/tcp."))
+            out.append(((i,), f"{item!r} is not a port or port range", "Write 8080 or 8000-8010/tcp."))
             continue
         ports = str(item).split("/")[0].split("-")
         if len(ports) == 2 and not (1 <= int(ports[0]) <= int(ports[1]) <= 65535 and int(ports[1]) - int(ports[0]) < 1000):
-            out.append((f"[{i}]", f"port range {item!r} is empty, reversed or wider than 1000 ports", "Write a narrower range."))
+            out.append(((i,), f"port range {item!r} is empty, reversed or wider than 1000 ports", "Write a narrower range."))
         elif not all(1 <= int(p) <= 65535 for p in ports):
-            out.append((f"[{i}]", f"{item!r} is outside 1-65535", "Use a port between 1 and 65535."))
+            out.append(((i,), f"{item!r} is outside 1-65535", "Use a port between 1 and 65535."))
     return out
 
 
@@ -311,12 +323,12 @@ def _check_healthcheck(value, *_):
     out = []
     test = (value or {}).get("test") or []
     if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
-        out.append((".test", f"healthcheck test starts with {test[0]!r}", "Start it with CMD or CMD-SHELL."))
+        out.append((("test",), f"healthcheck test starts with {test[0]!r}", "Start it with CMD or CMD-SHELL."))
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if (value or {}).get(key) is not None:
-            out += [(f".{key}" + sub, reason, hint) for sub, reason, hint in _check_duration(value[key])]
+            out += [((key, *sub), reason, hint) for sub, reason, hint in _check_duration(value[key])]
     if (value or {}).get("start_interval") is not None:
-        out.append((".start_interval", "Kubernetes probes have one period; a faster one while starting cannot be set",
+        out.append((("start_interval",), "Kubernetes probes have one period; a faster one while starting cannot be set",
                     "Remove start_interval."))
     return out
 
@@ -325,7 +337,7 @@ def _check_depends_on(value, service, svc, model):
     out = []
     for dep, spec in (value or {}).items():
         if dep not in model.get("services", {}) and (spec or {}).get("required", True):
-            out.append((f".{dep}", f"depends on {dep!r}, which is not a service of the project", "Remove it or define the service."))
+            out.append(((dep,), f"depends on {dep!r}, which is not a service of the project", "Remove it or define the service."))
     return out
 
 
@@ -333,41 +345,42 @@ def _check_deploy(value, service, svc, model):
     out = []
     value = value or {}
     if value.get("mode") not in (None, "replicated"):
-        out.append((".mode", f"deploy mode {value['mode']!r}: only replicated services are mapped", "Remove deploy.mode."))
+        out.append((("mode",), f"deploy mode {value['mode']!r}: only replicated services are mapped", "Remove deploy.mode."))
     if (value.get("replicas") or 0) > MAX_REPLICAS:
-        out.append((".replicas", f"{value['replicas']} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}."))
+        out.append((("replicas",), f"{value['replicas']} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}."))
     for part in ("limits", "reservations"):
         res = ((value.get("resources") or {}).get(part)) or {}
         for key in ("pids", "devices", "generic_resources"):
             if res.get(key):
-                out.append((f".resources.{part}.{key}", f"{key} has no Kubernetes resource form here "
+                out.append((("resources", part, key), f"{key} has no Kubernetes resource form here "
                                                         "(devices and GPUs are the site's device plugins)", f"Remove {key}."))
         if res.get("cpus") is not None:
             try:
                 units.quantity_cpus(res["cpus"])
             except ValueError as exc:
-                out.append((f".resources.{part}.cpus", str(exc), "Write a number of CPUs like 0.5."))
+                out.append((("resources", part, "cpus"), str(exc), "Write a number of CPUs like 0.5."))
         if res.get("memory") is not None:
-            out += [(f".resources.{part}.memory", r, h) for _, r, h in _check_size(res["memory"])]
+            out += [(("resources", part, "memory"), r, h) for _, r, h in _check_size(res["memory"])]
+    out += [(("labels", *sub), reason, hint) for sub, reason, hint in _check_labels(value.get("labels"))]
     policy = value.get("restart_policy") or {}
     if policy.get("condition") not in (None, "any", "none", "on-failure"):
-        out.append((".restart_policy.condition", f"{policy['condition']!r} is not none, on-failure or any", "Use one of those."))
+        out.append((("restart_policy", "condition"), f"{policy['condition']!r} is not none, on-failure or any", "Use one of those."))
     for key in ("delay", "window"):
         if policy.get(key) is not None:
-            out.append((f".restart_policy.{key}", f"Kubernetes backs off restarts on its own schedule; {key} cannot be set",
+            out.append((("restart_policy", key), f"Kubernetes backs off restarts on its own schedule; {key} cannot be set",
                         f"Remove restart_policy.{key}."))
     return out
 
 
 def _check_replicas(value, *_):
     if value is not None and value > MAX_REPLICAS:
-        return [("", f"{value} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}.")]
+        return [((), f"{value} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}.")]
     return []
 
 
 def _check_entrypoint(value, *_):
     if value == []:
-        return [("", "an empty list clears the image's own; Kubernetes reads an empty list as 'use the image's'",
+        return [((), "an empty list clears the image's own; Kubernetes reads an empty list as 'use the image's'",
                  "Write what to run instead.")]
     return []
 
@@ -376,9 +389,17 @@ def _check_extra_hosts(value, *_):
     out = []
     for i, item in enumerate(value or []):
         host, ip = split_host(item)
-        if not host or not ip or ip == "host-gateway":
-            out.append((f"[{i}]", f"{item!r}: only HOST=IP (or HOST:IP) entries map to hostAliases", "Write a fixed address."))
+        if not host or not is_ip(ip):
+            out.append(((i,), f"{item!r}: only HOST=IP (or HOST:IP) entries map to hostAliases", "Write a fixed address."))
     return out
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def split_host(item: str) -> tuple[str, str]:
@@ -392,31 +413,31 @@ def split_host(item: str) -> tuple[str, str]:
 def _check_stop_signal(value, *_):
     if value in (None, "SIGTERM", "TERM", "15"):
         return []
-    return [("", f"stop signal {value}: Kubernetes stops containers with the image's STOPSIGNAL or SIGTERM",
+    return [((), f"stop signal {value}: Kubernetes stops containers with the image's STOPSIGNAL or SIGTERM",
              "Set STOPSIGNAL in the image, or remove stop_signal.")]
 
 
 def _check_group_add(value, *_):
-    return [(f"[{i}]", f"group {g!r} is a name; Kubernetes adds groups by number", "Write the numeric gid.")
+    return [((i,), f"group {g!r} is a name; Kubernetes adds groups by number", "Write the numeric gid.")
             for i, g in enumerate(value or []) if not str(g).isdigit()]
 
 
 def _check_pull_policy(value, *_):
     if value in (None, "always", "never", "missing", "if_not_present"):
         return []
-    return [("", f"pull_policy {value!r}: Kubernetes pulls always, never or if not present", "Use always, never or missing.")]
+    return [((), f"pull_policy {value!r}: Kubernetes pulls always, never or if not present", "Use always, never or missing.")]
 
 
 def _check_platform(value, *_):
     if re.match(r"^linux/[a-z0-9]+(/[a-z0-9]+)?$", value or ""):
         return []
-    return [("", f"platform {value!r}: the cluster runs linux nodes", "Use linux/<arch>, e.g. linux/amd64.")]
+    return [((), f"platform {value!r}: the cluster runs linux nodes", "Use linux/<arch>, e.g. linux/amd64.")]
 
 
 def _check_hostname(value, *_):
     if re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", value or ""):
         return []
-    return [("", f"hostname {value!r} is not a DNS label (lowercase letters, digits, '-', no dots)", "Write a short lowercase name.")]
+    return [((), f"hostname {value!r} is not a DNS label (lowercase letters, digits, '-', no dots)", "Write a short lowercase name.")]
 
 
 def _check_links(value, service, svc, model):
@@ -424,7 +445,7 @@ def _check_links(value, service, svc, model):
     for i, link in enumerate(value or []):
         target, _, alias = link.partition(":")
         if alias and alias != target:
-            out.append((f"[{i}]", f"link alias {alias!r} for {target!r}: Kubernetes names a service one way",
+            out.append(((i,), f"link alias {alias!r} for {target!r}: Kubernetes names a service one way",
                         f"Reach it as {target!r}, or give the service networks.<net>.aliases."))
     return out
 
@@ -434,25 +455,36 @@ def _check_lifecycle(value, *_):
     for i, hook in enumerate(value or []):
         extra = sorted(set(hook or {}) - {"command"})
         if extra:
-            out.append((f"[{i}]", f"a hook's {', '.join(extra)} cannot be set in Kubernetes (hooks run as the container)",
+            out.append(((i,), f"a hook's {', '.join(extra)} cannot be set in Kubernetes (hooks run as the container)",
                         "Keep only command."))
     if len(value or []) > 1:
-        out.append(("", "Kubernetes runs one hook per event", "Join the commands into one."))
+        out.append(((), "Kubernetes runs one hook per event", "Join the commands into one."))
     return out
 
 
 def _check_labels(value, *_):
-    return [(f".{k}", "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label.")
-            for k in (value or {}) if k.startswith("spin.io/")]
+    from translate.names import is_label_key
+
+    if isinstance(value, list):
+        value = dict(item.partition("=")[::2] for item in value)
+    out = []
+    for k in value or {}:
+        if k.startswith("spin.io/"):
+            out.append(((k,), "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label."))
+        elif not is_label_key(k):
+            out.append(((k,), f"{k!r} is not a key Kubernetes accepts for a label or an annotation",
+                        "Use letters, digits, '-', '_' and '.', at most 63, with an optional DNS prefix and '/'."))
+    return out
+
+
+def _check_top_labels(value, *_):
+    return [((name, "labels", *sub), reason, hint) for name, spec in (value or {}).items()
+            for sub, reason, hint in _check_labels((spec or {}).get("labels"))]
 
 
 def _check_sysctls(value, *_):
-    return [(f".{k}", f"{k!r} is not a sysctl name", "Write names like net.core.somaxconn.")
+    return [((k,), f"{k!r} is not a sysctl name", "Write names like net.core.somaxconn.")
             for k in (value or {}) if not re.match(r"^[a-z0-9_]+(\.[a-z0-9_/-]+)+$", k)]
-
-
-def _check_container_name(value, service, svc, model):
-    return []
 
 
 # -- the table -------------------------------------------------------------------------------------
@@ -479,7 +511,7 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("configs", "mapped", "a ConfigMap per config, mounted (subPath) at the target with its mode",
        "a ConfigMap, mounted at the target", _check_file_refs),
     _k("container_name", "mapped", "one more headless Service of that name, so peers still reach it by it",
-       "becomes the object and container name", _check_container_name),
+       "becomes the object and container name"),
     _k("cpu_count", "refused", "", "not read", why="Windows only"),
     _k("cpu_percent", "refused", "", "not read", why="Windows only"),
     _k("cpu_period", "refused", "", "not read", why="CFS tuning is the node's; use cpus"),
@@ -582,7 +614,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
 TOP_LEVEL_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("name", "mapped", "the project: namespace name and label spin.io/project", "compose-go's project name; not used for objects"),
     _k("services", "mapped", "one workload each (see the service keys)", "workloads"),
-    _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share",
+    _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share; "
+       "a service only on internal networks may reach only its peers and DNS (an egress policy)",
        "a NetworkPolicy per network; drivers, ipam and the rest not read", _check_networks_top),
     _k("volumes", "mapped", "one PersistentVolumeClaim per named volume used (external: the claim must exist)", "top-level volumes reported as unsupported; claims come from the mounts",
        _check_named_volumes),
@@ -609,24 +642,77 @@ def find_unsupported(model: dict[str, Any]) -> list[Finding]:
         if row is None or key.startswith("x-") or not _present(value):
             continue
         if row.fate == "refused":
-            found.append(Finding(key, row.why, row.hint or _REFUSE_HINT))
+            found.append(Finding((key,), row.why, row.hint or _REFUSE_HINT))
         elif row.check:
-            found += [Finding(key + sub, reason, hint) for sub, reason, hint in row.check(value, "", {}, model)]
+            found += [Finding((key, *sub), reason, hint) for sub, reason, hint in row.check(value, "", {}, model)]
     for name, svc in (model.get("services") or {}).items():
         for key, value in svc.items():
             row = SERVICE_KEYS.get(key)
             cleared = key in ("command", "entrypoint") and value == []  # cleared on purpose: not the same as unset
             if row is None or key.startswith("x-") or not (_present(value) or cleared):
                 continue
-            path = f"services.{name}.{key}"
+            place = ("services", name, key)
             if row.fate == "refused":
                 if key == "build" and svc.get("image"):
                     continue  # reported as a Notice: the named image is deployed
                 if value is False:
                     continue  # the default, asked for explicitly
-                found.append(Finding(path, row.why, row.hint or _REFUSE_HINT))
+                found.append(Finding(place, row.why, row.hint or _REFUSE_HINT))
             elif row.check:
-                found += [Finding(path + sub, reason, hint) for sub, reason, hint in row.check(value, name, svc, model)]
+                found += [Finding((*place, *sub), reason, hint) for sub, reason, hint in row.check(value, name, svc, model)]
+        found += _cross_checks(name, svc)
+    return found
+
+
+def _mount_targets(svc: dict[str, Any]) -> list[tuple[Place, str]]:
+    """(place, container path) of everything the service mounts, as the translator will mount it."""
+    out: list[tuple[Place, str]] = []
+    for i, vol in enumerate(svc.get("volumes") or []):
+        out.append((("volumes", i), vol.get("target", "")))
+    for i, item in enumerate(svc.get("tmpfs") or []):
+        out.append((("tmpfs", i), item.partition(":")[0]))
+    if svc.get("shm_size") is not None:
+        out.append((("shm_size",), "/dev/shm"))
+    for what in ("secrets", "configs"):
+        for i, ref in enumerate(svc.get(what) or []):
+            target = ref.get("target") or ref.get("source", "")
+            if what == "secrets" and not target.startswith("/"):
+                target = f"/run/secrets/{target}"
+            elif not target.startswith("/"):
+                target = "/" + target
+            out.append(((what, i), target))
+    return out
+
+
+def _request_over_limit(svc: dict[str, Any]) -> list[tuple[Place, str, str]]:
+    res = (svc.get("deploy") or {}).get("resources") or {}
+    limits, requests = res.get("limits") or {}, res.get("reservations") or {}
+    pairs = [(("deploy", "resources", "reservations", "memory"), requests.get("memory"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
+             (("mem_reservation",), svc.get("mem_reservation"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
+             (("deploy", "resources", "reservations", "cpus"), requests.get("cpus"), limits.get("cpus") or svc.get("cpus"), float)]
+    out = []
+    for place, request, limit, read in pairs:
+        if request is None or limit is None:
+            continue
+        try:
+            if read(request) > read(limit):
+                out.append((place, f"the reservation ({request}) is more than the limit ({limit})",
+                            "Reserve at most the limit; Docker refuses this too."))
+        except (TypeError, ValueError):
+            continue  # a malformed value is named by its own check
+    return out
+
+
+def _cross_checks(name: str, svc: dict[str, Any]) -> list[Finding]:
+    found = []
+    seen: dict[str, Place] = {}
+    for place, target in _mount_targets(svc):
+        if target in seen:
+            found.append(Finding(("services", name, *place), f"{target} is already mounted by {render(seen[target])}",
+                                 "Mount one thing per container path."))
+        else:
+            seen[target] = place
+    found += [Finding(("services", name, *place), reason, hint) for place, reason, hint in _request_over_limit(svc)]
     return found
 
 

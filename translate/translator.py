@@ -8,13 +8,14 @@ and the rest is translated without them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from interceptor.errors import TranslateError
 from interceptor.types import Notice
 from translate import network, storage, workloads
-from translate.names import NameTable
+from translate.names import NameTable, service_label
 from translate.order import start_order
 from translate.support import Finding, find_unsupported, ignored_keys
 
@@ -53,7 +54,7 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
         model = _without(model, findings)
         services = model["services"]
 
-    names = NameTable("service")
+    names = NameTable("service", service_label)
     k8s: dict[str, str] = {}
     for name in sorted(services):
         k8s[name] = names.add(name, f"services.{name}")
@@ -61,13 +62,19 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
             notices.append(Notice(path=f"services.{name}", action="approximated",
                                   reason=f"named {k8s[name]!r} in Kubernetes (names there are lowercase letters, "
                                          f"digits and '-'); other services reach it as {k8s[name]!r}"))
+    for name in sorted(services):
+        for i, vol in enumerate(services[name].get("volumes") or []):
+            if vol.get("type") == "volume" and not vol.get("source"):
+                notices.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
+                                      reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
+                                             "(Docker copies the image's files there) and lives as long as the pod"))
     nets = NameTable("network")
     for svc in services.values():
         for net in network.service_networks(svc):
             nets.add(net, f"networks.{net}")
 
     # Every Service name: the services' own first, then aliases (container_name, network aliases).
-    service_names = NameTable("service or alias")
+    service_names = NameTable("service or alias", service_label)
     for name in sorted(services):
         service_names.add(k8s[name], f"services.{name}")
     aliases: dict[str, list[str]] = {}
@@ -103,31 +110,25 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
 
 def _without(model: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
     """A copy of the model without the places the findings name (what --allow-unsupported leaves out)."""
-    import copy
-    import re
-
     out = copy.deepcopy(model)
-    # Deepest first, and list items from the end, so earlier removals do not shift later paths.
-    parsed = []
-    for f in findings:
-        parts: list[Any] = []
-        for token in re.findall(r"\.?([^.\[\]]+)|\[(\d+)\]", f.path):
-            parts.append(int(token[1]) if token[1] else token[0])
-        parsed.append(parts)
-    for parts in sorted(parsed, key=lambda p: [(-1 if isinstance(x, int) else 0, x if isinstance(x, int) else 0) for x in p], reverse=True):
-        _drop(out, parts)
+    # Later list items first, so removing one does not shift the index of another still to remove.
+    for place in sorted((f.place for f in findings), key=_removal_order, reverse=True):
+        _drop(out, place)
     return out
 
 
-def _drop(node: Any, parts: list[Any]) -> None:
-    for part in parts[:-1]:
+def _removal_order(place: tuple[str | int, ...]) -> list[tuple[int, int | str]]:
+    return [(1, part) if isinstance(part, int) else (0, part) for part in place]
+
+
+def _drop(node: Any, place: tuple[str | int, ...]) -> None:
+    for part in place[:-1]:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             return
-    last = parts[-1] if parts else None
+    last = place[-1] if place else None
     if isinstance(node, dict) and last in node:
-        # A top-level secret/config without content stays defined; what uses it goes with it.
         del node[last]
     elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
         node.pop(last)

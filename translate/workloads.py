@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from translate import units
-from translate.names import is_label_key, is_label_value
+from translate.names import split_labels
 from translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
 from translate.storage import Mounts
 from translate.support import parse_security_opt, parse_user, split_host
@@ -51,19 +51,6 @@ def run_mode(svc: dict[str, Any]) -> tuple[str, str | None, int | None]:
     if match:
         return "Job", "OnFailure", int(match.group(1)) if match.group(1) else UNLIMITED_RETRIES
     return "Deployment", None, None
-
-
-def split_labels(labels: dict[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
-    """(labels, annotations): a compose label that is not a valid Kubernetes label is kept as an annotation."""
-    good, other = {}, {}
-    for key, value in (labels or {}).items():
-        if key.startswith("spin.io/"):
-            continue  # refused by the support table: the gateway's own labels
-        if is_label_key(key) and is_label_value(value):
-            good[key] = value
-        else:
-            other[key] = value
-    return good, other
 
 
 def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ import pytest
 from compose_loader import validate_model
 from interceptor.errors import ComposeError, SpinError, TranslateError
 from tests.translate.helpers import IMAGE, model, translate
+from tests.translate.schema import schema_errors
 from translate import to_kubernetes
 
 
@@ -124,3 +125,4 @@ def test_random_combinations_of_odd_values_translate_or_are_refused_clearly(seed
             pytest.fail(f"{type(exc).__name__}: {exc.message}")
         else:
             assert all(o["metadata"]["name"] for o in t.objects)
+            assert [e for o in t.objects for e in schema_errors(o)] == []

@@ -49,8 +49,8 @@ CASES = [
      {"exec": {"command": ["/bin/sh", "-c", "curl -f localhost || exit 1"]}, "periodSeconds": 30, "timeoutSeconds": 30,
       "failureThreshold": 3}),
     ("healthcheck disabled", {}, lambda: "readinessProbe" in c({"healthcheck": {"disable": True}}), False),
-    ("mem_limit/cpus/mem_reservation", {}, lambda: c({"mem_limit": "512m", "cpus": 1.5, "mem_reservation": "1g"})["resources"],
-     {"limits": {"cpu": "1500m", "memory": "512Mi"}, "requests": {"memory": "1Gi"}}),
+    ("mem_limit/cpus/mem_reservation", {}, lambda: c({"mem_limit": "512m", "cpus": 1.5, "mem_reservation": "256m"})["resources"],
+     {"limits": {"cpu": "1500m", "memory": "512Mi"}, "requests": {"memory": "256Mi"}}),
     ("deploy.resources", {}, lambda: c({"deploy": {"resources": {"limits": {"cpus": "0.5", "memory": "1610612736"},
                                                                  "reservations": {"cpus": 0.25}}}})["resources"],
      {"limits": {"cpu": "500m", "memory": "1536Mi"}, "requests": {"cpu": "250m"}}),
@@ -282,3 +282,59 @@ def test_build_with_image_deploys_the_image_and_says_so():
     t = translate(model({"web": {"build": {"context": "/src"}}}))
     assert [n.path for n in t.notices] == ["services.web.build"]
     assert IMAGE in t.notices[0].reason
+
+
+def test_a_service_only_on_internal_networks_may_reach_only_its_peers_and_dns():
+    m = model({"db": {"networks": {"back": None}}, "app": {"networks": {"back": None, "front": None}}},
+              networks={"back": {"internal": True}, "front": {}})
+    policy = one(m, "NetworkPolicy", "internal-db")
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    assert policy["spec"]["egress"][0] == {"to": [{"podSelector": {"matchLabels": {"network.spin.io/back": "true"}}}]}
+    assert {p["port"] for p in policy["spec"]["egress"][1]["ports"]} == {53}
+    # app is also on a network with a way out: no egress policy, as in Docker
+    assert [o["metadata"]["name"] for o in objects(m, "NetworkPolicy")] == ["network-back", "network-front", "internal-db"]
+
+
+def test_compose_port_names_and_app_protocols_are_kept_where_kubernetes_accepts_them():
+    m = model({"web": {"ports": [{"target": 80, "published": "80", "name": "http", "app_protocol": "http"},
+                                 {"target": 81, "published": "81", "name": "http"},
+                                 {"target": 82, "published": "82", "name": "Not_A_Valid_Port_Name"}]}})
+    ports = one(m, "Service", "web")["spec"]["ports"]
+    assert [(p["name"], p.get("appProtocol")) for p in ports] == [("http", "http"), ("tcp-81", None), ("tcp-82", None)]
+
+
+def test_an_anonymous_volume_is_reported_as_an_approximation():
+    t = translate(model({"web": {"volumes": [{"type": "volume", "target": "/app/node_modules"}]}}))
+    assert [(n.path, n.action) for n in t.notices] == [("services.web.volumes[0]", "approximated")]
+    assert "starts empty" in t.notices[0].reason
+
+
+def test_allow_unsupported_leaves_out_the_right_place_even_under_a_dotted_service_name():
+    m = model({"web.frontend": {"deploy": {"replicas": 5000}, "labels": {"spin.io/owner": "mallory", "tier": "a"},
+                                "ports": [{"target": 80, "protocol": "tcp"}, {"target": 81, "published": "81", "protocol": "tcp"}]}})
+    t = translate(m, allow_unsupported=True)
+    assert sorted(n.path for n in t.notices if n.action == "ignored") == [
+        "services.web.frontend.deploy.replicas", "services.web.frontend.labels.spin.io/owner",
+        "services.web.frontend.ports[0]"]
+    d = next(o for o in t.objects if o["kind"] == "Deployment")
+    assert d["spec"]["replicas"] == 1 and d["metadata"]["labels"]["spin.io/owner"] == "alice"
+    assert d["metadata"]["labels"]["tier"] == "a"
+    assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 81, "protocol": "TCP"}]
+
+
+def test_a_service_whose_name_starts_with_a_digit_gets_a_service_name_kubernetes_accepts():
+    t = translate(model({"3d-viewer": {"ports": [{"target": 80, "published": "80", "protocol": "tcp"}]}}))
+    assert {(o["kind"], o["metadata"]["name"]) for o in t.objects if o["kind"] in ("Deployment", "Service")} == {
+        ("Deployment", "svc-3d-viewer"), ("Service", "svc-3d-viewer")}
+    assert "svc-3d-viewer" in t.notices[0].reason
+
+
+def test_labels_of_volumes_networks_and_secrets_go_on_their_objects():
+    m = model({"web": {"volumes": [{"type": "volume", "source": "d", "target": "/d"}], "secrets": [{"source": "s"}],
+                       "networks": {"n": None}}},
+              volumes={"d": {"labels": {"backup": "nightly", "note": "kept for 30 days"}}},
+              networks={"n": {"labels": ["tier=back"]}}, secrets={"s": {"content": "x", "labels": {"rotate": "yearly"}}})
+    pvc = one(m, "PersistentVolumeClaim", "d")
+    assert pvc["metadata"]["labels"]["backup"] == "nightly" and pvc["metadata"]["annotations"] == {"note": "kept for 30 days"}
+    assert one(m, "NetworkPolicy", "network-n")["metadata"]["labels"]["tier"] == "back"
+    assert one(m, "Secret", "s")["metadata"]["labels"]["rotate"] == "yearly"

@@ -47,6 +47,7 @@ REFUSED = [
     ({"expose": ["1-65535"]}, {}, ["services.web.expose[0]"]),
     ({"expose": ["9000-8000"]}, {}, ["services.web.expose[0]"]),
     ({"tmpfs": ["/run:mode=1777"]}, {}, ["services.web.tmpfs[0]"]),
+    ({"tmpfs": ["run"]}, {}, ["services.web.tmpfs[0]"]),
     ({"stop_signal": "SIGINT"}, {}, ["services.web.stop_signal"]),
     ({"restart": "sometimes"}, {}, ["services.web.restart"]),
     ({"deploy": {"mode": "global"}}, {}, ["services.web.deploy.mode"]),
@@ -63,6 +64,11 @@ REFUSED = [
     ({"hostname": "web.example.org"}, {}, ["services.web.hostname"]),
     ({"links": ["db:database"]}, {}, ["services.web.links[0]"]),
     ({"labels": {"spin.io/owner": "mallory"}}, {}, ["services.web.labels.spin.io/owner"]),
+    ({"deploy": {"labels": {"spin.io/project": "other"}}}, {}, ["services.web.deploy.labels.spin.io/project"]),
+    ({"annotations": {"spin.io/published": "[]"}}, {}, ["services.web.annotations.spin.io/published"]),
+    ({"labels": {"has space": "x"}}, {}, ["services.web.labels.has space"]),
+    ({"volumes": [{"type": "volume", "source": "d", "target": "/d"}]}, {"volumes": {"d": {"labels": {"a b": "c"}}}},
+     ["volumes.d.labels.a b"]),
     ({"entrypoint": []}, {}, ["services.web.entrypoint"]),
     ({"volumes": [{"type": "bind", "source": "/data", "target": "/data", "bind": {"selinux": "z"}}]}, {},
      ["services.web.volumes[0].bind.selinux"]),
@@ -80,6 +86,13 @@ REFUSED = [
      ["volumes.data"]),
     ({"depends_on": {"ghost": {"condition": "service_started", "required": True}}}, {}, ["services.web.depends_on.ghost"]),
     ({}, {"models": {"llm": {"model": "ai/smollm2"}}}, ["models"]),
+    ({"extra_hosts": ["db=not-an-address"]}, {}, ["services.web.extra_hosts[0]"]),
+    ({"shm_size": "64m", "tmpfs": ["/dev/shm"]}, {}, ["services.web.shm_size"]),
+    ({"volumes": [{"type": "tmpfs", "target": "/run/secrets/s"}], "secrets": [{"source": "s"}]},
+     {"secrets": {"s": {"content": "x"}}}, ["services.web.secrets[0]"]),
+    ({"mem_limit": "1g", "mem_reservation": "2g"}, {}, ["services.web.mem_reservation"]),
+    ({"deploy": {"resources": {"limits": {"cpus": "1"}, "reservations": {"cpus": "2"}}}}, {},
+     ["services.web.deploy.resources.reservations.cpus"]),
 ]
 
 
