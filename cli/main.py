@@ -311,22 +311,25 @@ OpaUrlOpt = typer.Option(None, "--opa-url", help="Decide with this OPA server (r
 
 @policy_app.command("test")
 @handles_errors
-def policy_test(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
+def policy_test(ctx: typer.Context, folder: Optional[Path] = typer.Argument(None, help="Policy folder (default: rego)"),
+                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
                 run: Optional[str] = typer.Option(None, "--run", help="Only tests matching this regex"),
-                verbose: bool = typer.Option(False, "-v"), json_output: bool = JsonOpt):
-    """Run the Rego unit tests (rules named test_*), as `opa test` would."""
+                verbose: bool = typer.Option(False, "-v", help="Also print each test's time"),
+                quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures and the totals"),
+                json_output: bool = JsonOpt):
+    """Run the Rego unit tests (rules named test_*), as `opa test` would: one line per test, exit 1 on any failure."""
     from policy.testing import run_tests
 
     o = _merge(ctx, None, None, None, None, json_output)
-    report = run_tests(policy_dir, site_data, run)
+    report = run_tests(folder or policy_dir, site_data, run)
     if o.as_json:
         o.render.json({"revision": report.revision, "passed": report.passed, "failed": report.failed,
                        "results": [vars(r) for r in report.results]})
     else:
         for r in report.results:
-            if verbose or not r.passed:
+            if not quiet or not r.passed:
                 o.render.line(f"{'PASS' if r.passed else 'FAIL'}: {r.package}.{r.name} ({r.file})"
-                              + (f": {r.error}" if r.error else ""))
+                              + (f" {r.duration_ms:.1f} ms" if verbose else "") + (f": {r.error}" if r.error else ""))
         o.render.line(f"{report.passed} passed, {report.failed} failed")
     if report.failed or not report.results:
         raise typer.Exit(1)

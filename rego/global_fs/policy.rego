@@ -34,35 +34,34 @@ uses contains use if {
 	use := {"volume": hp.name, "shown": concat("/", [hp.raw, sub]), "path": full, "pointer": sprintf("%s/subPath", [m.path])}
 }
 
-# The site's prefixes as regular expressions, one builtin call each per decision (OPA
-# caches the compiled expressions): "/global/cfs/projects/{project}" becomes
-# ^/global/cfs/projects/([^/]+)(?:/|$), and the groups are the placeholders' values.
-prefix_rules := [{"pattern": p.path, "regex": regex_of(p.path), "names": regex.find_n(`\{[a-z]+\}`, p.path, -1), "access": object.get(p, "access", "read-only")} |
+# The site's prefixes, prepared once per decision: `head` is the literal part before the
+# first placeholder ("/global/cfs/projects/"), a cheap first filter; `segs` the segments.
+prefix_rules := [{"pattern": p.path, "head": split(p.path, "{")[0], "segs": split(trim(p.path, "/"), "/"), "access": object.get(p, "access", "read-only")} |
 	some p in site.global_prefixes
 ]
-
-regex_of(pattern) := concat("", ["^", strings.replace_n(to_regex, trim_suffix(pattern, "/")), "(?:/|$)"])
-
-to_regex := {"{project}": "([^/]+)", "{user}": "([^/]+)", "{initial}": "([^/]+)", ".": `\.`, "+": `\+`, "*": `\*`, "?": `\?`, "(": `\(`, ")": `\)`, "[": `\[`, "$": `\$`, "^": `\^`, "|": `\|`}
 
 # Each use with the prefixes it is under and the access the caller's own matches grant,
 # computed once and read by every refusal below.
 checked contains {"use": use, "matched": matched, "granted": granted} if {
 	some use in uses
-	found := [{"rule": r, "values": array.slice(m[0], 1, count(m[0]))} |
+	slashed := concat("", [use.path, "/"])
+	segs := split(trim_prefix(use.path, "/"), "/")
+	found := [{"rule": r, "values": values} |
 		some r in prefix_rules
-		m := regex.find_all_string_submatch_n(r.regex, use.path, 1)
-		count(m) == 1
+		startswith(slashed, r.head)
+		count(segs) >= count(r.segs)
+		# literal segments after the first placeholder must match too ("/x/{project}/data")
+		[i | some i, s in r.segs; not startswith(s, "{"); segs[i] != s] == []
+		values := {s: segs[i] | some i, s in r.segs; startswith(s, "{")}
 	]
 	matched := [f.rule | some f in found]
-	granted := {f.rule.access | some f in found; owned(f.rule.names, f.values)}
+	granted := {f.rule.access | some f in found; owned(f.values)}
 }
 
 # The caller owns the path: each placeholder's value is theirs.
-owned(names, values) if {
-	count(names) == count(values)
-	every i, n in names {
-		binds(n, values[i])
+owned(values) if {
+	every name, value in values {
+		binds(name, value)
 	}
 }
 

@@ -49,6 +49,7 @@ mounts := [entry |
 host_paths := [hp |
 	some entry in volumes
 	raw := entry.volume.hostPath.path
+	is_string(raw) # the volumes rule refuses any other
 	hp := {"name": entry.name, "raw": raw, "path": paths.normalise(raw), "pointer": concat("", [entry.path, "/hostPath/path"])}
 ]
 

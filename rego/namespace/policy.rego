@@ -65,3 +65,23 @@ deny contains violation if {
 		"path": "/metadata/labels/spin.io~1facility-project",
 	}
 }
+
+# Objects outside every namespace reach beyond the project: a PersistentVolume can point at
+# any host path or share, a ClusterRoleBinding grants rights everywhere. The gateway
+# creates none of them; the project's own Namespace is the one exception.
+cluster_scoped := {
+	"PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass", "CustomResourceDefinition",
+	"Node", "PriorityClass", "RuntimeClass", "IngressClass", "CSIDriver", "APIService",
+	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+	"ValidatingAdmissionPolicyBinding",
+}
+
+deny contains violation if {
+	not admin
+	input.request.kind.kind in cluster_scoped
+	violation := {
+		"rule": "namespace",
+		"message": sprintf("a %s is not in any namespace and reaches beyond the project; only site administrators create them (a PersistentVolumeClaim asks for storage)", [input.request.kind.kind]),
+		"path": "/kind",
+	}
+}

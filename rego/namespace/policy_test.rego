@@ -59,3 +59,10 @@ test_a_call_without_project_context_is_denied if {
 	inp := {"user": f.alice, "request": {"kind": {"kind": "ConfigMap"}, "namespace": "demo", "name": "c", "object": configmap("demo", {})}}
 	count(namespace.deny) >= 1 with input as inp
 }
+
+test_cluster_scoped_objects_are_denied if {
+	pv := {"kind": "PersistentVolume", "metadata": {"name": "steal"}, "spec": {"hostPath": {"path": "/etc"}}}
+	some v in namespace.deny with input as call(pv, "demo", f.alice, f.project)
+	v.path == "/kind"
+	contains(v.message, "PersistentVolume")
+}

@@ -53,14 +53,25 @@ from_site(repo) if {
 }
 
 # Each container's image, parsed once per decision.
-images contains {"container": e.name, "image": image, "ref": parse(image), "path": concat("", [e.path, "/image"])} if {
+# The image reference grammar of the distribution project: anything else (`..` in a path,
+# upper case, a stray space) is refused rather than guessed at.
+reference_grammar := concat("", [
+	`^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?/)?`,
+	`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*`,
+	`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?`,
+	`(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+])
+
+# (Not parsed here: an element whose parse failed would vanish, and its container with it.)
+images contains {"container": e.name, "image": image, "path": concat("", [e.path, "/image"])} if {
 	some e in workload.containers
 	image := object.get(e.container, "image", "")
 }
 
 deny contains violation if {
 	some img in images
-	ref := img.ref
+	is_string(img.image)
+	ref := parse(img.image)
 	not from_site(ref.repo)
 	violation := {
 		"rule": "registries",
@@ -71,7 +82,7 @@ deny contains violation if {
 
 deny contains violation if {
 	some img in images
-	not regex.match(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`, img.image)
+	not valid_reference(img.image)
 	violation := {
 		"rule": "registries",
 		"message": sprintf("container %q has no valid image reference (%q); name an image such as %s/<name>:<tag>", [img.container, img.image, concat(" or ", site.registries)]),
@@ -81,8 +92,14 @@ deny contains violation if {
 
 warn contains msg if {
 	some img in images
-	ref := img.ref
+	is_string(img.image)
+	ref := parse(img.image)
 	ref.digest == ""
 	ref.tag in {"", "latest"}
 	msg := sprintf("registries: container %q uses %q without a fixed version; pin a tag or a digest so a rebuild cannot change what runs", [img.container, img.image])
+}
+
+valid_reference(image) if {
+	is_string(image)
+	regex.match(reference_grammar, image)
 }

@@ -46,3 +46,14 @@ test_missing_image_is_denied if {
 	inp := f.request(f.deployment([{"name": "web"}], {}))
 	count(registries.deny) >= 1 with input as inp
 }
+
+test_references_outside_the_grammar_are_denied if {
+	count(registries.deny) >= 1 with input as image("localhost/spin/../evil/miner:1")
+	count(registries.deny) >= 1 with input as image("localhost/spin/BusyBox:1")
+	count(registries.deny) >= 1 with input as image("localhost/spin/busybox:1 ")
+	count(registries.deny) == 0 with input as image("localhost:5000/spin/busy_box-x.y:1.35-rc1") with data.spin.config.registries as ["localhost:5000/spin"]
+}
+
+test_an_image_that_is_not_a_string_is_denied if {
+	count(registries.deny) == 1 with input as image(42)
+}

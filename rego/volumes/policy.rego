@@ -35,9 +35,23 @@ deny contains violation if {
 	}
 }
 
+# A hostPath whose path is missing or not text is refused here: the other checks read it
+# as text and would pass over it.
+deny contains violation if {
+	some entry in workload.volumes
+	entry.volume.hostPath
+	not is_string(object.get(entry.volume.hostPath, "path", null))
+	violation := {
+		"rule": "volumes",
+		"message": sprintf("volume %q: hostPath needs a path, as text", [entry.name]),
+		"path": concat("", [entry.path, "/hostPath"]),
+	}
+}
+
 deny contains violation if {
 	some entry in workload.volumes
 	raw := entry.volume.hostPath.path
+	is_string(raw)
 	not startswith(raw, "/")
 	violation := {
 		"rule": "volumes",

@@ -41,3 +41,8 @@ test_relative_host_path_is_denied if {
 	some v in volumes.deny with input as with_volume({"name": "n", "hostPath": {"path": "global/cfs"}})
 	contains(v.message, "not an absolute path")
 }
+
+test_host_path_without_a_text_path_is_denied if {
+	count(volumes.deny) == 1 with input as with_volume({"name": "n", "hostPath": {"path": 7}})
+	count(volumes.deny) == 1 with input as with_volume({"name": "n", "hostPath": {}})
+}
