@@ -75,7 +75,7 @@ class NameTable:
         other = self._by_k8s.get(k8s)
         if other is not None and other != name:
             raise TranslateError(
-                f"{self.what} {other!r} and {name!r} both become the Kubernetes name {k8s!r}",
+                f"{where or self.what}: {self.what} {other!r} and {name!r} both become the Kubernetes name {k8s!r}",
                 hint="Rename one of them: Kubernetes names are lowercase letters, digits and '-'.")
         self._by_k8s[k8s] = name
         return k8s

@@ -200,7 +200,7 @@ def _check_volumes(value, service, svc, model):
                 out.append(((*here, "bind", "recursive"), "Kubernetes always mounts host paths recursively", "Remove bind.recursive."))
         if kind == "volume" and vol.get("source"):
             if vol["source"] not in named:
-                out.append(((*here, "source"), f"the volume {vol['source']!r} is not defined under top-level volumes",
+                out.append((here, f"the volume {vol['source']!r} is not defined under top-level volumes",
                             "Define it under `volumes:`."))
         if kind == "volume" and (vol.get("volume") or {}).get("labels"):
             out.append(((*here, "volume", "labels"), "labels of a mount have no Kubernetes place", "Put labels on the top-level volume."))
@@ -215,9 +215,10 @@ def _check_named_volumes(value, *_):
     out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
-        if spec.get("driver") not in (None, "local") or spec.get("driver_opts"):
-            out.append(((name,), "volume drivers and driver options are Docker plugins; Kubernetes provisions storage "
-                                    "through the cluster's storage classes", "Remove driver/driver_opts."))
+        for key in ("driver", "driver_opts"):
+            if spec.get(key) not in (None, "local", {}):
+                out.append(((name, key), "volume drivers and driver options are Docker plugins; Kubernetes provisions "
+                                         "storage through the cluster's storage classes", f"Remove {key}."))
     return out
 
 
@@ -228,9 +229,10 @@ def _check_networks_top(value, *_):
         if spec.get("external"):
             out.append(((name, "external"), "an external network joins containers outside the project; a namespace "
                                              "has no such network", "Remove the external network; reach other projects through their published ports."))
-        if spec.get("driver") not in (None, "bridge", "overlay") or spec.get("driver_opts"):
-            out.append(((name, "driver"), "network drivers are Docker's; the cluster network is the site's",
-                        "Remove driver/driver_opts."))
+        for key in ("driver", "driver_opts"):
+            if spec.get(key) not in (None, "bridge", "overlay", {}):
+                out.append(((name, key), "network drivers are Docker's; the cluster network is the site's",
+                            f"Remove {key}."))
         if (spec.get("ipam") or {}).get("config") or (spec.get("ipam") or {}).get("driver"):
             out.append(((name, "ipam"), "addresses are assigned by the cluster, not by the compose file", "Remove ipam."))
         if spec.get("enable_ipv6"):
@@ -300,7 +302,7 @@ def _check_ports(value, *_):
             out.append(((i,), f"container port {port.get('target')} is published on a random host port; "
                                   "the gateway publishes on fixed ports only", "Write HOST:CONTAINER, e.g. \"8080:80\", or use expose."))
         elif "-" in str(published):
-            out.append(((i, "published"), f"a host port range ({published}) for one container port: Docker picks any "
+            out.append(((i,), f"a host port range ({published}) for one container port: Docker picks any "
                                             "free one, Kubernetes cannot", "Write one host port."))
     return out
 
@@ -565,7 +567,7 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("models", "refused", "", "not read", why="Docker Model Runner is Docker's"),
     _k("network_mode", "mapped", "nothing for bridge/default (a pod has its own network); others refused",
        "listed as unsupported (a warning); service:<name> is read to share a pod", _check_network_mode),
-    _k("networks", "mapped", "pod labels spin.io/network.<net> and one NetworkPolicy per network (aliases: more headless Services)",
+    _k("networks", "mapped", "pod labels network.spin.io/<net> and one NetworkPolicy per network (aliases: more headless Services)",
        "a NetworkPolicy per network", _check_service_networks),
     _k("oom_kill_disable", "refused", "", "not read", why="OOM handling is the node's"),
     _k("oom_score_adj", "refused", "", "not read", why="OOM scores follow the pod's QoS class"),

@@ -54,6 +54,30 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
         model = _without(model, findings)
         services = model["services"]
 
+    k8s = _service_names(services, notices)
+    notices += _approximations(services)
+    nets = NameTable("network")
+    for svc in services.values():
+        for net in network.service_networks(svc):
+            nets.add(net, f"networks.{net}")
+    aliases = _aliases(services, k8s)
+
+    counts = {name: workloads.replicas(svc) for name, svc in services.items()}
+    claim_objects = storage.claims(model, counts, labels, namespace)
+    rwo = {c["metadata"]["name"] for c in claim_objects if c["spec"]["accessModes"] == ["ReadWriteOnce"]}
+    objects: list[dict[str, Any]] = [*storage.file_objects(model, labels, namespace), *claim_objects]
+    for name in start_order(services):
+        svc = services[name]
+        objects.append(workloads.workload(name, k8s[name], svc, storage.service_mounts(model, svc), labels=labels,
+                                          namespace=namespace, rwo_claims=rwo))
+    for name in sorted(services):
+        objects += network.services(name, k8s[name], services[name], aliases[name], labels, namespace)
+    objects += network.network_policies(model, k8s, labels, namespace)
+    return Translation(objects=objects, notices=notices)
+
+
+def _service_names(services: dict[str, dict[str, Any]], notices: list[Notice]) -> dict[str, str]:
+    """compose service -> Kubernetes name; a rename is reported, a collision refused."""
     names = NameTable("service", service_label)
     k8s: dict[str, str] = {}
     for name in sorted(services):
@@ -62,22 +86,15 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
             notices.append(Notice(path=f"services.{name}", action="approximated",
                                   reason=f"named {k8s[name]!r} in Kubernetes (names there are lowercase letters, "
                                          f"digits and '-'); other services reach it as {k8s[name]!r}"))
-    for name in sorted(services):
-        for i, vol in enumerate(services[name].get("volumes") or []):
-            if vol.get("type") == "volume" and not vol.get("source"):
-                notices.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
-                                      reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
-                                             "(Docker copies the image's files there) and lives as long as the pod"))
-    nets = NameTable("network")
-    for svc in services.values():
-        for net in network.service_networks(svc):
-            nets.add(net, f"networks.{net}")
+    return k8s
 
-    # Every Service name: the services' own first, then aliases (container_name, network aliases).
-    service_names = NameTable("service or alias", service_label)
+
+def _aliases(services: dict[str, dict[str, Any]], k8s: dict[str, str]) -> dict[str, list[str]]:
+    """compose service -> its other Service names (container_name, network aliases), none taken twice."""
+    taken = NameTable("service or alias", service_label)
     for name in sorted(services):
-        service_names.add(k8s[name], f"services.{name}")
-    aliases: dict[str, list[str]] = {}
+        taken.add(k8s[name], f"services.{name}")
+    out: dict[str, list[str]] = {}
     for name in sorted(services):
         svc = services[name]
         wanted = [svc["container_name"]] if svc.get("container_name") else []
@@ -85,27 +102,33 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
             wanted += (spec or {}).get("aliases") or []
         own: list[str] = []
         for alias in wanted:
-            alias_k8s = service_names.add(alias, f"services.{name}: alias {alias!r}") if alias != name else k8s[name]
+            alias_k8s = taken.add(alias, f"services.{name}: alias {alias!r}") if alias != name else k8s[name]
             if alias_k8s != k8s[name] and alias_k8s not in own:
                 if alias_k8s in k8s.values():
                     raise TranslateError(f"services.{name}: the alias {alias!r} is the name of another service",
                                          hint="Choose another container_name or alias.")
                 own.append(alias_k8s)
-        aliases[name] = own
+        out[name] = own
+    return out
 
-    counts = {name: workloads.replicas(svc) for name, svc in services.items()}
-    claim_objects = storage.claims(model, counts, labels, namespace)
-    rwo = {c["metadata"]["name"] for c in claim_objects if c["spec"]["accessModes"] == ["ReadWriteOnce"]}
-    objects: list[dict[str, Any]] = [*storage.file_objects(model, labels, namespace), *claim_objects]
-    for name in start_order(services):
-        svc = services[name]
-        mounts = storage.service_mounts(model, svc)
-        objects.append(workloads.workload(name, k8s[name], svc, mounts, labels=labels, namespace=namespace,
-                                          rwo_claims=rwo))
+
+def _approximations(services: dict[str, dict[str, Any]]) -> list[Notice]:
+    """What is translated but does not behave quite as in Docker: said, not hidden."""
+    out = []
     for name in sorted(services):
-        objects += network.services(name, k8s[name], services[name], aliases[name], labels, namespace)
-    objects += network.network_policies(model, k8s, labels, namespace)
-    return Translation(objects=objects, notices=notices)
+        for i, vol in enumerate(services[name].get("volumes") or []):
+            if vol.get("type") == "volume" and not vol.get("source"):
+                out.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
+                                  reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
+                                         "(Docker copies the image's files there) and lives as long as the pod"))
+        for dep, spec in (services[name].get("depends_on") or {}).items():
+            condition = (spec or {}).get("condition", "service_started")
+            if condition != "service_started" and dep in services:
+                out.append(Notice(path=f"services.{name}.depends_on.{dep}", action="approximated",
+                                  reason=f"{name} is applied after {dep}, but Kubernetes does not wait for "
+                                         f"{condition.removeprefix('service_').replace('_', ' ')}; the condition is "
+                                         "kept in the annotation spin.io/depends-on"))
+    return out
 
 
 def _without(model: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
@@ -114,6 +137,13 @@ def _without(model: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
     # Later list items first, so removing one does not shift the index of another still to remove.
     for place in sorted((f.place for f in findings), key=_removal_order, reverse=True):
         _drop(out, place)
+    # A secret or config left out is left out of the services that mount it too.
+    for what in ("secrets", "configs"):
+        defined = {name for name, spec in (out.get(what) or {}).items()
+                   if (spec or {}).get("external") or (spec or {}).get("content") is not None}
+        for svc in out["services"].values():
+            if svc.get(what):
+                svc[what] = [ref for ref in svc[what] if ref.get("source") in defined]
     return out
 
 

@@ -91,3 +91,17 @@ def test_file_sources_refuse_what_cannot_become_a_secret_without_printing_conten
 def test_an_unset_variable_for_a_secret_is_named():
     with pytest.raises(ComposeError, match="secrets.s: the environment variable TOKEN is not set"):
         inline_file_sources(_model(environment="TOKEN"), environ={})
+
+
+@pytest.mark.parametrize("compose, words", [
+    ("services:\n  web_1:\n    image: nginx\n  web-1:\n    image: nginx\n", ["web_1", "web-1"]),
+    ("services:\n  a:\n    image: nginx\n    depends_on: [b]\n  b:\n    image: nginx\n    depends_on: [a]\n", ["cycle"]),
+    ("services:\n  a:\n    image: nginx\n    expose: ['1-65535']\n", ["services.a.expose[0]"]),
+])
+def test_convert_refuses_what_would_break_the_cluster_with_a_message_not_a_traceback(tmp_path, compose, words):
+    f = _write(tmp_path, compose)
+    result = runner.invoke(app, ["-f", f, "-p", "demo", "convert"])
+    assert result.exit_code == 2
+    assert all(w in result.output for w in words), result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

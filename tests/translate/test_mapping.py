@@ -241,6 +241,8 @@ def test_objects_come_in_apply_order_and_dependencies_start_first():
     assert [o["metadata"]["name"] for o in objects(m, "Deployment")] == ["db", "api", "web"]
     web = one(m, "Deployment", "web")
     assert json.loads(web["metadata"]["annotations"]["spin.io/depends-on"]) == {"api": "service_healthy"}
+    # nothing in Kubernetes waits for "healthy": said, not hidden
+    assert [(n.path, n.action) for n in translate(m).notices] == [("services.web.depends_on.api", "approximated")]
 
 
 def test_names_are_made_dns_safe_and_the_change_is_reported():
@@ -338,3 +340,13 @@ def test_labels_of_volumes_networks_and_secrets_go_on_their_objects():
     assert pvc["metadata"]["labels"]["backup"] == "nightly" and pvc["metadata"]["annotations"] == {"note": "kept for 30 days"}
     assert one(m, "NetworkPolicy", "network-n")["metadata"]["labels"]["tier"] == "back"
     assert one(m, "Secret", "s")["metadata"]["labels"]["rotate"] == "yearly"
+
+
+def test_a_secret_left_out_is_left_out_of_the_services_that_mount_it():
+    m = model({"web": {"secrets": [{"source": "unread"}, {"source": "ok"}]}},
+              secrets={"unread": {"file": "/home/alice/pw.txt"}, "ok": {"content": "x"}})
+    t = translate(m, allow_unsupported=True)
+    assert [n.path for n in t.notices] == ["secrets.unread"]
+    assert [o["metadata"]["name"] for o in t.objects if o["kind"] == "Secret"] == ["ok"]
+    spec = next(o for o in t.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert [v["secret"]["secretName"] for v in spec["volumes"]] == ["ok"]
