@@ -106,6 +106,12 @@ def _security_context(svc: dict[str, Any]) -> dict[str, Any]:
                 sc[field] = {**sc[field], **value}
             else:
                 sc[field] = value
+    # Docker confines every unprivileged container with its default seccomp profile unless told
+    # otherwise; a kubelet does not, so say it. A numeric non-zero user is non-root by construction.
+    if not svc.get("privileged") and "seccompProfile" not in sc:
+        sc["seccompProfile"] = {"type": "RuntimeDefault"}
+    if user and user[0] != 0:
+        sc["runAsNonRoot"] = True
     return sc
 
 

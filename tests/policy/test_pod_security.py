@@ -343,11 +343,14 @@ def _security_opts(sc: dict, where: str, drops: set[str]) -> tuple[list[str], di
         elif key == "runAsNonRoot":
             if value is not True:
                 raise Inexpressible(f"{where}.runAsNonRoot: {value}")
-            drops.add("SECURE")
+            if not isinstance(sc.get("runAsUser"), int) or sc["runAsUser"] == 0:
+                drops.add("SECURE")  # the translator says runAsNonRoot only beside a non-zero user
         elif key == "seccompProfile":
             if value.get("type") == "Unconfined":
                 opts.append("seccomp:unconfined")
-            elif value.get("type") in ("RuntimeDefault", "Localhost"):
+            elif value.get("type") == "RuntimeDefault":
+                pass  # what the translator writes for every unprivileged service: Docker's default
+            elif value.get("type") == "Localhost":
                 drops.add("SECURE")
             else:
                 raise Inexpressible(f"{where}.seccompProfile: {value}")
@@ -418,6 +421,16 @@ def pod_to_compose(pod: dict, project: str) -> tuple[dict, set[str]]:
             if binds:
                 merged["volumes"] = binds
             services[c["name"].lower()] = merged
+    # What the translator adds that the fixture may lack: Docker's default seccomp profile on every unprivileged
+    # service, runAsNonRoot beside a non-zero numeric user. A fail fixture that fails for lacking exactly that
+    # cannot be written in compose.
+    pod_sc = spec.get("securityContext") or {}
+    contexts = [c.get("securityContext") or {} for f in ("initContainers", "containers") for c in spec.get(f) or []]
+    if "seccompProfile" not in pod_sc and not all("seccompProfile" in sc for sc in contexts):
+        drops.add("ADDED_SECCOMP")
+    if not any("runAsNonRoot" in sc for sc in [pod_sc, *contexts]) and any(
+            str(svc.get("user", "0")).isdigit() and svc.get("user", "0") != "0" for svc in services.values()):
+        drops.add("ADDED_NONROOT")
     return {"name": project, "services": services}, drops
 
 
@@ -437,7 +450,13 @@ def gateway_cases(level: str, verdict: str) -> list[tuple[Path, dict | None, str
         try:
             compose, drops = pod_to_compose(yaml.safe_load(path.read_text()), project)
             if verdict == "pass" and "SECURE" in drops:
-                raise Inexpressible("a secure setting compose cannot say (runAsNonRoot or a seccomp profile)")
+                raise Inexpressible("a secure setting compose cannot say (runAsNonRoot without a user, a Localhost "
+                                    "seccomp profile)")
+            if verdict == "fail" and check_of(path) == "seccompprofile_restricted" and "ADDED_SECCOMP" in drops:
+                raise Inexpressible("compose always runs Docker's default seccomp profile: a Pod without one has no "
+                                    "compose form")
+            if verdict == "fail" and check_of(path) == "runasnonroot" and "ADDED_NONROOT" in drops:
+                raise Inexpressible("a non-zero compose user is non-root by construction: the translator says so")
             out.append((path, compose, ""))
         except Inexpressible as exc:
             out.append((path, None, str(exc)))
@@ -501,34 +520,37 @@ def test_through_the_gateway_fail_fixtures_are_refused_and_pass_fixtures_deploye
 
 
 def test_what_compose_cannot_express_is_said_per_fixture():
-    """The gateway test's coverage, pinned: restricted pass Pods all need runAsNonRoot or a seccomp profile, which no
-    compose key sets, so under restricted only refusals go through the gateway."""
+    """The gateway test's coverage, pinned, with the reason for every fixture compose cannot write."""
     reasons = {f"{lvl}/{v}/{p.name}": why for lvl in LEVELS for v in ("fail", "pass")
                for p, c, why in gateway_cases(lvl, v) if c is None}
     assert all(why for why in reasons.values())
-    assert not [p for p, c, _ in gateway_cases("restricted", "pass") if c is not None]
+    # restricted pass Pods with a RuntimeDefault profile and a non-zero user are compose services now
+    assert [p for p, c, _ in gateway_cases("restricted", "pass") if c is not None]
     assert "baseline/fail/procmount0.yaml" in reasons and "baseline/fail/windowshostprocess0.yaml" in reasons
     assert "baseline/pass/base.yaml" not in reasons and "baseline/fail/sysctls0.yaml" not in reasons
+    assert "Docker's default seccomp profile" in reasons["restricted/fail/seccompprofile_restricted0.yaml"]
 
 
-def test_a_compose_service_written_for_restricted_misses_only_what_compose_cannot_say(gateways):
-    """Every restricted check compose can meet, it meets; runAsNonRoot and a seccomp profile have no compose key
-    (docs/pod-security.md, known gap), so under restricted the refusal names exactly those two, saying what to set."""
+def test_a_compose_service_written_for_restricted_is_admitted_under_restricted(gateways):
+    """A service with a non-zero user, every capability dropped and no-new-privileges meets the restricted standard:
+    the translator writes Docker's default seccomp profile and runAsNonRoot beside the numeric user."""
     service = {"image": "registry.k8s.io/pause", "command": ["/pause"], "user": "1001", "cap_drop": ["ALL"],
                "security_opt": ["no-new-privileges:true"]}
     compose = {"name": "careful", "services": {"web": service}}
-    client, headers, settings = gateways["restricted"]
-    r = client.put("/v1/projects/careful", json={"compose": compose}, headers=headers)
-    assert r.status_code == 403, r.text
-    violations = [v for d in r.json()["data"]["decisions"] for v in d["violations"]]
-    assert {v["rule"] for v in violations} == {"pss-run-as-non-root", "pss-seccomp-restricted"}
-    assert all("restricted Pod Security Standard" in v["message"] and "set securityContext." in v["message"]
-               for v in violations)
-    assert not (settings.manifests_dir / "careful").exists()
+    for level in ("restricted", "baseline"):
+        client, headers, settings = gateways[level]
+        r = client.put("/v1/projects/careful", json={"compose": compose}, headers=headers)
+        assert r.status_code == 200, r.text
+        written = [yaml.safe_load(p.read_text()) for p in (settings.manifests_dir / "careful").rglob("*.yaml")]
+        sc = next(o for o in written if o.get("kind") == "Deployment")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"] and sc["runAsUser"] == 1001
+        assert sc["runAsNonRoot"] is True and sc["seccompProfile"] == {"type": "RuntimeDefault"}
 
-    client, headers, settings = gateways["baseline"]
-    r = client.put("/v1/projects/careful", json={"compose": compose}, headers=headers)
-    assert r.status_code == 200, r.text
-    written = [yaml.safe_load(p.read_text()) for p in (settings.manifests_dir / "careful").rglob("*.yaml")]
-    sc = next(o for o in written if o.get("kind") == "Deployment")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
-    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"] and sc["runAsUser"] == 1001
+    # as root, the same service is refused under restricted, naming the rule and what to set
+    root = {"name": "careless", "services": {"web": {**service, "user": "0"}}}
+    client, headers, settings = gateways["restricted"]
+    r = client.put("/v1/projects/careless", json={"compose": root}, headers=headers)
+    assert r.status_code == 403, r.text
+    rules = {v["rule"] for d in r.json()["data"]["decisions"] for v in d["violations"]}
+    assert "pss-run-as-non-root" in rules and "pss-seccomp-restricted" not in rules
+    assert not (settings.manifests_dir / "careless").exists()

@@ -28,14 +28,15 @@ CASES = [
     ("environment", {}, lambda: c({"environment": {"A": "1", "B": None, "C": "x$$y"}})["env"],
      [{"name": "A", "value": "1"}, {"name": "C", "value": "x$y"}]),
     ("working_dir", {}, lambda: c({"working_dir": "/srv"})["workingDir"], "/srv"),
-    ("user uid:gid", {}, lambda: c({"user": "1000:100"})["securityContext"], {"runAsUser": 1000, "runAsGroup": 100}),
-    ("user uid", {}, lambda: c({"user": "1000"})["securityContext"], {"runAsUser": 1000}),
+    ("user uid:gid", {}, lambda: c({"user": "1000:100"})["securityContext"], {"runAsUser": 1000, "runAsGroup": 100, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}),
+    ("user uid", {}, lambda: c({"user": "1000"})["securityContext"], {"runAsUser": 1000, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}),
     ("privileged", {}, lambda: c({"privileged": True})["securityContext"], {"privileged": True}),
-    ("read_only", {}, lambda: c({"read_only": True})["securityContext"], {"readOnlyRootFilesystem": True}),
+    ("user root, Docker's default seccomp", {}, lambda: c({"user": "0"})["securityContext"], {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}),
+    ("read_only", {}, lambda: c({"read_only": True})["securityContext"], {"readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}),
     ("cap_add/cap_drop", {}, lambda: c({"cap_add": ["CAP_NET_ADMIN"], "cap_drop": ["ALL"]})["securityContext"],
-     {"capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}}),
+     {"capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}),
     ("security_opt no-new-privileges", {}, lambda: c({"security_opt": ["no-new-privileges:true"]})["securityContext"],
-     {"allowPrivilegeEscalation": False}),
+     {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}),
     ("security_opt seccomp/apparmor/label", {},
      lambda: c({"security_opt": ["seccomp:unconfined", "apparmor=myprof", "label=type:spc_t", "label=level:s0:c1"]})["securityContext"],
      {"seccompProfile": {"type": "Unconfined"}, "appArmorProfile": {"type": "Localhost", "localhostProfile": "myprof"},
@@ -269,7 +270,7 @@ def test_allow_unsupported_leaves_out_only_what_cannot_be_translated_and_says_so
     assert sorted(n.path for n in t.notices) == ["services.web.init", "services.web.security_opt[1]", "services.web.ulimits"]
     assert all(n.action == "ignored" for n in t.notices)
     sc = next(o for o in t.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
-    assert sc == {"runAsUser": 1000, "allowPrivilegeEscalation": False}
+    assert sc == {"runAsUser": 1000, "allowPrivilegeEscalation": False, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def test_build_without_image_is_refused_even_with_allow_unsupported():
