@@ -325,10 +325,12 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
                                      scopes=scope.model_dump())
         record = TokenRecord(id=claims.token_id, name=body.name, created_by=who.identity.name,
                              created_at=int(time.time()), expires_at=claims.expires_at, scope=scope)
-        registry.add(record)
+        # On the record before it exists: a token whose creation could not be audited is never registered.
+        # (Revocation goes the other way: revoked first, so an audit failure cannot keep a token alive.)
         gateway.audit.write({"type": "token", "operation": "create", "token_id": record.id, "name": body.name,
                              "user": {"name": who.identity.name, "uid": who.identity.uid},
                              "scope": scope.model_dump(), "expires_at": record.expires_at})
+        registry.add(record)
         return ServiceTokenResponse(token=token, record=record)
 
     @app.get("/v1/tokens", response_model=list[TokenRecord], responses={k: ERRORS[k] for k in (401, 403)},

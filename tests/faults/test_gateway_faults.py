@@ -79,3 +79,22 @@ def test_a_backend_failing_part_way_answers_502_says_it_rolled_back_and_up_again
         again = client.put("/v1/projects/demo", json={"compose": COMPOSE}, headers=auth)
     assert first.status_code == 200 and first.json()["status"] == "created"
     assert again.status_code == 200 and again.json()["status"] == "unchanged"
+
+
+def test_a_service_token_whose_creation_cannot_be_audited_is_never_registered(tmp_path, small_fs, allow_all_dir):
+    settings = Settings(backend="manifests", manifests_dir=tmp_path / "manifests",
+                        users=os.path.join(ROOT, "examples/users.yaml"), policy_dir=allow_all_dir,
+                        audit_log=small_fs / "audit.log", state_dir=tmp_path / "state", policy_poll_seconds=0)
+    app = build_app(settings)
+    token, _ = app.state.signer.issue("carol")  # an admin
+    admin = {"authorization": f"Bearer {token}"}
+    request = {"name": "prologue", "projects": ["astro"], "operations": ["up", "down"], "ttl_seconds": 3600}
+    with TestClient(app) as client:
+        fill(small_fs)
+        r = client.post("/v1/tokens", json=request, headers=admin)
+        assert r.status_code == 503 and "token" not in r.json()
+        os.remove(small_fs / "filler")
+        listed = client.get("/v1/tokens", headers=admin)
+        assert listed.status_code == 200 and listed.json() == []
+        assert client.post("/v1/tokens", json=request, headers=admin).status_code == 201
+        assert [t["name"] for t in client.get("/v1/tokens", headers=admin).json()] == ["prologue"]
