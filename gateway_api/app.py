@@ -24,7 +24,7 @@ from interceptor.errors import AuthError, Forbidden, NotFound, SpinError
 from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from gateway_api.auth.tokens import TokenSigner
 from gateway_api.gateway import Caller, Gateway
-from gateway_api.policy_eval import PolicyEvalRequest, evaluate as evaluate_policy
+from gateway_api.policy_eval import PolicyEvalRequest, PolicyEvalResponse, evaluate as evaluate_policy
 from gateway_api.schemas import (
     AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
     PolicyInfo, ProjectList, ServiceTokenRequest, ServiceTokenResponse, StatusResponse, TokenResponse, WhoAmI,
@@ -259,9 +259,10 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         return PolicyInfo(revision=gateway.policy.revision, engine=gateway.policy.engine.name,
                           policy_dir=str(gateway.policy.policy_dir), last_reload_error=gateway.policy.last_reload_error)
 
-    @app.post("/v1/policy/eval", responses={k: ERRORS[k] for k in (401, 403, 422, 503)}, tags=["policy"],
+    @app.post("/v1/policy/eval", response_model=PolicyEvalResponse,
+              responses={k: ERRORS[k] for k in (401, 403, 404, 422, 503)}, tags=["policy"],
               summary="Decide Kubernetes objects with the live policy (dry run, audited; admins may name another user)")
-    def policy_eval(who: CheckAuth, body: PolicyEvalRequest) -> dict[str, Any]:
+    def policy_eval(who: CheckAuth, body: PolicyEvalRequest) -> PolicyEvalResponse:
         return evaluate_policy(gateway, who, body)
 
     @app.post("/v1/policy/reload", response_model=PolicyInfo, responses={k: ERRORS[k] for k in (401, 403, 500)},

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interceptor.errors import Forbidden, UsageError
 from interceptor.intercept import RequestContext, intercept
-from interceptor.types import Call, Plan
+from interceptor.types import Call, Decision, Plan, Violation
 from gateway_api import access
 from gateway_api.gateway import Caller, Gateway
 from policy.evaluate import namespace_of, summarise
@@ -29,7 +29,20 @@ class PolicyEvalRequest(BaseModel):
                            description="Namespace of objects that name none (and of the project context)")
 
 
-def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> dict[str, Any]:
+class PolicyEvalResponse(BaseModel):
+    """What `spin policy eval --json` prints, decided by the live gateway."""
+
+    allowed: bool
+    violations: list[Violation]
+    patches: list[dict[str, Any]]
+    warnings: list[str]
+    revision: str
+    decisions: list[Decision]
+    request_id: str
+    objects: list[dict[str, Any]] = Field(description="The objects as patched by the policy")
+
+
+def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> PolicyEvalResponse:
     identity = caller.identity
     if body.as_user and body.as_user != identity.name:
         if not identity.admin or caller.token_kind != "user":
@@ -47,5 +60,4 @@ def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> dict[
                          token_id=caller.token_id, token_kind=caller.token_kind,
                          on_behalf_of=identity.name if identity is not caller.identity else None)
     outcome = intercept(plan, identity, gateway.policy, gateway.audit, None, ctx, dry_run=True)
-    return {**summarise(outcome.decisions), "request_id": ctx.request_id,
-            "objects": outcome.objects}
+    return PolicyEvalResponse(**summarise(outcome.decisions), request_id=ctx.request_id, objects=outcome.objects)
