@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
+from benchmarks.server import wait_healthy  # noqa: E402
 from benchmarks.stats import summary_ms  # noqa: E402
 from tests.ldap.slapd import BIND_DN, BIND_PASSWORD, Slapd, demo_password, free_port  # noqa: E402
 
@@ -130,16 +131,7 @@ def main() -> None:
                  "--audit-log", str(folder / "audit.log"), "--state-dir", str(folder / "state")],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(f"gateway did not start: {(folder / 'gateway.log').read_text()[-2000:]}")
-                    time.sleep(0.2)
+                wait_healthy(url, proc, folder / "gateway.log", 60)
                 with httpx.Client(base_url=url, timeout=30) as http:
                     http_login = _timed(lambda i: http.post("/v1/login", json={
                         "username": USERS[i % 4], "password": demo_password(USERS[i % 4])}).raise_for_status(),

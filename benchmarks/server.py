@@ -35,6 +35,20 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float) -> None:
+    """Until the gateway at url answers /healthz; RuntimeError with its log's tail if it dies or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gateway did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
 def rss_mb(pid: int) -> dict[int, float]:
     """VmRSS of a process and of its children (uvicorn workers), in MB."""
     out = {}
@@ -67,16 +81,7 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0,
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + startup_timeout
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gateway did not start: {(state / 'gateway.log').read_text()[-2000:]}")
-                time.sleep(0.2)
+            wait_healthy(url, proc, state / "gateway.log", startup_timeout)
             # A job prologue calls as the facility system: a service token acting for the job's user.
             r = httpx.post(url + "/v1/tokens", headers={"Authorization": f"Bearer {tokens['carol']}"}, timeout=30,
                            json={"name": "bench-facility", "users": ["alice"], "operations": ["check", "up"],
