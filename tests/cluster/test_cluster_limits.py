@@ -47,6 +47,10 @@ def test_a_used_up_quota_is_the_reason_wait_gives(kube, backend, projects, tmp_p
     backend.apply(ref, calls[:1])  # the namespace alone
     kube.admin().request("POST", f"/api/v1/namespaces/{ref.namespace}/resourcequotas", what="quota", body={
         "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+    # Quota admission holds only once the quota controller has counted the namespace (status.hard set);
+    # before that a pod can slip through and wait for a node instead (seen in CI).
+    assert eventually(lambda: (kube.admin().get(f"/api/v1/namespaces/{ref.namespace}/resourcequotas/no-pods",
+                                                what="quota") or {}).get("status", {}).get("hard"), timeout=30)
     backend.apply(ref, calls)
     with pytest.raises(WaitTimeout) as info:
         backend.wait(ref, timeout=8)
