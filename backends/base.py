@@ -8,8 +8,9 @@ Native errors are wrapped at the backend's edge into ForwardError subclasses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 

@@ -8,7 +8,8 @@ the translator turns it into the single `$` the container sees.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from spin_gateway.vocabulary.errors import ComposeError
 

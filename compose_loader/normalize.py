@@ -10,8 +10,9 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from spin_gateway.compose_loader.scalars import as_text, go_duration, parse_duration
 from spin_gateway.vocabulary.errors import ComposeError

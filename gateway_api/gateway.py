@@ -14,13 +14,13 @@ from typing import Any
 
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
-from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
-from spin_gateway.vocabulary.types import Identity
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from spin_gateway.vocabulary.types import Identity
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 from spin_gateway.translate import units
+from spin_gateway.translate.key_table import parse_security_opt, parse_user, split_host
 from spin_gateway.translate.names import split_labels
 from spin_gateway.translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
 from spin_gateway.translate.storage import Mounts
-from spin_gateway.translate.key_table import parse_security_opt, parse_user, split_host
 from spin_gateway.translate.text import for_expansion, literal
 
 DEPENDS_ANNOTATION = "spin.io/depends-on"
