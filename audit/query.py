@@ -18,9 +18,10 @@ class Viewer:
 
     name: str
     projects: frozenset[str] = frozenset()
+    own: bool = True  # False for a service token scoped to projects: only those projects' records
 
     def may_read(self, record: dict[str, Any]) -> bool:
-        return ((record.get("user") or {}).get("name") == self.name
+        return ((self.own and (record.get("user") or {}).get("name") == self.name)
                 or (record.get("facility_project") or None) in self.projects)
 
 

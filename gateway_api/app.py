@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spin_gateway.audit.query import AuditFilter, Viewer, query
+from spin_gateway.gateway_api.auth.names import name_error
+from spin_gateway.gateway_api.auth.service_caller import service_caller
 from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
@@ -43,6 +45,7 @@ from spin_gateway.gateway_api.schemas import (
 )
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound, SpinError
+from spin_gateway.vocabulary.text import printable
 
 PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -146,23 +149,9 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
                 raise AuthError(f"the token's user {claims.subject!r} is no longer known to the facility",
                                 hint="Run `spin login` again, or ask the facility about your account.") from None
             return Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
-        # A facility system acts for one user per request, within its token's scope.
-        record = registry.check_active(claims.token_id)
-        act_as = request.headers.get("x-spin-user", "").strip()
-        if not act_as:
-            raise AuthError("a service token must name the user it acts for in the X-Spin-User header",
-                            hint="Send X-Spin-User: <the job's user>.")
-        try:
-            identity = gateway.identity.lookup(act_as)
-        except NotFound:
-            raise AuthError(f"X-Spin-User names no user the facility knows ({act_as[:64]!r})",
-                            hint="Send the job's user name as the batch system knows it.") from None
-        caller = Caller(identity=identity, token_id=claims.token_id, token_kind="service", source=source)
-        reason = record.scope.permits(identity.name, identity.projects, operation)
-        if reason:
-            gateway.deny_access(caller, operation, request.url.path, Forbidden(reason,
-                                hint="Ask an administrator for a token with the scope you need."))
-        return caller
+        # A facility system acts for one user per request, within its token's scope (users and resources).
+        return service_caller(gateway, registry, claims, request.headers.get("x-spin-user", ""), operation, source,
+                              request.url.path)
 
     def needs(operation: str):
         def dependency(request: Request) -> Caller:
@@ -193,8 +182,9 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     def readyz():
         checks = {"policy": gateway.policy.revision, "backend": gateway.backend.name,
                   "identity": gateway.identity.name}
-        if gateway.policy.last_reload_error:
+        if gateway.policy.last_reload_error:  # still serving the live revision: ready, but the change is not
             checks["policy_reload"] = gateway.policy.last_reload_error
+            checks["policy_refused_candidate"] = gateway.policy.refused_candidate or "(unreadable)"
         return Health(status="ready", checks=checks)
 
     @app.post("/v1/login", response_model=TokenResponse, responses={401: ERRORS[401], 503: ERRORS[503]}, tags=["auth"])
@@ -202,9 +192,12 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         # Logins are audited, refused ones too (guessing shows in the log); the password never is.
         source = request.client.host if request.client else None
         try:
+            refused = name_error(body.username, "user name")
+            if refused:
+                raise refused
             identity = gateway.identity.authenticate(body.username, body.password)
         except AuthError as exc:
-            gateway.audit.write({"type": "login", "user": {"name": body.username}, "source": source,
+            gateway.audit.write({"type": "login", "user": {"name": printable(body.username)}, "source": source,
                                  "decision": "deny", "violations": [{"rule": "login", "message": exc.message}]})
             raise
         token, claims = signer.issue(identity.name, ttl=settings.token_ttl)
@@ -270,7 +263,8 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     @app.get("/v1/policy", response_model=PolicyInfo, responses={401: ERRORS[401]}, tags=["policy"])
     def policy_info(who: Auth) -> PolicyInfo:
         return PolicyInfo(revision=gateway.policy.revision, engine=gateway.policy.engine.name,
-                          policy_dir=str(gateway.policy.policy_dir), last_reload_error=gateway.policy.last_reload_error)
+                          policy_dir=str(gateway.policy.policy_dir), last_reload_error=gateway.policy.last_reload_error,
+                          refused_candidate=gateway.policy.refused_candidate)
 
     @app.post("/v1/policy/eval", response_model=PolicyEvalResponse,
               responses={k: ERRORS[k] for k in (401, 403, 404, 422, 503)}, tags=["policy"],
@@ -293,7 +287,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
-              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login)$"),
+              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login|reload)$"),
               limit: int = Query(100, ge=1, le=10000), stream: bool = False,
               cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
                                          description="next_cursor of a page: the records older than that page")):
@@ -307,7 +301,8 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
                     f"only administrators read the audit records of users outside your facility projects; "
                     f"you ({who.identity.name}) read your own and those of {', '.join(sorted(mine)) or 'your projects'}",
                     hint="Leave out ?user=, or ask an administrator."))
-            viewer = Viewer(who.identity.name, mine)
+            # A service token scoped to projects reads only those projects' records, not all its user's.
+            viewer = Viewer(who.identity.name, mine, own=who.scope is None or not who.scope.projects)
         flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
                           viewer=viewer)
         records = query(settings.audit_log, flt)
@@ -334,7 +329,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
               summary="Administrators: create a scoped, expiring service token for a facility system")
     def create_token(who: Auth, body: ServiceTokenRequest) -> ServiceTokenResponse:
         require_admin(who, "create service tokens")
-        scope = TokenScope(users=body.users, projects=body.projects, operations=body.operations)
+        scope = TokenScope(users=body.users, projects=body.projects, operations=body.operations, powers=body.powers)
         token, claims = signer.issue(f"service:{body.name}", kind="service", ttl=body.ttl_seconds,
                                      scopes=scope.model_dump())
         record = TokenRecord(id=claims.token_id, name=body.name, created_by=who.identity.name,

@@ -15,6 +15,7 @@ from typing import Any
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.gateway_api import access, planning
+from spin_gateway.gateway_api.auth.service_tokens import TokenScope
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
@@ -29,6 +30,11 @@ class Caller:
     token_id: str
     token_kind: str = "user"
     source: str | None = None
+    #: A service token's scope (None for a user's own token): it limits resources, not only whom it acts for.
+    scope: TokenScope | None = None
+
+    def covers(self, facility_project: str | None) -> bool:
+        return self.scope is None or self.scope.covers(facility_project or "")
 
 
 def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str],
@@ -82,7 +88,20 @@ class Gateway:
             access.require_access(caller.identity, info)
         except Forbidden as exc:
             self.deny_access(caller, operation, project, exc)
+        if info is not None:
+            self.require_scope(caller, operation, project, info.facility_project)
         return info
+
+    def require_scope(self, caller: Caller, operation: str, project: str, facility_project: str | None) -> None:
+        """A service token scoped to facility projects reaches only compose projects filed under them,
+        whatever else the user it acts for may reach (audited refusal otherwise)."""
+        if caller.covers(facility_project):
+            return
+        reach = ", ".join(caller.scope.projects) if caller.scope else ""
+        self.deny_access(caller, operation, project, Forbidden(
+            f"project {project!r} is filed under facility project {facility_project or '(none)'!r}; this service "
+            f"token reaches only projects of {reach}",
+            hint="Use a token scoped to that facility project."))
 
     def _acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
         if not as_user or as_user == caller.identity.name:
@@ -115,6 +134,7 @@ class Gateway:
         except Forbidden as exc:  # every refusal is audited, this one too
             self.deny_access(caller, operation, project, exc)
         ref = ProjectRef(project, namespace, identity.name, fproject)
+        self.require_scope(caller, operation, project, fproject)
         with self._project_lock(namespace):
             info = self._authorise(caller, operation, project, ref)
             if info is not None and info.facility_project:
@@ -182,7 +202,8 @@ class Gateway:
                                       service, tail, since))
 
     def list_projects(self, caller: Caller, limit: int = 100, cursor: str | None = None) -> ProjectList:
-        visible = [p for p in self.backend.list_projects() if access.may_act_on(caller.identity, p)]
+        visible = [p for p in self.backend.list_projects()
+                   if access.may_act_on(caller.identity, p) and caller.covers(p.facility_project)]
         if cursor:
             visible = [p for p in visible if p.project > cursor]
         page = visible[:limit]

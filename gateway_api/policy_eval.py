@@ -53,8 +53,9 @@ def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> Polic
         if not isinstance(obj.get("kind"), str) or not obj["kind"]:
             raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
     namespace = namespace_of(body.objects, body.namespace)
-    plan = Plan(project=namespace, namespace=namespace, owner=identity.name,
-                facility_project=access.facility_project_for(identity, body.facility_project),
+    fproject = access.facility_project_for(identity, body.facility_project)
+    gateway.require_scope(caller, "policy-eval", namespace, fproject)
+    plan = Plan(project=namespace, namespace=namespace, owner=identity.name, facility_project=fproject,
                 calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])
     ctx = RequestContext(request_id=uuid.uuid4().hex, operation="check", source=caller.source,
                          token_id=caller.token_id, token_kind=caller.token_kind,

@@ -101,6 +101,11 @@ class ServiceTokenRequest(BaseModel):
     users: list[str] = Field(default_factory=list, max_length=1000)
     projects: list[str] = Field(default_factory=list, max_length=1000)
     operations: list[Literal["up", "down", "check", "read"]] = Field(default_factory=lambda: ["up", "down", "check", "read"])
+    powers: list[Literal["admin"]] = Field(
+        default_factory=list, max_length=1,
+        description="Named powers beyond the acting user's own. Default none: acting for an administrator is acting "
+                    "as a plain member of the scope's projects; `admin` keeps that administrator's powers (any "
+                    "project, everyone's audit records), never token creation or policy reload")
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
 
     @model_validator(mode="after")
@@ -131,7 +136,9 @@ class PolicyInfo(BaseModel):
     revision: str
     engine: str
     policy_dir: str
-    last_reload_error: str | None = None
+    last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
+                                                                       "(the live revision keeps deciding)")
+    refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
 
 
 class AuditPage(BaseModel):

@@ -51,5 +51,6 @@ def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
     # A key apart from the token key: audit verification must not need the power to mint tokens.
     audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
                      key=load_or_create_key(settings.state_dir / "audit.key"))
+    policy.on_reload = audit.write  # every reload, done or refused, is on the record
     gateway = Gateway(policy=policy, audit=audit, backend=make_backend(settings), identity=make_identity(settings))
     return gateway, TokenSigner(load_or_create_key(settings.signing_key))

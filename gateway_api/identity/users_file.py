@@ -103,6 +103,10 @@ class UsersFileProvider:
                 self._mtime = mtime
             return self._data
 
+    @property
+    def admin_group(self) -> str:
+        return self._load().admin_group
+
     def _identity(self, data: UsersFile, name: str, entry: UserEntry) -> Identity:
         names = {g.name for g in entry.groups}
         return Identity(name=name, uid=entry.uid, gid=entry.gid, groups=entry.groups,
