@@ -414,6 +414,22 @@ def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
             o.render.line(f"    {sample['expect']:<7} {sample['file']}" + (f"  (as {sample['as']})" if sample["as"] else ""))
 
 
+@policy_app.command("status")
+@handles_errors
+def policy_status(ctx: typer.Context, json_output: bool = JsonOpt):
+    """The gateway's live policy revision, and the last candidate it refused (exit 1 while one is refused)."""
+    o = _merge(ctx, None, None, None, None, json_output)
+    info = _client(o).request("GET", "/v1/policy")
+    if o.as_json:
+        o.render.json(info)
+    else:
+        o.render.line(f"revision {info['revision']} serving ({info['engine']}, {info['policy_dir']})")
+        if info.get("last_reload_error"):
+            o.render.line(f"refused candidate {info.get('refused_candidate') or '(unreadable)'}: {info['last_reload_error']}")
+    if info.get("last_reload_error"):
+        raise typer.Exit(1)
+
+
 # -- security staff: audit ---------------------------------------------------------------------
 
 @audit_app.callback()
@@ -446,13 +462,7 @@ def audit(ctx: typer.Context, user: str | None = typer.Option(None, "--user"),
         items = _client(o).request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})["items"]
     if o.as_json:
         return o.render.json(items)
-    for r in items:
-        what = f"{(r.get('object') or {}).get('kind', '')}/{(r.get('object') or {}).get('name', '')}"
-        verdict = r.get("decision") or r.get("backend_result", "")
-        rules = ",".join(v["rule"] for v in r.get("violations") or [])
-        o.render.line(f"{r['time']}  {r.get('type', ''):<8} {(r.get('user') or {}).get('name', ''):<10} "
-                      f"{r.get('project', '') or '':<16} {r.get('operation', ''):<5} {what:<32} {verdict}"
-                      + (f" [{rules}]" if rules else ""))
+    o.render.audit_records(items)
 
 
 @audit_app.command("verify")

@@ -1,4 +1,9 @@
-"""All CLI output goes through here: human text or, with --json, the API's own JSON."""
+"""All CLI output goes through here: human text or, with --json, the API's own JSON.
+
+Human text shows control characters as visible escapes (vocabulary/text.py): audit
+records, log lines, project and service names, error messages all carry text
+someone else chose, and a terminal must not obey it. JSON escapes them itself.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spin_gateway.vocabulary.errors import SpinError
+from spin_gateway.vocabulary.text import printable
 
 
 class Renderer:
@@ -18,7 +24,8 @@ class Renderer:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
     def line(self, text: str = "") -> None:
-        sys.stdout.write(text + "\n")
+        # One call, one line: a CR or LF inside a field must not start a line that looks like a record.
+        sys.stdout.write(printable(text, keep_tabs=True) + "\n")
 
     def error(self, exc: SpinError) -> None:
         if self.as_json:
@@ -26,22 +33,24 @@ class Renderer:
                                                    **({"data": exc.details} if exc.details else {})}},
                                         indent=2, default=str) + "\n")
             return
-        sys.stderr.write(f"error: {exc.message}\n")
+        say = printable
+        sys.stderr.write(f"error: {say(exc.message)}\n")
         decisions = (exc.details or {}).get("decisions") if isinstance(exc.details, dict) else None
         if decisions:
             for d in decisions:
                 for v in d.get("violations", []):
                     where = f" at {v['path']}" if v.get("path") else ""
-                    sys.stderr.write(f"  denied  {d['kind']}/{d['name']}  [{v['rule']}] {v['message']}{where}\n")
+                    sys.stderr.write(say(f"  denied  {d['kind']}/{d['name']}  [{v['rule']}] {v['message']}{where}") + "\n")
         if exc.hint:
-            sys.stderr.write(f"hint: {exc.hint}\n")
+            sys.stderr.write(f"hint: {say(exc.hint)}\n")
 
     def table(self, headers: list[str], rows: Iterable[list[Any]]) -> None:
-        rows = [[str(c) for c in r] for r in rows]
+        # Escaped before the widths are measured, so the columns line up as shown.
+        rows = [[printable(c) for c in r] for r in rows]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         for r in rows:
-            self.line("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            self.line("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
 
     def plan(self, result: dict[str, Any], *, verbose: bool = False) -> None:
         if self.as_json:
@@ -73,3 +82,22 @@ class Renderer:
         self.table(["SERVICE", "READY", "STATE", "PORTS", "RESTARTS"],
                    [[s["service"], f"{s['ready']}/{s['desired']}", s["state"], ",".join(s["ports"]), s["restarts"]]
                     for s in services])
+
+    def audit_records(self, records: Iterable[dict[str, Any]]) -> None:
+        """`spin audit`: one line per record, every field escaped on its own (tabs too), whatever the record holds."""
+        def field(value: Any) -> str:
+            return printable("" if value is None else value)
+
+        def member(value: Any, key: str) -> Any:
+            return value.get(key, "") if isinstance(value, dict) else ""
+
+        for r in records:
+            if not isinstance(r, dict):
+                continue
+            obj = r.get("object")
+            what = f"{field(member(obj, 'kind'))}/{field(member(obj, 'name'))}"
+            verdict = field(r.get("decision") or r.get("backend_result", ""))
+            rules = ",".join(field(member(v, "rule")) for v in r.get("violations") or [] if isinstance(v, dict))
+            self.line(f"{field(r.get('time', ''))}  {field(r.get('type', '')):<8} {field(member(r.get('user'), 'name')):<10} "
+                      f"{field(r.get('project', '')):<16} {field(r.get('operation', '')):<5} {what:<32} {verdict}"
+                      + (f" [{rules}]" if rules else ""))
