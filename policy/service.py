@@ -1,9 +1,13 @@
 """The policy service the interceptor calls: one decision per input, hot reload, fail closed.
 
 Holds the current engine and swaps in a new one when the rego/ folder or the
-site data changes (the new one is built and compiled first; a broken change
-keeps the old engine and reports the error). Any failure to decide, including
-a timeout, becomes a denial with rule id `policy-error`.
+site data changes. A reload is a transaction: the candidate is read as one
+snapshot of the folder (policy/bundle.py), compiled, checked against the
+library's structure and its own Rego tests (policy/candidate.py), and only then
+replaces the live engine in one step. A refused candidate leaves the live
+revision deciding and is reported (last_reload_error, /readyz, `spin policy
+status`); both outcomes are audited (type `reload`). Any failure to decide,
+including a timeout, becomes a denial with rule id `policy-error`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from spin_gateway.policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.policy.candidate import Structure, structure
+from spin_gateway.policy.candidate import check as check_candidate
 from spin_gateway.policy.engine import Engine
-from spin_gateway.vocabulary.errors import PolicyError, SpinError
+from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError, SpinError
 from spin_gateway.vocabulary.types import Decision, Violation
 
 EngineFactory = Callable[[PolicyBundle], Engine]
@@ -67,6 +73,13 @@ class PolicyService:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=getattr(self._engine, "concurrency", 4),
                                                            thread_name_prefix="policy")
         self.last_reload_error: str | None = None
+        #: The candidate revision last refused (None when unknown: the folder could not even be read).
+        self.refused_candidate: str | None = None
+        #: Where reload records go (the gateway's audit log's write); None writes none.
+        self.on_reload: Callable[[dict[str, Any]], None] | None = None
+        self._reload_lock = threading.Lock()  # the watcher and POST /v1/policy/reload, one at a time
+        self._live_structure: Structure | None = None
+        self._refused: tuple[str | None, str] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -76,27 +89,81 @@ class PolicyService:
     def revision(self) -> str:
         return self._engine.bundle.revision
 
-    def reload(self) -> bool:
-        """Rebuild when the folder changed. True if a new revision is now active."""
-        bundle = load_bundle(self.policy_dir, self.site_data)
-        if bundle.revision == self.revision:
-            return False
-        fresh = self._factory(bundle)  # raises PolicyLoadError: the old engine stays
-        with self._lock:
-            old, self._engine = self._engine, fresh
-        old.close()
-        return True
+    def reload(self, trigger: str = "request") -> bool:
+        """Rebuild when the folder changed. True if a new revision is now active; PolicyLoadError if refused."""
+        with self._reload_lock:
+            candidate: str | None = None
+            try:
+                bundle = load_bundle(self.policy_dir, self.site_data)
+                candidate = bundle.revision
+                if candidate == self.revision:
+                    self._clear_refusal()
+                    return False
+                if self._refused is not None and self._refused[0] == candidate:
+                    raise PolicyLoadError(self._refused[1])  # decided already: the folder has not changed since
+                live = self._live()
+                checked = check_candidate(bundle, live)
+                retired = sorted(set(live.outputs) - set(checked.outputs)) if live else []
+                fresh = self._factory(bundle)  # compiles; raises PolicyLoadError
+                try:
+                    # On the record before it serves: a revision whose reload cannot be audited never decides.
+                    self._record({"decision": "allow", "trigger": trigger,
+                                  "policy": {"old": self.revision, "new": candidate,
+                                             **({"retired_rules": retired} if retired else {})}})
+                except BaseException:
+                    fresh.close()
+                    raise
+                with self._lock:
+                    old, self._engine = self._engine, fresh
+                old.close()
+                self._live_structure = checked
+                self._clear_refusal()
+                return True
+            except PolicyLoadError as exc:
+                self._refuse(candidate, exc.message, trigger)
+                raise
+
+    def _live(self) -> Structure | None:
+        if self._live_structure is None or self._live_structure.revision != self.revision:
+            try:
+                self._live_structure = structure(self._engine.bundle)
+            except PolicyLoadError as exc:  # the live library itself cannot be probed: check the candidate alone
+                log.warning("the live policy revision %s cannot be probed: %s", self.revision, exc.message)
+                return None
+        return self._live_structure
+
+    def _clear_refusal(self) -> None:
+        self.last_reload_error = None
+        self.refused_candidate = None
+        self._refused = None
+
+    def _refuse(self, candidate: str | None, reason: str, trigger: str) -> None:
+        """Reported once per candidate and reason: the watcher asks again every few seconds."""
+        if self._refused != (candidate, reason):
+            log.error("policy change refused, revision %s keeps serving: %s", self.revision, reason)
+            try:
+                self._record({"decision": "deny", "trigger": trigger,
+                              "policy": {"live": self.revision, "candidate": candidate},
+                              "violations": [{"rule": "policy-reload", "message": reason}]})
+            except SpinError as exc:  # the refusal stands either way; the log line above says why
+                log.error("the refused reload could not be audited: %s", exc.message)
+        self._refused = (candidate, reason)
+        self.last_reload_error = reason
+        self.refused_candidate = candidate
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if self.on_reload is not None:
+            self.on_reload({"type": "reload", "operation": "policy-reload", **record})
 
     def try_reload(self) -> None:
-        """The watcher's call: never raises; a broken change is logged once and the old revision keeps serving."""
+        """The watcher's call: never raises; a refused change is logged and audited once, the old revision serves."""
         try:
-            if self.reload():
+            if self.reload(trigger="watcher"):
                 log.info("policy reloaded: revision %s now serving", self.revision)
-            self.last_reload_error = None
-        except SpinError as exc:
-            if exc.message != self.last_reload_error:
-                log.error("policy change refused, revision %s keeps serving: %s", self.revision, exc.message)
-            self.last_reload_error = exc.message
+        except PolicyLoadError:
+            pass  # reported by reload(): last_reload_error, the log, the audit record
+        except SpinError as exc:  # e.g. the audit log refused the record: the live revision stays
+            log.error("policy reload failed, revision %s keeps serving: %s", self.revision, exc.message)
 
     def evaluate(self, policy_input: dict[str, Any]) -> dict[str, Any]:
         engine = self._engine

@@ -28,8 +28,17 @@ def test_reload_picks_up_a_changed_policy_without_restart(rego):
     try:
         before = service.revision
         assert not service.decide("1", "CREATE", "Pod", "p", PRIVILEGED).allowed
-        # security staff retire the rule
+        # security staff retire the rule: the folder alone is refused, since the library's own tests
+        # still expect the rule to speak...
         shutil.rmtree(rego / "no_privileged")
+        with pytest.raises(PolicyLoadError, match="test_a_denial_names_its_rule_and_path"):
+            service.reload()
+        assert service.revision == before
+        # ...and goes live with the test that expects it retired too
+        tests = rego / "admission_test.rego"
+        source = tests.read_text()
+        start = source.index("test_a_denial_names_its_rule_and_path if {")
+        tests.write_text(source[:start] + source[source.index("\n}\n", start) + 3:])
         assert service.reload() is True
         assert service.revision != before
         # the other rules of the library still speak (the bare input names no project); no-privileged does not
