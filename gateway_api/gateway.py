@@ -84,12 +84,12 @@ class Gateway:
 
     def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
         info = self.backend.existing(ref)
+        if info is not None:  # the token's limit first: its user may well be a member (the clearer reason)
+            self.require_scope(caller, operation, project, info.facility_project)
         try:
             access.require_access(caller.identity, info)
         except Forbidden as exc:
             self.deny_access(caller, operation, project, exc)
-        if info is not None:
-            self.require_scope(caller, operation, project, info.facility_project)
         return info
 
     def require_scope(self, caller: Caller, operation: str, project: str, facility_project: str | None) -> None:
@@ -129,6 +129,8 @@ class Gateway:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
+        if facility_project:
+            self.require_scope(caller, operation, project, facility_project)
         try:
             fproject = access.facility_project_for(identity, facility_project)
         except Forbidden as exc:  # every refusal is audited, this one too

@@ -53,7 +53,12 @@ def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> Polic
         if not isinstance(obj.get("kind"), str) or not obj["kind"]:
             raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
     namespace = namespace_of(body.objects, body.namespace)
-    fproject = access.facility_project_for(identity, body.facility_project)
+    if body.facility_project:
+        gateway.require_scope(caller, "policy-eval", namespace, body.facility_project)
+    try:
+        fproject = access.facility_project_for(identity, body.facility_project)
+    except Forbidden as exc:  # every refusal is audited, this one too
+        gateway.deny_access(caller, "policy-eval", namespace, exc)
     gateway.require_scope(caller, "policy-eval", namespace, fproject)
     plan = Plan(project=namespace, namespace=namespace, owner=identity.name, facility_project=fproject,
                 calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])
