@@ -55,5 +55,11 @@ pip install -q -e ".[test]" 2>&1 | grep -v 'is ignored' || true
 pip install -q --ignore-requires-python "opa-golib-python-bindings==0.4.4" 2>&1 | grep -v 'is ignored' || true
 python -c "import opa_bindings, fastapi, kubernetes, ldap3" || { log "Python dependencies failed to install"; exit 1; }
 
+# The policy folder decides what runs: root's, writable by its owner only (the gateway refuses a
+# .rego file or folder anyone may write). -h: a link inside is changed, never what it points to.
+if [ "$(id -u)" = 0 ]; then chown -hR root:root rego; fi
+find rego -type d -exec chmod 0755 {} +
+find rego -type f -exec chmod 0644 {} +
+
 bash scripts/build-image.sh
 log "installed"
