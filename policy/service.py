@@ -76,7 +76,7 @@ class PolicyService:
         #: The candidate revision last refused (None when unknown: the folder could not even be read).
         self.refused_candidate: str | None = None
         #: Where reload records go (the gateway's audit log's write); None writes none.
-        self.on_reload: Callable[[dict[str, Any]], None] | None = None
+        self.on_reload: Callable[[dict[str, Any]], Any] | None = None
         self._reload_lock = threading.Lock()  # the watcher and POST /v1/policy/reload, one at a time
         self._live_structure: Structure | None = None
         self._refused: tuple[str | None, str] | None = None

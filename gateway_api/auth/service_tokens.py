@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -25,11 +25,17 @@ from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound
 from spin_gateway.vocabulary.types import Identity
 
 OPERATIONS = ("up", "down", "check", "read")
+Operation = Literal["up", "down", "check", "read"]
+
+
+def _every_operation() -> list[Operation]:
+    return ["up", "down", "check", "read"]
 
 
 #: Powers a scope may grant by name. "admin": acting for an administrator carries that administrator's
 #: powers (any project, others' audit records, deciding as another user); never token or reload powers.
 POWERS = ("admin",)
+Power = Literal["admin"]
 
 
 class TokenScope(BaseModel):
@@ -37,8 +43,8 @@ class TokenScope(BaseModel):
     projects: list[str] = Field(default_factory=list,
                                 description="Facility projects whose members it may act for; when set, also the only "
                                             "facility projects whose compose projects it may read or change")
-    operations: list[str] = Field(default_factory=lambda: list(OPERATIONS))
-    powers: list[str] = Field(default_factory=list, description="Named powers beyond the user's own: `admin`. "
+    operations: list[Operation] = Field(default_factory=_every_operation)
+    powers: list[Power] = Field(default_factory=list, description="Named powers beyond the user's own: `admin`. "
                                                                 "Default none: a token never inherits admin powers")
 
     def permits(self, user: str, user_projects: list[str], operation: str) -> str | None:
