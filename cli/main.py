@@ -508,12 +508,15 @@ def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="What 
                  for_project: list[str] | None = typer.Option(None, "--for-project",
                                                                  help="A facility project whose members it may act for"),
                  operations: str = typer.Option("up,down,check,read", "--operations"),
+                 power: list[str] | None = typer.Option(None, "--power", help="A named power beyond the user's own: "
+                                                         "admin (default none: never an administrator's)"),
                  ttl_days: float = typer.Option(30, "--ttl-days"), json_output: bool = JsonOpt):
     """Create a scoped, expiring service token; it is printed once."""
     o = _merge(ctx, None, None, None, None, json_output)
     result = _client(o).request("POST", "/v1/tokens", json={
         "name": name, "users": list(for_user or []), "projects": list(for_project or []),
-        "operations": [op.strip() for op in operations.split(",") if op.strip()], "ttl_seconds": int(ttl_days * 86400)})
+        "operations": [op.strip() for op in operations.split(",") if op.strip()], "powers": list(power or []),
+        "ttl_seconds": int(ttl_days * 86400)})
     if o.as_json:
         return o.render.json(result)
     o.render.line(result["token"])
