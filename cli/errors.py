@@ -19,7 +19,6 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
 import typer
 
 from spin_gateway.cli.options import options
@@ -89,8 +88,9 @@ def reports_errors(fn: F) -> F:
         except Refused as exc:
             raise typer.Exit(exc.exit_code) from None
         except E.SpinError as exc:
-            # The root's --json applies to errors too, also for commands that take no context themselves.
-            options(click.get_current_context(silent=True)).render.error(exc)
+            # The root's --json applies to errors too; a command without a context (gateway serve) renders as text.
+            ctx = kwargs.get("ctx")  # typer passes parameters by name; its context is not always a typer.Context
+            options(ctx).render.error(exc)
             raise typer.Exit(exc.exit_code) from None
 
     wrapper.reports_errors = True  # type: ignore[attr-defined]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import typer
 
 from spin_gateway.cli import config as cfg
@@ -77,7 +76,7 @@ class Options:
         return GatewayClient(cfg.gateway_url(self.gateway), cfg.token(self.token))
 
 
-def options(ctx: click.Context | typer.Context | None) -> Options:
+def options(ctx: typer.Context | None) -> Options:
     """The root's options, or the defaults when there is no root (a command invoked on its own)."""
     return (ctx.find_root().obj if ctx is not None else None) or Options()
 
