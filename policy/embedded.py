@@ -17,7 +17,7 @@ from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 try:  # an optional native wheel: report its absence as a load error, not an ImportError
     from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 except ImportError:  # pragma: no cover - exercised only on broken installs
-    OpaEngine = None  # type: ignore[assignment]
+    OpaEngine = None
 
 
 def _new_engine(modules: dict[str, str], data: dict[str, Any]):
