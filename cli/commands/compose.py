@@ -32,18 +32,15 @@ def convert(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name:
             json_output: bool = JsonOpt):
     """The Kubernetes objects of the compose file, before policy (computed locally)."""
     from spin_gateway.compose_loader import validate_model
-    from spin_gateway.gateway_api import planning
-    from spin_gateway.translate import to_kubernetes
+    from spin_gateway.translate import convert as to_objects
 
     o = merged(ctx, file, project_name, env_file, profile, json_output)
     project = o.load()
-    namespace = planning.namespace_for(project.name)
-    labels = planning.project_labels(project.name, getpass.getuser(), os.environ.get("SPIN_FACILITY_PROJECT", ""))
-    labels = {k: v for k, v in labels.items() if v}
-    translation = to_kubernetes(validate_model(inline_file_sources(project.model)), project=project.name,
-                                namespace=namespace, labels=labels, allow_unsupported=allow_unsupported)
-    objects = [planning.namespace_object(namespace, labels), *translation.objects]
-    for n in translation.notices:
+    conversion = to_objects(validate_model(inline_file_sources(project.model)), project=project.name,
+                            owner=getpass.getuser(), facility_project=os.environ.get("SPIN_FACILITY_PROJECT", ""),
+                            allow_unsupported=allow_unsupported)
+    objects = conversion.objects
+    for n in conversion.notices:
         sys.stderr.write(f"notice: {n.path}: {n.action}: {n.reason}\n")
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +49,7 @@ def convert(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name:
                 yaml.safe_dump(obj, sort_keys=False))
         o.render.line(f"wrote {len(objects)} objects to {out}")
     elif o.as_json:
-        o.render.json({"objects": objects, "notices": [n.model_dump() for n in translation.notices]})
+        o.render.json({"objects": objects, "notices": [n.model_dump() for n in conversion.notices]})
     else:
         sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
 
