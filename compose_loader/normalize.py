@@ -210,8 +210,8 @@ def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None,
     """
     if value is None:
         return {}
+    out: dict[str, Any] = {}
     if isinstance(value, dict):
-        out = {}
         for k, v in value.items():
             if isinstance(v, (dict, list)):
                 raise _err(f"{where}.{k}", "must be a string, number or boolean")
@@ -221,7 +221,6 @@ def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None,
                 out[str(k)] = null if v is None else _scalar(v)
         return out
     if isinstance(value, list):
-        out = {}
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise _err(f"{where}[{i}]", "must be a string KEY=VALUE")

@@ -33,7 +33,7 @@ def compose_files(root: Path) -> list[Path]:
             continue
         try:
             doc = yaml.safe_load(path.read_text())
-        except Exception:  # noqa: BLE001 - not YAML at all: Docker Compose will say so
+        except Exception:  # not YAML at all: Docker Compose will say so
             out.append(path)
             continue
         if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
@@ -73,7 +73,7 @@ def main() -> int:
             refused[rel] = [f"{u['path']}: {u['reason']}" for u in items]
             for u in items:
                 parts = u["path"].split(".")
-                key = ".".join(parts[:1] + parts[2:3]) if parts[0] == "services" else ".".join(parts[:1] + parts[2:3])
+                key = ".".join(parts[:1] + parts[2:3])  # services.<key> or <top-level>.<key>
                 by_key[key.split("[")[0]] += 1
     if args.json:
         json.dump({"files": len(files), "accepted": accepted, "converted": converted, "refused": refused,

@@ -231,6 +231,9 @@ def pod_spec(name: str, svc: dict[str, Any], mounts: Mounts) -> dict[str, Any]:
     if aliases:
         spec["hostAliases"] = [{"ip": ip, "hostnames": hosts} for ip, hosts in aliases.items()]
     dns: dict[str, Any] = {}
+    if svc.get("dns"):
+        # Added after the cluster DNS (dnsPolicy ClusterFirst stays), so service names still resolve.
+        dns["nameservers"] = [str(s) for s in svc["dns"]]
     if svc.get("dns_search"):
         dns["searches"] = list(svc["dns_search"])
     if svc.get("dns_opt"):
