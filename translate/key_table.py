@@ -378,11 +378,28 @@ def _check_volumes_from(value, service, svc, model):
             continue
         if mode not in ("", "ro", "rw"):
             out.append(((i,), f"mode {mode!r} is not ro or rw", "Write <service>:ro or <service>:rw."))
-        for j, vol in enumerate(services[source].get("volumes") or []):
-            if vol.get("type") == "volume" and not vol.get("source"):
-                out.append(((i,), f"{source}'s anonymous volume at {vol.get('target')} (volumes[{j}]) would be shared; "
-                                  "an anonymous volume becomes an emptyDir, which two pods cannot share",
-                            f"Name the volume in {source} (a top-level volume), so both mount the same claim."))
+        own = {v.get("target") for v in svc.get("volumes") or []}
+        for owner, vol in shared_volumes(services, source):
+            if vol.get("type") == "volume" and not vol.get("source") and vol.get("target") not in own:
+                out.append(((i,), f"{owner}'s anonymous volume at {vol.get('target')} would be shared; an anonymous "
+                                  "volume becomes an emptyDir, which two pods cannot share",
+                            f"Name the volume in {owner} (a top-level volume), so both mount the same claim."))
+    return out
+
+
+def shared_volumes(services: dict[str, Any], name: str, seen: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, mount) of everything `volumes_from: [name]` mounts: name's volumes, then those name itself takes
+    from others (Docker copies the other container's mounts, its own volumes_from included); first path wins."""
+    if name in seen or name not in services:
+        return []  # a cycle: Docker Compose refuses it before this
+    out: list[tuple[str, dict[str, Any]]] = [(name, v) for v in services[name].get("volumes") or []]
+    taken = {v.get("target") for _, v in out}
+    for item in services[name].get("volumes_from") or []:
+        source, _, mode = item.partition(":")
+        for owner, vol in shared_volumes(services, source, seen | {name}):
+            if vol.get("target") not in taken:
+                taken.add(vol.get("target"))
+                out.append((owner, {**vol, "read_only": mode == "ro"} if mode else vol))
     return out
 
 

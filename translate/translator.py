@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spin_gateway.translate import network, storage, workloads
-from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys, image_of, render
+from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys, image_of, render, shared_volumes
 from spin_gateway.translate.names import NameTable, service_label
 from spin_gateway.translate.notices import approximations
 from spin_gateway.translate.order import start_order
@@ -165,7 +165,7 @@ def _with_volumes_from(model: dict[str, Any]) -> dict[str, Any]:
         taken = {v.get("target") for v in svc.get("volumes") or []}
         for item in svc.get("volumes_from") or []:
             source, _, mode = item.partition(":")
-            for vol in (model["services"].get(source) or {}).get("volumes") or []:
+            for _owner, vol in shared_volumes(model["services"], source, frozenset({name})):
                 shareable = vol.get("type") == "bind" or (vol.get("type") == "volume" and vol.get("source"))
                 if not shareable or vol.get("target") in taken:
                     continue

@@ -154,3 +154,13 @@ def test_every_tmpfs_says_docker_mounts_it_noexec():
 def test_domainname_is_said_to_be_the_cluster_s():
     t = translate(model({"web": {"domainname": "example.org"}}))
     assert "cluster" in _notices(t, "services.web.domainname")[0].reason
+
+
+def test_volumes_from_is_transitive_and_a_service_s_own_path_wins_as_in_docker():
+    m = model({"cat": {"volumes": [{"type": "volume", "source": "c", "target": "/cat"}]},
+               "foo": {"volumes_from": ["cat"], "volumes": [{"type": "volume", "target": "/foo1"}]},
+               "bar": {"volumes_from": ["foo"], "volumes": [{"type": "volume", "target": "/foo1"}]}},
+              volumes={"c": {}})
+    objs = objects(m)
+    bar = next(o for o in objs if o["metadata"]["name"] == "bar" and o["kind"] == "Deployment")
+    assert sorted(mt["mountPath"] for mt in bar["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) == ["/cat", "/foo1"]
