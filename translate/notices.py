@@ -44,6 +44,11 @@ def _volumes(name: str, svc: dict[str, Any]) -> list[Notice]:
             out.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
                               reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
                                      "(Docker copies the image's files there) and lives as long as the pod"))
+        elif vol.get("type") == "volume" and not (vol.get("volume") or {}).get("nocopy"):
+            out.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
+                              reason=f"the claim {vol['source']} mounted at {vol['target']} starts empty: Docker copies "
+                                     "the image's files at that path into a new volume, Kubernetes does not (say "
+                                     "volume.nocopy: true to drop this notice)"))
     return out
 
 
@@ -115,7 +120,7 @@ def _file_refs(name: str, svc: dict[str, Any]) -> list[Notice]:
             where = f"services.{name}.{what}[{i}]"
             owner = [k for k in ("uid", "gid") if ref.get(k) not in (None, "")]
             if owner:
-                out.append(Notice(path=f"{where}.{owner[0]}", action="ignored",
+                out.append(Notice(path=where, action="ignored",
                                   reason=f"{'/'.join(owner)} of the mounted file: Docker Compose ignores them too outside "
                                          "swarm, and a Kubernetes file belongs to root (group: the pod's fsGroup); "
                                          "the file is readable through its mode"))

@@ -70,8 +70,14 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
     # Docker's defaults, written out: Kubernetes' own are different (10s period, 1s timeout).
     timing = {"periodSeconds": ("interval", "30s"), "timeoutSeconds": ("timeout", "30s"),
               "initialDelaySeconds": ("start_period", None)}
+    # Docker reads 0 (retries, or a zero duration) as "inherit": the image's, else Docker's default.
     for field, (key, default) in timing.items():
         value = healthcheck.get(key) or default
+        try:
+            if value is not None and units.seconds(value) == 0:
+                value = default
+        except ValueError:
+            pass  # refused by the support table
         if value is None:
             continue
         try:
@@ -79,7 +85,7 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
         except ValueError:
             pass  # refused by the support table
     retries = healthcheck.get("retries")
-    probe["failureThreshold"] = max(1, int(retries) if retries is not None else 3)
+    probe["failureThreshold"] = int(retries) if retries else 3
     return probe
 
 

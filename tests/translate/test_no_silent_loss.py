@@ -82,7 +82,7 @@ def test_allow_unsupported_leaves_out_a_bad_mode_not_the_secret():
     t = translate(m, allow_unsupported=True)
     mounts = pod_spec(m, allow_unsupported=True)["volumes"]
     assert mounts[0]["secret"]["items"][0]["mode"] == 0o444
-    assert [n.path for n in t.notices] == ["services.web.secrets[0].mode"]
+    assert [n.path for n in t.notices if n.action == "ignored"] == ["services.web.secrets[0].mode"]
 
 
 def test_a_decimal_mode_is_read_as_docker_compose_reads_it(tmp_path):
@@ -101,7 +101,7 @@ def test_a_decimal_mode_is_read_as_docker_compose_reads_it(tmp_path):
     assert item["mode"] == 0o204  # the permission bits of 0o1204; the sticky bit has no Kubernetes form
     reasons = {n.path: n.reason for n in t.notices}
     assert "0o1204" in reasons["services.web.secrets[0].mode"] and '"0644"' in reasons["services.web.secrets[0].mode"]
-    assert "Docker Compose ignores them too" in reasons["services.web.secrets[0].uid"]
+    assert "Docker Compose ignores them too" in reasons["services.web.secrets[0]"]
 
 
 def test_deploy_mode_global_is_one_replica_with_a_notice():
@@ -164,3 +164,17 @@ def test_volumes_from_is_transitive_and_a_service_s_own_path_wins_as_in_docker()
     objs = objects(m)
     bar = next(o for o in objs if o["metadata"]["name"] == "bar" and o["kind"] == "Deployment")
     assert sorted(mt["mountPath"] for mt in bar["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) == ["/cat", "/foo1"]
+
+
+def test_a_named_volume_says_it_starts_empty_unless_nocopy_says_docker_would_not_copy_either():
+    vol = {"type": "volume", "source": "data", "target": "/usr/share/nginx/html"}
+    t = translate(model({"web": {"volumes": [vol]}}, volumes={"data": {}}))
+    assert "starts empty" in _notices(t, "services.web.volumes[0]")[0].reason
+    quiet = translate(model({"web": {"volumes": [{**vol, "volume": {"nocopy": True}}]}}, volumes={"data": {}}))
+    assert _notices(quiet, "services.web.volumes[0]") == []
+
+
+def test_zero_retries_and_zero_durations_inherit_docker_s_defaults_as_docker_reads_them():
+    t = translate(model({"web": {"healthcheck": {"test": ["CMD", "true"], "retries": 0, "interval": "0s"}}}))
+    probe = next(o for o in t.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["failureThreshold"] == 3 and probe["periodSeconds"] == 30
