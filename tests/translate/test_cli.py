@@ -94,7 +94,7 @@ def test_file_sources_refuse_what_cannot_become_a_secret_without_printing_conten
 
 
 def test_an_unset_variable_for_a_secret_is_named():
-    with pytest.raises(ComposeError, match="secrets.s: the environment variable TOKEN is not set"):
+    with pytest.raises(ComposeError, match=r"secrets\.s: the environment variable TOKEN is not set"):
         inline_file_sources(_model(environment="TOKEN"), environ={})
 
 

@@ -115,7 +115,7 @@ def test_the_gateway_labels_go_on_every_object_and_cannot_be_overridden():
               volumes={"data": {}}, secrets={"pw": {"content": "hunter2"}})
     for obj in objects(m):
         assert LABELS.items() <= obj["metadata"]["labels"].items(), obj["kind"]
-    with pytest.raises(TranslateError, match="spin.io/"):
+    with pytest.raises(TranslateError, match=r"spin\.io/"):
         translate(model({"web": {"labels": {"spin.io/owner": "mallory"}}}))
 
 
