@@ -607,7 +607,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
        "only when the cluster DNS does not answer)", "listed as unsupported: a warning, then dropped", _check_dns),
     _k("dns_opt", "mapped", "pod dnsConfig.options (cluster DNS kept)", "not read", None),
     _k("dns_search", "mapped", "pod dnsConfig.searches (cluster DNS kept)", "listed as unsupported: a warning, then dropped", None),
-    _k("domainname", "ignored", "nothing: the pod's domain is the cluster's (<namespace>.svc...)", "pod subdomain",
+    _k("domainname", "ignored", "nothing: the pod's domain is the cluster's (<namespace>.svc...)",
+       "pod subdomain (a subdomain needs a headless Service of that name to resolve)",
        why="a pod's domain name is the cluster's (<namespace>.svc.<cluster domain>); `hostname -d` in the container "
            "prints that, not the compose value, and no peer resolved the compose one in Docker either"),
     _k("entrypoint", "mapped", "container command", "container command", _check_entrypoint),
@@ -685,7 +686,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("volumes", "mapped", "named: PersistentVolumeClaim; no source: emptyDir; bind: hostPath; tmpfs: emptyDir in memory",
        "PVCs by default; host paths are dropped with a warning unless --volumes hostPath", _check_volumes),
     _k("volumes_from", "mapped", "the same named volumes (claims) and bind mounts at the same paths, read-only with :ro; "
-       "anonymous volumes and containers outside the project refused", "not read", _check_volumes_from),
+       "anonymous volumes and containers outside the project refused", "the other service's volumes, recursively, as the same claims",
+       _check_volumes_from),
     _k("working_dir", "mapped", "container workingDir", "container workingDir"),
 ]}
 
