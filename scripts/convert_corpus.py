@@ -21,7 +21,7 @@ import yaml
 
 from spin_gateway.cli.file_sources import inline_file_sources
 from spin_gateway.compose_loader import load_project, validate_model
-from spin_gateway.translate import to_kubernetes
+from spin_gateway.translate import convert
 from spin_gateway.vocabulary.errors import SpinError
 from tests.compose.oracle import docker_compose_config, oracle_environment
 
@@ -62,8 +62,8 @@ def main() -> int:
         try:
             project = load_project([path], environ=env, working_dir=path.parent)
             model = validate_model(inline_file_sources(project.model, environ=env))
-            result = to_kubernetes(model, project=project.name, namespace=project.name, labels={"spin.io/project": project.name},
-                                   allow_unsupported=args.allow_unsupported)
+            result = convert(model, project=project.name, owner="corpus", facility_project="",
+                             allow_unsupported=args.allow_unsupported)
             converted += 1
             for n in result.notices:
                 notices[f"{n.action}: {'.'.join(p for p in n.path.split('.')[2:3]) or n.path}"] += 1
