@@ -293,8 +293,9 @@ def _check_secrets_top(value, service, svc, model, what="secret"):
         elif spec.get("content") is None and spec.get("file") is not None:
             out.append(((name,), f"the {what} file {spec['file']} was not read into the request",
                         "Run `spin convert/up/check` where the file exists; the CLI reads it into the request."))
-        if spec.get("driver") or spec.get("template_driver") or spec.get("driver_opts"):
-            out.append(((name, "driver"), f"{what} drivers are Docker plugins", "Remove driver/template_driver."))
+        for key in ("driver", "template_driver", "driver_opts"):  # one finding per key: --allow-unsupported drops each
+            if spec.get(key):
+                out.append(((name, key), f"{what} drivers are Docker plugins", f"Remove {key}."))
     return out
 
 

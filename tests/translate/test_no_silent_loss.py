@@ -178,3 +178,13 @@ def test_zero_retries_and_zero_durations_inherit_docker_s_defaults_as_docker_rea
     t = translate(model({"web": {"healthcheck": {"test": ["CMD", "true"], "retries": 0, "interval": "0s"}}}))
     probe = next(o for o in t.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert probe["failureThreshold"] == 3 and probe["periodSeconds"] == 30
+
+
+def test_allow_unsupported_leaves_out_each_driver_key_and_nothing_is_refused_after():
+    from spin_gateway.translate.key_table import find_unsupported
+    from spin_gateway.translate.translator import _without
+
+    m = model({"web": {"secrets": [{"source": "s"}]}},
+              secrets={"s": {"content": "x", "template_driver": "golang", "driver_opts": {"a": "b"}}})
+    assert [f.path for f in find_unsupported(m)] == ["secrets.s.template_driver", "secrets.s.driver_opts"]
+    assert find_unsupported(_without(m, find_unsupported(m))) == []
