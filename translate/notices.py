@@ -10,7 +10,7 @@ from typing import Any
 
 from spin_gateway.translate import units
 from spin_gateway.translate.key_table import TMPFS_FLAGS
-from spin_gateway.translate.names import dns_label
+from spin_gateway.translate.names import service_label
 from spin_gateway.translate.storage import claim_name, object_name
 from spin_gateway.vocabulary.types import Notice
 
@@ -82,7 +82,7 @@ def _ports(name: str, svc: dict[str, Any]) -> list[Notice]:
         if port.get("published") in (None, ""):
             out.append(Notice(path=f"services.{name}.ports[{i}]", action="approximated",
                               reason=f"no host port is given (Docker picks a random one): port {port['target']} is "
-                                     f"reachable by the other services as {dns_label(name) or name}:{port['target']}, "
+                                     f"reachable by the other services as {service_label(name) or name}:{port['target']}, "
                                      "and nothing is published outside the project"))
     return out
 

@@ -188,3 +188,8 @@ def test_allow_unsupported_leaves_out_each_driver_key_and_nothing_is_refused_aft
               secrets={"s": {"content": "x", "template_driver": "golang", "driver_opts": {"a": "b"}}})
     assert [f.path for f in find_unsupported(m)] == ["secrets.s.template_driver", "secrets.s.driver_opts"]
     assert find_unsupported(_without(m, find_unsupported(m))) == []
+
+
+def test_the_random_port_notice_names_the_service_as_peers_reach_it():
+    t = translate(model({"3d_viewer": {"ports": [{"target": 80, "protocol": "tcp"}]}}))
+    assert "svc-3d-viewer:80" in _notices(t, "services.3d_viewer.ports[0]")[0].reason
