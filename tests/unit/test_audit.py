@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -225,7 +226,7 @@ def test_several_processes_share_one_chain_across_rotation(tmp_path):
     records = list(read_records(path))
     for name in ("w0", "w1", "w2"):
         assert [r["n"] for r in records if r.get("writer") == name] == list(range(150))
-    switches = sum(1 for a, b in zip(records, records[1:]) if a["writer"] != b["writer"])
+    switches = sum(1 for a, b in itertools.pairwise(records) if a["writer"] != b["writer"])
     assert switches > 2, "the writers did not interleave; the test proves little"
 
 
