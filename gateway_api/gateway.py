@@ -16,7 +16,15 @@ from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.identity.base import IdentityProvider
-from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from spin_gateway.gateway_api.schemas import (
+    ConvertResponse,
+    Health,
+    PlanResponse,
+    PolicyInfo,
+    ProjectList,
+    ProjectSummary,
+    StatusResponse,
+)
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
@@ -75,6 +83,11 @@ class Gateway:
             "decision": "deny", "violations": [{"rule": "access", "message": exc.message}],
         })
         raise exc
+
+    def require_admin(self, caller: Caller, what: str) -> None:
+        """Administrators' powers need an administrator's own token, not a service token acting for one."""
+        if not caller.identity.admin or caller.token_kind != "user":
+            self.deny_access(caller, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
 
     def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
         info = self.backend.existing(ref)
@@ -164,14 +177,19 @@ class Gateway:
         response.status = "removed"
         return response
 
-    def status(self, caller: Caller, project: str) -> StatusResponse:
+    def status(self, caller: Caller, project: str, limit: int = 100, cursor: str | None = None) -> StatusResponse:
         namespace = planning.namespace_for(project)
         info = self._authorise(caller, "status", project, ProjectRef(project, namespace))
         if info is None:
             raise NotFound(f"project {project!r} does not exist")
         ref = ProjectRef(project, namespace, info.owner, info.facility_project)
+        # Pages by service name, like the project list.
+        services = sorted((s for s in self.backend.status(ref) if cursor is None or s.service > cursor),
+                          key=lambda s: s.service)
+        page = services[:limit]
         return StatusResponse(project=project, namespace=namespace, owner=info.owner,
-                              facility_project=info.facility_project, services=self.backend.status(ref))
+                              facility_project=info.facility_project, services=page,
+                              next_cursor=page[-1].service if len(services) > limit else None)
 
     def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None) -> list[str]:
         namespace = planning.namespace_for(project)
@@ -188,6 +206,21 @@ class Gateway:
         page = visible[:limit]
         return ProjectList(items=[ProjectSummary(**vars(p)) for p in page],
                            next_cursor=page[-1].project if len(visible) > limit else None)
+
+    def readiness(self) -> Health:
+        checks = {"policy": self.policy.revision, "backend": self.backend.name, "identity": self.identity.name}
+        if self.policy.last_reload_error:
+            checks["policy_reload"] = self.policy.last_reload_error
+        return Health(status="ready", checks=checks)
+
+    def policy_info(self) -> PolicyInfo:
+        return PolicyInfo(revision=self.policy.revision, engine=self.policy.engine.name,
+                          policy_dir=str(self.policy.policy_dir), last_reload_error=self.policy.last_reload_error)
+
+    def reload_policy(self, caller: Caller) -> PolicyInfo:
+        self.require_admin(caller, "reload the policy")
+        self.policy.reload()
+        return self.policy_info()
 
     def _response(self, outcome: Outcome, ctx: RequestContext) -> PlanResponse:
         return PlanResponse(project=outcome.project, namespace=outcome.namespace,
