@@ -20,7 +20,6 @@ others left before it writes.
 
 from __future__ import annotations
 
-import base64
 import errno
 import fcntl
 import hashlib
@@ -38,6 +37,7 @@ from typing import IO, Any
 
 import structlog
 
+from spin_gateway.audit import records
 from spin_gateway.vocabulary.errors import AuditError
 
 log = logging.getLogger("spin.audit")
@@ -51,7 +51,8 @@ _render = structlog.processors.JSONRenderer(sort_keys=True, separators=(",", ":"
 
 
 def render(record: dict[str, Any]) -> bytes:
-    return _render(None, "", dict(record)).encode()
+    line = _render(None, "", dict(record))  # str with json.dumps, the default serializer
+    return line if isinstance(line, bytes) else line.encode()
 
 
 def record_mac(key: bytes, line_without_mac: bytes) -> str:
@@ -219,10 +220,9 @@ class AuditLog:
         self._size, self._lines = size, _count_lines(self.path)
         gap = self._gap_since_head()
         if torn:
-            self._append([{"type": "recovery", "detail": "a partial record from a crash was moved into this record",
-                           "torn_bytes_b64": base64.b64encode(torn).decode()}])
+            self._append([records.recovery(torn)])
         if gap:
-            self._append([{"type": "gap", **gap}])
+            self._append([records.gap(**gap)])
 
     def _gap_since_head(self) -> dict[str, Any] | None:
         """Compare the end of the log with what the head file says was written last.

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.gateway_api import access, planning
@@ -37,6 +38,9 @@ class Caller:
     token_id: str
     token_kind: str = "user"
     source: str | None = None
+
+    def who(self) -> records.Who:
+        return records.Who(self.identity, self.token_id, self.token_kind, self.source)
 
 
 def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str],
@@ -75,13 +79,9 @@ class Gateway:
         with self._locks_guard:
             return self._locks.setdefault(namespace, threading.Lock())
 
-    def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> None:
-        self.audit.write({
-            "type": "access", "request_id": uuid.uuid4().hex, "operation": operation, "project": project,
-            "user": {"name": caller.identity.name, "uid": caller.identity.uid},
-            "token": {"id": caller.token_id, "kind": caller.token_kind}, "source": caller.source,
-            "decision": "deny", "violations": [{"rule": "access", "message": exc.message}],
-        })
+    def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> NoReturn:
+        """Every refusal is audited: the record is on disk before the caller hears no."""
+        self.audit.write(records.access_refused(uuid.uuid4().hex, operation, project, caller.who(), exc.message))
         raise exc
 
     def require_admin(self, caller: Caller, what: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from spin_gateway.audit import records
 from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
@@ -17,12 +18,10 @@ def login(gateway: Gateway, signer: TokenSigner, username: str, password: str, *
     try:
         identity = gateway.identity.authenticate(username, password)
     except AuthError as exc:
-        gateway.audit.write({"type": "login", "user": {"name": username}, "source": source,
-                             "decision": "deny", "violations": [{"rule": "login", "message": exc.message}]})
+        gateway.audit.write(records.login_refused(username, source, exc.message))
         raise
     token, claims = signer.issue(identity.name, ttl=ttl)
-    gateway.audit.write({"type": "login", "user": {"name": identity.name, "uid": identity.uid}, "source": source,
-                         "decision": "allow", "token": {"id": claims.token_id, "kind": "user"}})
+    gateway.audit.write(records.login(identity, source, claims.token_id))
     return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
 
 
@@ -42,9 +41,8 @@ def create_service_token(gateway: Gateway, signer: TokenSigner, registry: TokenR
                          created_at=int(time.time()), expires_at=claims.expires_at, scope=scope)
     # On the record before it exists: a token whose creation could not be audited is never registered.
     # (Revocation goes the other way: revoked first, so an audit failure cannot keep a token alive.)
-    gateway.audit.write({"type": "token", "operation": "create", "token_id": record.id, "name": body.name,
-                         "user": {"name": who.identity.name, "uid": who.identity.uid},
-                         "scope": scope.model_dump(), "expires_at": record.expires_at})
+    gateway.audit.write(records.token_created(who.identity, record.id, body.name, scope.model_dump(),
+                                              record.expires_at))
     registry.add(record)
     return ServiceTokenResponse(token=token, record=record)
 
@@ -57,6 +55,5 @@ def list_service_tokens(gateway: Gateway, registry: TokenRegistry, who: Caller) 
 def revoke_service_token(gateway: Gateway, registry: TokenRegistry, who: Caller, token_id: str) -> TokenRecord:
     gateway.require_admin(who, "revoke service tokens")
     record = registry.revoke(token_id)
-    gateway.audit.write({"type": "token", "operation": "revoke", "token_id": token_id,
-                         "user": {"name": who.identity.name, "uid": who.identity.uid}})
+    gateway.audit.write(records.token_revoked(who.identity, token_id))
     return record
