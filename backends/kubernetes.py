@@ -20,15 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from spin_gateway.backends.base import (
-    LABEL_FACILITY_PROJECT,
-    LABEL_MANAGED_BY,
-    LABEL_OWNER,
-    LABEL_PROJECT,
-    LABEL_SERVICE,
-    ProjectInfo,
-    ProjectRef,
-)
+from spin_gateway.backends.base import ProjectInfo, ProjectRef
 from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
 from spin_gateway.backends.kube_status import (
     age,
@@ -44,6 +36,13 @@ from spin_gateway.backends.kube_status import (
     workload_problem,
 )
 from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, WaitTimeout
+from spin_gateway.vocabulary.labels import (
+    LABEL_FACILITY_PROJECT,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+)
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"

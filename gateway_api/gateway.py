@@ -161,11 +161,7 @@ class Gateway:
             if info is None:
                 raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
             ref = ProjectRef(project, namespace, info.owner, info.facility_project)
-            labels = planning.project_labels(project, info.owner, info.facility_project)
-            existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
-                        for kind, name in sorted(self.backend.existing_objects(ref))]
-            existing.insert(0, planning.namespace_object(namespace, labels))
-            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
+            plan = planning.down_plan(self.backend.existing_objects(ref), project=project, namespace=namespace, owner=info.owner,
                                       facility_project=info.facility_project)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind)

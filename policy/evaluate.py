@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from spin_gateway.interceptor.intercept import decide_call
+from spin_gateway.policy.decide import decide_call
 from spin_gateway.policy.service import EngineFactory, PolicyService, factory_for
 from spin_gateway.vocabulary.errors import UsageError
 from spin_gateway.vocabulary.types import Call, Decision, Identity, Plan

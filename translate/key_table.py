@@ -89,7 +89,7 @@ def _check_user(value, *_):
 
 def parse_security_opt(item: str) -> dict[str, Any] | None:
     """One security_opt entry as securityContext fields, or None when it has no Kubernetes form."""
-    key, sep, value = re.split(r"([=:])", item, maxsplit=1) if re.search(r"[=:]", item) else (item, "", "")
+    key, _sep, value = re.split(r"([=:])", item, maxsplit=1) if re.search(r"[=:]", item) else (item, "", "")
     key = key.strip()
     if key == "no-new-privileges":
         if value in ("", "true"):

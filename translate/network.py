@@ -27,10 +27,7 @@ import re
 from typing import Any
 
 from spin_gateway.translate.names import dns_name, metadata
-
-PUBLISHED_ANNOTATION = "spin.io/published"
-LABEL_SERVICE = "spin.io/service"
-NETWORK_LABEL_PREFIX = "network.spin.io/"
+from spin_gateway.vocabulary.labels import LABEL_SERVICE, NETWORK_LABEL_PREFIX, PUBLISHED_ANNOTATION
 
 
 def service_networks(svc: dict[str, Any]) -> list[str]:
@@ -125,7 +122,7 @@ def network_policies(model: dict[str, Any], k8s_names: dict[str, str], labels: d
     used = sorted({net for svc in model["services"].values() for net in service_networks(svc)})
     out = []
     for net in used:
-        def selector() -> dict[str, Any]:
+        def selector(net: str = net) -> dict[str, Any]:
             return {"matchLabels": {network_label(net): "true"}}
         spec = (model.get("networks") or {}).get(net) or {}
         out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

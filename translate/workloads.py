@@ -16,11 +16,11 @@ from typing import Any
 from spin_gateway.translate import units
 from spin_gateway.translate.key_table import parse_security_opt, parse_user, split_host
 from spin_gateway.translate.names import split_labels
-from spin_gateway.translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
+from spin_gateway.translate.network import container_ports, network_label, service_networks
 from spin_gateway.translate.storage import Mounts
 from spin_gateway.translate.text import for_expansion, literal
+from spin_gateway.vocabulary.labels import DEPENDS_ANNOTATION, LABEL_SERVICE
 
-DEPENDS_ANNOTATION = "spin.io/depends-on"
 UNLIMITED_RETRIES = 2**31 - 1
 
 
@@ -232,7 +232,7 @@ def pod_spec(name: str, svc: dict[str, Any], mounts: Mounts) -> dict[str, Any]:
     if svc.get("dns_search"):
         dns["searches"] = list(svc["dns_search"])
     if svc.get("dns_opt"):
-        dns["options"] = [dict(zip(("name", "value"), o.split(":", 1))) for o in svc["dns_opt"]]
+        dns["options"] = [dict(zip(("name", "value"), o.split(":", 1), strict=False)) for o in svc["dns_opt"]]
     if dns:
         spec["dnsConfig"] = dns
     platform = svc.get("platform")
