@@ -29,6 +29,7 @@ from spin_gateway.gateway_api.schemas import (
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Identity
 
 
@@ -97,12 +98,18 @@ class Gateway:
             self.deny_access(caller, operation, project, exc)
         return info
 
-    def _acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
+    def acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
+        """Whom a dry run decides for: the caller, or the user an administrator names (`spin check --as`).
+
+        Deciding as another user is an administrator's own power: a service token acting for an
+        administrator has its scope (the users it may act for), not the administrator's powers.
+        """
         if not as_user or as_user == caller.identity.name:
             return caller.identity
-        if not caller.identity.admin:
+        if not caller.identity.admin or caller.token_kind != "user":
             self.deny_access(caller, operation, project, Forbidden(
-                f"only administrators may {operation} as another user ({as_user})"))
+                f"only administrators, with their own token, may decide as another user ({as_user})",
+                hint="Leave out --as (as_user), or ask an administrator."))
         return self.identity.lookup(as_user)
 
     # -- operations -----------------------------------------------------------
@@ -111,7 +118,7 @@ class Gateway:
                 allow_unsupported: bool = False) -> ConvertResponse:
         namespace = planning.namespace_for(project)
         labels = planning.project_labels(project, caller.identity.name,
-                                         access.facility_project_for(caller.identity, None))
+                                         facility_project_for(caller.identity))
         translation = _translate(model, project, namespace, labels, allow_unsupported)
         return ConvertResponse(project=project, namespace=namespace,
                                objects=[planning.namespace_object(namespace, labels), *translation.objects],
@@ -122,9 +129,9 @@ class Gateway:
            allow_unsupported: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
-        identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
+        identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
         try:
-            fproject = access.facility_project_for(identity, facility_project)
+            fproject = facility_project_for(identity, facility_project)
         except Forbidden as exc:  # every refusal is audited, this one too
             self.deny_access(caller, operation, project, exc)
         ref = ProjectRef(project, namespace, identity.name, fproject)

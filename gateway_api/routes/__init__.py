@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import Path
 
 from spin_gateway.gateway_api.schemas import ErrorBody
+from spin_gateway.vocabulary.naming import PROJECT_NAME_PATTERN
 
-PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
+PROJECT = Path(pattern=PROJECT_NAME_PATTERN, description="Compose project name", examples=["demo"])
 
 _TEXTS = {400: "Bad request", 500: "The policy folder does not compile", 401: "Not authenticated",
           403: "Refused: by policy or access rules", 404: "Not found", 409: "Conflict", 422: "Invalid input",
