@@ -89,7 +89,7 @@ def read_head_slots(data: bytes) -> list[dict[str, Any]]:
     return slots
 
 
-def _last_line(path: Path) -> bytes | None:
+def last_line(path: Path) -> bytes | None:
     try:
         with path.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -212,10 +212,10 @@ class AuditLog:
         torn = self._recover_torn_tail(size)
         if torn:
             size = os.fstat(self._fh.fileno()).st_size
-        last = _last_line(self.path) if size else None
+        last = last_line(self.path) if size else None
         if last is None:
             rotated = rotated_files(self.path)
-            last = _last_line(rotated[-1]) if rotated else None
+            last = last_line(rotated[-1]) if rotated else None
         self._prev = line_hash(last) if last else GENESIS
         self._size, self._lines = size, _count_lines(self.path)
         gap = self._gap_since_head()

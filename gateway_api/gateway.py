@@ -28,7 +28,7 @@ from spin_gateway.gateway_api.schemas import (
 )
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied
 from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Identity
 
@@ -239,4 +239,4 @@ def _denial_message(outcome: Outcome) -> str:
     return f"refused by policy ({len(lines)} violation{'s' if len(lines) != 1 else ''}): " + "; ".join(lines)
 
 
-__all__ = ["Caller", "Gateway", "SpinError"]
+__all__ = ["Caller", "Gateway"]
