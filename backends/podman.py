@@ -18,7 +18,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 
 def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
-              files_root: Path | None = None, sources: list[dict[str, Any]] = ()) -> dict[str, Any]:
+              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
@@ -359,8 +359,7 @@ class PodmanBackend:
         for pod in self._pods(ref):
             info = self._inspect_pod(pod["Name"]) or {}
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
-            containers = [self._inspect_container(i) for i in ids]
-            containers = [c for c in containers if c]
+            containers = [c for c in map(self._inspect_container, ids) if c]
             job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
             states = [self._container_state(pod["Name"], c, job=job) for c in containers]
             ports = []
