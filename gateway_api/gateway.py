@@ -112,6 +112,14 @@ class Gateway:
                 hint="Leave out --as (as_user), or ask an administrator."))
         return self.identity.lookup(as_user)
 
+    def filed_under(self, caller: Caller, identity: Identity, requested: str | None, operation: str,
+                    project: str) -> str:
+        """The facility project a new project of `identity` is filed under; a refusal is audited."""
+        try:
+            return facility_project_for(identity, requested)
+        except Forbidden as exc:
+            self.deny_access(caller, operation, project, exc)
+
     # -- operations -----------------------------------------------------------
 
     def convert(self, caller: Caller, project: str, model: dict[str, Any], *,
@@ -130,10 +138,7 @@ class Gateway:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
-        try:
-            fproject = facility_project_for(identity, facility_project)
-        except Forbidden as exc:  # every refusal is audited, this one too
-            self.deny_access(caller, operation, project, exc)
+        fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         with self._project_lock(namespace):
             info = self._authorise(caller, operation, project, ref)

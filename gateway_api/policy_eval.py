@@ -16,7 +16,6 @@ from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.interceptor.intercept import RequestContext, intercept
 from spin_gateway.policy.evaluate import namespace_of, summarise
 from spin_gateway.vocabulary.errors import UsageError
-from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Call, Decision, Plan, Violation
 
 
@@ -49,7 +48,7 @@ def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> Polic
             raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
     namespace = namespace_of(body.objects, body.namespace)
     plan = Plan(project=namespace, namespace=namespace, owner=identity.name,
-                facility_project=facility_project_for(identity, body.facility_project),
+                facility_project=gateway.filed_under(caller, identity, body.facility_project, "policy-eval", namespace),
                 calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])
     ctx = RequestContext(request_id=uuid.uuid4().hex, operation="check", source=caller.source,
                          token_id=caller.token_id, token_kind=caller.token_kind,

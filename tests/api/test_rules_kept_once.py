@@ -59,7 +59,8 @@ def test_an_empty_facility_project_means_the_default_one(client, token_for, sett
     assert decisions and all(rec["facility_project"] for rec in decisions)
 
 
-def test_local_policy_eval_refuses_a_facility_project_the_gateway_refuses(client, token_for, tmp_path, repo_root):
+def test_local_policy_eval_refuses_a_facility_project_the_gateway_refuses(client, token_for, settings, tmp_path,
+                                                                          repo_root):
     import yaml
 
     objects = tmp_path / "pod.yaml"
@@ -68,6 +69,8 @@ def test_local_policy_eval_refuses_a_facility_project_the_gateway_refuses(client
     gateway = client.post("/v1/policy/eval", json={"objects": [POD], "facility_project": "climate"},
                           headers=token_for("alice"))
     assert gateway.status_code == 403 and "not a member of facility project 'climate'" in gateway.json()["detail"]
+    refused = [rec for rec in read_records(settings.audit_log) if rec["type"] == "access"]
+    assert [(rec["user"]["name"], rec["operation"]) for rec in refused] == [("alice", "policy-eval")]
     with pytest.raises(Forbidden, match="not a member of facility project 'climate'"):
         evaluate_objects(objects, alice, repo_root / "rego", facility_project="climate")
     # her own facility project, and none named, are decided alike
