@@ -40,6 +40,12 @@ class Caller:
     token_kind: str = "user"
     source: str | None = None
 
+    @property
+    def is_admin(self) -> bool:
+        """An administrator with their own token. A service token acting for an administrator has its scope
+        (the users it may act for), not the administrator's powers (service tokens, reloads, `--as`)."""
+        return self.identity.admin and self.token_kind == "user"
+
     def who(self) -> records.Who:
         return records.Who(self.identity, self.token_id, self.token_kind, self.source)
 
@@ -86,8 +92,7 @@ class Gateway:
         raise exc
 
     def require_admin(self, caller: Caller, what: str) -> None:
-        """Administrators' powers need an administrator's own token, not a service token acting for one."""
-        if not caller.identity.admin or caller.token_kind != "user":
+        if not caller.is_admin:
             self.deny_access(caller, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
 
     def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
@@ -101,12 +106,11 @@ class Gateway:
     def acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
         """Whom a dry run decides for: the caller, or the user an administrator names (`spin check --as`).
 
-        Deciding as another user is an administrator's own power: a service token acting for an
-        administrator has its scope (the users it may act for), not the administrator's powers.
+        Deciding as another user is an administrator's own power (Caller.is_admin).
         """
         if not as_user or as_user == caller.identity.name:
             return caller.identity
-        if not caller.identity.admin or caller.token_kind != "user":
+        if not caller.is_admin:
             self.deny_access(caller, operation, project, Forbidden(
                 f"only administrators, with their own token, may decide as another user ({as_user})",
                 hint="Leave out --as (as_user), or ask an administrator."))
