@@ -51,8 +51,8 @@ _render = structlog.processors.JSONRenderer(sort_keys=True, separators=(",", ":"
 
 
 def render(record: dict[str, Any]) -> bytes:
-    line = _render(None, "", dict(record))  # str with json.dumps, the default serializer
-    return line if isinstance(line, bytes) else line.encode()
+    text = _render(None, "", dict(record))
+    return text if isinstance(text, bytes) else text.encode()
 
 
 def record_mac(key: bytes, line_without_mac: bytes) -> str:

@@ -128,13 +128,14 @@ class Gateway:
 
     def convert(self, caller: Caller, project: str, model: dict[str, Any], *,
                 allow_unsupported: bool = False) -> ConvertResponse:
-        namespace = planning.namespace_for(project)
-        labels = planning.project_labels(project, caller.identity.name,
-                                         facility_project_for(caller.identity))
-        translation = _translate(model, project, namespace, labels, allow_unsupported)
-        return ConvertResponse(project=project, namespace=namespace,
-                               objects=[planning.namespace_object(namespace, labels), *translation.objects],
-                               notices=translation.notices)
+        from spin_gateway.compose_loader import validate_model
+        from spin_gateway.translate import convert
+
+        conversion = convert(validate_model(model), project=project, owner=caller.identity.name,
+                             facility_project=facility_project_for(caller.identity),
+                             allow_unsupported=allow_unsupported)
+        return ConvertResponse(project=project, namespace=conversion.namespace, objects=conversion.objects,
+                               notices=conversion.notices)
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,

@@ -92,10 +92,10 @@ def services(name: str, k8s_name: str, svc: dict[str, Any], aliases: list[str], 
              namespace: str) -> list[dict[str, Any]]:
     """The Service named for the compose service (ports, published annotation) and one per alias."""
     named = _port_names(svc)
-    ports = []
+    ports: list[dict[str, Any]] = []
     for port, proto in container_ports(svc):
         extra = named.get((port, proto), {})
-        entry = {"name": extra.get("name", f"{proto.lower()}-{port}"), "port": port, "targetPort": port, "protocol": proto}
+        entry: dict[str, Any] = {"name": extra.get("name", f"{proto.lower()}-{port}"), "port": port, "targetPort": port, "protocol": proto}
         if "appProtocol" in extra:
             entry["appProtocol"] = extra["appProtocol"]
         ports.append(entry)

@@ -78,7 +78,8 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
             probe[field] = units.whole_seconds(value, minimum=0 if field == "initialDelaySeconds" else 1)
         except ValueError:
             pass  # refused by the support table
-    probe["failureThreshold"] = max(1, healthcheck.get("retries") if healthcheck.get("retries") is not None else 3)
+    retries = healthcheck.get("retries")
+    probe["failureThreshold"] = max(1, int(retries) if retries is not None else 3)
     return probe
 
 
@@ -117,7 +118,8 @@ def _security_context(svc: dict[str, Any]) -> dict[str, Any]:
 
 def _resources(svc: dict[str, Any]) -> dict[str, Any]:
     deploy_res = (svc.get("deploy") or {}).get("resources") or {}
-    limits, requests = {}, {}
+    limits: dict[str, Any] = {}
+    requests: dict[str, Any] = {}
     for part, target in (("limits", limits), ("reservations", requests)):
         res = deploy_res.get(part) or {}
         try:
