@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound
+from spin_gateway.vocabulary.errors import AuthError, NotFound
 from spin_gateway.vocabulary.types import Identity
 
 OPERATIONS = ("up", "down", "check", "read")
@@ -200,9 +200,3 @@ class FileTokenStore:
 
 #: The name the app and tests know it by.
 TokenRegistry = FileTokenStore
-
-
-def require_scope(scope: TokenScope, user: str, user_projects: list[str], operation: str) -> None:
-    reason = scope.permits(user, user_projects, operation)
-    if reason:
-        raise Forbidden(reason, hint="Ask an administrator for a token with the scope you need.")
