@@ -9,6 +9,9 @@ bash scripts/install.sh
 for extra in scripts/install-*.sh; do [ -f "$extra" ] && bash "$extra"; done
 
 status=0
+echo "==> house rules: ruff, import directions, mypy (scripts/lint.sh)"
+bash scripts/lint.sh || status=1
+
 echo "==> Rego unit tests (spin policy test)"
 spin policy test --policy-dir rego || status=1
 
