@@ -424,7 +424,7 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
           since: Optional[datetime] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
           until: Optional[datetime] = typer.Option(None, "--until"),
           limit: int = typer.Option(100, "--limit", help="The newest N records"),
-          record_type: Optional[str] = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
+          record_type: Optional[str] = typer.Option(None, "--type", help="decision | forward | drift | access | token | recovery"),
           log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""

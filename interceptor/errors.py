@@ -17,7 +17,8 @@
     ├── ForwardError                          the backend refused or failed (exit 3, 502)
     │   ├── PodmanError
     │   └── KubeApiError                      carries the Kubernetes Status reason and code
-    └── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+    ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+    └── RunDrift                              what runs differs from what the policy decided (exit 1, 409)
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
 into exit codes and only gateway_api/ turns them into HTTP answers; the
@@ -147,9 +148,16 @@ class WaitTimeout(SpinError):
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
 
+class RunDrift(SpinError):
+    exit_code = 1
+    http_status = 409
+    default_hint = ("What runs is not what the policy decided (an admission webhook or the runtime changed it); "
+                    "the difference is in the audit log as a `drift` record. Ask the site's administrators.")
+
+
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
     "IdentityUnavailable", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "RunDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

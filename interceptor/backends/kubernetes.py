@@ -27,6 +27,7 @@ from interceptor.backends.kube_status import (
     age, comparable, condition, labels_of, meta_of, parse_since, pod_problem, project_selector, ready_counts,
     service_ports, workload_problem,
 )
+from interceptor.drift import runtime_drift, security_drift
 from interceptor.errors import Conflict, KubeApiError, NotFound, WaitTimeout
 from interceptor.types import Call, CallResult, ServiceStatus
 
@@ -391,6 +392,47 @@ class KubernetesBackend:
             if lines:
                 return lines[-count:]
         return []
+
+    # -- verifying -----------------------------------------------------------
+
+    def _current_pods(self, ref: ProjectRef, workload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The live pods of the workload's current revision (a rollout's old pods are on their way out)."""
+        service = labels_of(workload).get(LABEL_SERVICE, meta_of(workload)["name"])
+        pods = [p for p in self._pods(ref, service) if not meta_of(p).get("deletionTimestamp")
+                and (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Pending")]
+        if workload.get("kind") != "Deployment":
+            return pods
+        name = meta_of(workload)["name"]
+        live = self.api.get(f"/apis/apps/v1/namespaces/{ref.namespace}/deployments/{name}", f"read Deployment/{name}")
+        revision = ((live or {}).get("metadata", {}).get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        sets = self._list("apps/v1", "ReplicaSet", ref, project_selector(ref))
+        current = {labels_of(rs).get("pod-template-hash") for rs in sets
+                   if (meta_of(rs).get("annotations") or {}).get("deployment.kubernetes.io/revision") == revision
+                   and any(o.get("name") == name for o in meta_of(rs).get("ownerReferences") or [])}
+        return [p for p in pods if labels_of(p).get("pod-template-hash") in current]
+
+    def verify_running(self, ref: ProjectRef, objects: list[dict[str, Any]]) -> list[str]:
+        """Decided vs. running: every security difference between the approved workloads and their pods.
+
+        The decided side is each approved (patched) object's pod template; the running
+        side is each current pod as the API server stored it (after admission and any
+        webhook) and the user the kubelet reports in its container status.
+        """
+        found: list[str] = []
+        for obj in objects:
+            kind = obj.get("kind")
+            if kind not in ("Deployment", "StatefulSet", "Job"):
+                continue
+            decided = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            pods = self._current_pods(ref, obj)
+            for pod in pods:
+                where = f"{kind}/{meta_of(obj)['name']} pod {meta_of(pod)['name']}"
+                for diff in security_drift(decided, pod.get("spec") or {}):
+                    found.append(f"{where}: {diff}")
+                statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                for diff in runtime_drift(decided, statuses):
+                    found.append(f"{where}: {diff}")
+        return found
 
     def status(self, ref: ProjectRef) -> list[ServiceStatus]:
         return self._statuses(ref, explain=True)[0]
