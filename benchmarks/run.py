@@ -106,7 +106,7 @@ def _verdict(ok) -> str:
 def _with_gateway_go_settings() -> None:
     """Measure in-process decisions with the Go settings `gateway serve` uses: Go reads them only at
     process start, so start this runner again with them (as the gateway does)."""
-    from gateway_api.go_runtime import missing
+    from spin_gateway.gateway_api.go_runtime import missing
 
     add = missing()
     if add:

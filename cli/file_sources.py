@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_BYTES = 1 << 20  # a Kubernetes Secret or ConfigMap holds at most 1 MiB
 

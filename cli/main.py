@@ -18,9 +18,9 @@ from typing import Any, Callable, List, Optional
 import typer
 import yaml
 
-from cli import config as cfg
-from cli.render import Renderer
-from interceptor.errors import SpinError, UsageError
+from spin_gateway.cli import config as cfg
+from spin_gateway.cli.render import Renderer
+from spin_gateway.vocabulary.errors import SpinError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run compose projects on the facility's gateway, checked by its policies.")
@@ -99,14 +99,14 @@ def _merge(ctx: typer.Context, file, project_name, env_file, profile, json_outpu
 
 
 def _load(o: Options):
-    from compose_loader import load_project
+    from spin_gateway.compose_loader import load_project
 
     return load_project(o.files, project_name=o.project_name, env_files=o.env_files or None,
                         profiles=o.profiles or None)
 
 
 def _client(o: Options):
-    from cli.client import GatewayClient
+    from spin_gateway.cli.client import GatewayClient
 
     return GatewayClient(cfg.gateway_url(o.gateway), cfg.token(o.token))
 
@@ -132,7 +132,7 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
        allow_unsupported: bool = AllowUnsupportedOpt,
        json_output: bool = JsonOpt):
     """Create or update the project's services (idempotent)."""
-    from cli.file_sources import inline_file_sources
+    from spin_gateway.cli.file_sources import inline_file_sources
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -152,7 +152,7 @@ def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name
           allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
     """An `up` that forwards nothing: print every call's decision. Exit 1 if any is refused."""
-    from cli.file_sources import inline_file_sources
+    from spin_gateway.cli.file_sources import inline_file_sources
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -224,10 +224,10 @@ def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_na
             allow_unsupported: bool = AllowUnsupportedOpt,
             json_output: bool = JsonOpt):
     """The Kubernetes objects of the compose file, before policy (computed locally)."""
-    from cli.file_sources import inline_file_sources
-    from compose_loader import validate_model
-    from gateway_api import planning
-    from translate import to_kubernetes
+    from spin_gateway.cli.file_sources import inline_file_sources
+    from spin_gateway.compose_loader import validate_model
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.translate import to_kubernetes
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -281,7 +281,7 @@ def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user",
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
     if not password:
         raise UsageError("an empty password is refused", hint="Type your facility password.")
-    from cli.client import GatewayClient
+    from spin_gateway.cli.client import GatewayClient
 
     url = cfg.gateway_url(o.gateway)
     result = GatewayClient(url, None).request("POST", "/v1/login", json={"username": user, "password": password})
@@ -320,7 +320,7 @@ def policy_test(ctx: typer.Context, folder: Optional[Path] = typer.Argument(None
                 quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures and the totals"),
                 json_output: bool = JsonOpt):
     """Run the Rego unit tests (rules named test_*), as `opa test` would: one line per test, exit 1 on any failure."""
-    from policy.testing import run_tests
+    from spin_gateway.policy.testing import run_tests
 
     o = _merge(ctx, None, None, None, None, json_output)
     report = run_tests(folder or policy_dir, site_data, run)
@@ -348,8 +348,8 @@ def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(Non
                                                          help="Site data YAML (default: <policy-dir>/site.yaml)"),
                 opa_url: Optional[str] = OpaUrlOpt, json_output: bool = JsonOpt):
     """Decide Kubernetes objects as a given user, locally, without a gateway. Exit 1 if any is refused."""
-    from policy.evaluate import evaluate_objects, summarise
-    from gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.policy.evaluate import evaluate_objects, summarise
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
 
     o = _merge(ctx, None, None, None, None, json_output)
     path = object_file or objects
@@ -381,7 +381,7 @@ def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out
                   with_tests: bool = typer.Option(False, "--with-tests", help="Include the *_test.rego files"),
                   json_output: bool = JsonOpt):
     """Write the policies and site data as an OPA bundle, for `opa run --server --bundle` and --opa-url."""
-    from policy.opa_bundle import write_bundle
+    from spin_gateway.policy.opa_bundle import write_bundle
 
     o = _merge(ctx, None, None, None, None, json_output)
     bundle = write_bundle(policy_dir, out, site_data, with_tests=with_tests)
@@ -397,7 +397,7 @@ def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
                                                              help="Site data YAML (default: <policy-dir>/site.yaml)"),
                     json_output: bool = JsonOpt):
     """Every rule of the loaded policy library: id, title, profile, description, samples."""
-    from policy.describe import describe
+    from spin_gateway.policy.describe import describe
 
     o = _merge(ctx, None, None, None, None, json_output)
     library = describe(policy_dir, site_data)
@@ -434,7 +434,7 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
     if log:
         import collections
 
-        from interceptor.audit_query import AuditFilter, query
+        from spin_gateway.audit.query import AuditFilter, query
 
         flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until,
                           type=record_type)
@@ -463,7 +463,7 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
                                              "removed on purpose: start the chain at the oldest file here"),
                  json_output: bool = JsonOpt):
     """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
-    from interceptor.audit_verify import verify
+    from spin_gateway.audit.verify import verify
 
     o = _merge(ctx, None, None, None, None, json_output)
     key_path = key or (log.parent / "audit.key")
@@ -556,12 +556,12 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
                   workers: int = typer.Option(1, "--workers")):
     """Run the gateway (FastAPI on uvicorn)."""
-    from gateway_api.go_runtime import restart_with_defaults
+    from spin_gateway.gateway_api.go_runtime import restart_with_defaults
 
     restart_with_defaults()  # GOGC/GOMEMLIMIT for the embedded OPA engine, unless the operator set them
     import uvicorn
 
-    from gateway_api.settings import Settings
+    from spin_gateway.gateway_api.settings import Settings
 
     settings = Settings(host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
                         kube_context=context, identity=identity, users=users, identity_config=identity_config,
@@ -569,9 +569,9 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                         opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
-        uvicorn.run("gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
     else:
-        from gateway_api.app import build_app
+        from spin_gateway.gateway_api.app import build_app
 
         uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
 
@@ -581,7 +581,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
 def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typer.Option(Path("state"), "--state-dir"),
                   ttl: int = typer.Option(12 * 3600, "--ttl", help="Seconds")):
     """Mint a user token with the gateway's signing key (on the gateway's machine; needs read access to the key)."""
-    from gateway_api.auth.tokens import TokenSigner, load_or_create_key
+    from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     token, _claims = TokenSigner(load_or_create_key(state_dir / "signing.key")).issue(user, ttl=ttl)
     sys.stdout.write(token + "\n")
@@ -590,7 +590,7 @@ def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typ
 @gateway_app.command("hash-password")
 def gateway_hash_password():
     """Read a password on stdin and print its scrypt hash for the users file."""
-    from gateway_api.identity.users_file import hash_password
+    from spin_gateway.gateway_api.identity.users_file import hash_password
 
     sys.stdout.write(hash_password(sys.stdin.readline().rstrip("\n")) + "\n")
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any, Iterable
 
-from interceptor.errors import SpinError
+from spin_gateway.vocabulary.errors import SpinError
 
 
 class Renderer:

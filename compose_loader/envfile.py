@@ -19,8 +19,8 @@ from collections import ChainMap
 from pathlib import Path
 from typing import Callable, Mapping
 
-from compose_loader.interpolation import interpolate_string, unescape
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader.interpolation import interpolate_string, unescape
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_ENV_BYTES = 1 << 20
 _KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*")

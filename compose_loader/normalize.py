@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
-from compose_loader.scalars import as_text, go_duration, parse_duration
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader.scalars import as_text, go_duration, parse_duration
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_PORT_RANGE = 1000  # a range expands to one entry per port: bounded so "1-65535" cannot flood the model
 

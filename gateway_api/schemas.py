@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway_api.auth.service_tokens import TokenRecord
-from interceptor.types import CallResult, Decision, Notice, ServiceStatus
+from spin_gateway.gateway_api.auth.service_tokens import TokenRecord
+from spin_gateway.vocabulary.types import CallResult, Decision, Notice, ServiceStatus
 
 
 class ErrorBody(BaseModel):

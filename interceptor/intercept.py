@@ -18,11 +18,11 @@ from typing import Any
 import jsonpatch
 from pydantic import BaseModel
 
-from interceptor.audit import AuditLog
-from interceptor.backends.base import Backend, ProjectRef
-from interceptor.errors import AuditError, ForwardError, SpinError
-from interceptor.policy_input import admission_input
-from interceptor.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
+from spin_gateway.audit.log import AuditLog
+from spin_gateway.backends.base import Backend, ProjectRef
+from spin_gateway.vocabulary.errors import AuditError, ForwardError, SpinError
+from spin_gateway.policy.admission_input import admission_input
+from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
 
 #: Patching converges in one round for well-behaved policies; more rounds mean rules that fight.
 MAX_PATCH_ROUNDS = 3

@@ -26,10 +26,10 @@ from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set
 from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
-from interceptor.errors import AuthError, IdentityUnavailable, NotFound
-from interceptor.types import Group, Identity
-from gateway_api.identity.cache import TtlCache
-from gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.vocabulary.types import Group, Identity
+from spin_gateway.gateway_api.identity.cache import TtlCache
+from spin_gateway.gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
 
 # ldap3's ServerPool sleeps this long after every cycle over its servers, even after
 # the last one it is allowed: pure added latency before the 503. (A process-wide setting.)

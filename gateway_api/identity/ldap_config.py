@@ -21,7 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from interceptor.errors import UsageError
+from spin_gateway.vocabulary.errors import UsageError
 
 
 class ProjectRule(BaseModel):

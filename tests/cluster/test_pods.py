@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interceptor.audit_verify import verify
-from interceptor.errors import WaitTimeout
+from spin_gateway.audit.verify import verify
+from spin_gateway.vocabulary.errors import WaitTimeout
 from tests.cluster.conftest import compose_calls, down_calls, eventually, exec_in, kubectl, pods_of
 from tests.cluster.test_gateway import EXAMPLE, KubeGateway
 from tests.e2e.conftest import ROOT
@@ -238,7 +238,7 @@ def test_a_changed_compose_rolls_the_pods_over(kube, backend, projects, tmp_path
 
 
 def test_down_removes_one_project_and_another_users_project_keeps_running(kube, backend, projects, tmp_path):
-    from interceptor.backends.base import ProjectRef
+    from spin_gateway.backends.base import ProjectRef
 
     mine = projects.new("mine")
     theirs_name = projects.new("theirs").project

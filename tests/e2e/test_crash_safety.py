@@ -22,8 +22,8 @@ import subprocess
 
 import pytest
 
-from interceptor.audit import read_records
-from interceptor.audit_verify import verify
+from spin_gateway.audit.log import read_records
+from spin_gateway.audit.verify import verify
 from tests.e2e.conftest import ROOT, SPIN, free_port
 
 COMPOSE = {"name": "crash", "services": {

@@ -26,16 +26,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.identity.users_file import UsersFileProvider
-from policy.evaluate import evaluate_objects
-from policy.samples import read_sample
-from policy.testing import run_tests
+from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+from spin_gateway.policy.evaluate import evaluate_objects
+from spin_gateway.policy.samples import read_sample
+from spin_gateway.policy.testing import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 REGO = ROOT / "rego"
 USERS = UsersFileProvider(ROOT / "examples/users.yaml")
 SAMPLES = sorted(REGO.glob("*/samples/*.yaml"))
-SPIN = [sys.executable, "-m", "cli.main"]
+SPIN = [sys.executable, "-m", "spin_gateway.cli.main"]
 
 
 def opa_binary() -> str:

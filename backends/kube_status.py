@@ -12,8 +12,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from interceptor.backends.base import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, ProjectRef
-from interceptor.errors import UsageError
+from spin_gateway.backends.base import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, ProjectRef
+from spin_gateway.vocabulary.errors import UsageError
 
 PUBLISHED_ANNOTATION = "spin.io/published"
 IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from interceptor.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
-from interceptor.errors import ForwardError, WaitTimeout
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
+from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,

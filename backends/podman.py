@@ -23,13 +23,13 @@ from typing import Any, Iterator
 
 import yaml
 
-from interceptor.backends.base import (
+from spin_gateway.backends.base import (
     ANNOTATION_HASH, LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE,
     ProjectInfo, ProjectRef,
 )
-from interceptor.backends import podman_files
-from interceptor.errors import PodmanError, WaitTimeout
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.backends import podman_files
+from spin_gateway.vocabulary.errors import PodmanError, WaitTimeout
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.

@@ -37,7 +37,7 @@ from typing import IO, Any, Iterator
 
 import structlog
 
-from interceptor.errors import AuditError
+from spin_gateway.vocabulary.errors import AuditError
 
 log = logging.getLogger("spin.audit")
 

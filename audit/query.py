@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from interceptor.audit import all_files
+from spin_gateway.audit.log import all_files
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,11 @@ API_DEFAULTS = {"pod serviceAccountName": "default", "procMount": "Default"}
 
 
 def _norm(value: Any) -> Any:
-    """Absent, null, false and empty say the same ("not asked for"); lists compare as sets of values."""
-    if value in (None, False, "", [], {}):
+    """Absent, null, false and empty say the same ("not asked for"); lists compare as sets of values.
+
+    0 is a value (uid 0 is root), never "not asked for": compared by type, not with ==.
+    """
+    if value is None or value is False or (isinstance(value, (str, list, dict)) and not value):
         return None
     if isinstance(value, dict):
         out = {k: _norm(v) for k, v in value.items()}

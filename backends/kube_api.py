@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.errors import KubeApiError, UsageError
+from spin_gateway.vocabulary.errors import KubeApiError, UsageError
 
 #: APIs newer than some clusters still in service: which Kubernetes release first serves them.
 INTRODUCED_IN = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 #: Labels every object spin makes carries; state lives in them, not in the gateway.
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from interceptor.audit import GENESIS, _last_line, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
-from interceptor.errors import UsageError
+from spin_gateway.audit.log import GENESIS, _last_line, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
+from spin_gateway.vocabulary.errors import UsageError
 
 
 @dataclass
