@@ -24,7 +24,7 @@ import yaml
 from spin_gateway.audit.verify import verify
 from spin_gateway.vocabulary.errors import WaitTimeout
 from tests.cluster.conftest import compose_calls, down_calls, eventually, exec_in, kubectl, pods_of
-from tests.cluster.test_gateway import EXAMPLE, KubeGateway
+from tests.cluster.test_gateway import EXAMPLE, kube_gateway  # noqa: F401 (the fixture, shared)
 from tests.e2e.conftest import ROOT
 
 ALICE = {"uid": 1001, "gid": 1001, "groups": {5001}}
@@ -33,19 +33,6 @@ ALICE = {"uid": 1001, "gid": 1001, "groups": {5001}}
 def _node_only(kube):
     if kube.local is None:
         pytest.skip("reads the node's host paths: runs on the suite's own node only")
-
-
-@pytest.fixture
-def kube_gateway(kube, tmp_path):
-    from tests.cluster.conftest import apply_manifests, service_account_kubeconfig
-
-    shipped = [d for name in ("namespace.yaml", "rbac.yaml")
-               for d in yaml.safe_load_all((ROOT / "examples/kubernetes" / name).read_text()) if d]
-    apply_manifests(kube, shipped)
-    config = service_account_kubeconfig(kube, tmp_path, "spin-system", "spin-gateway")
-    live = KubeGateway(tmp_path, config)
-    yield live
-    live.stop()
 
 
 @pytest.fixture
