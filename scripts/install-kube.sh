@@ -111,6 +111,14 @@ if [ ! -f "$PAUSE_DIR/complete" ]; then
   rm -rf "$PAUSE_DIR" && mv "$PAUSE_DIR.tmp" "$PAUSE_DIR"
 fi
 
+# --- the CoreDNS image: its static binary alone, as the cluster's DNS pod runs it ---
+COREDNS_IMAGE_TAR=$CACHE/coredns-$COREDNS_VERSION/coredns.tar
+if [ ! -f "$COREDNS_IMAGE_TAR" ]; then
+  python3 "$ROOT/scripts/oci_archive.py" --binary "$CACHE/coredns-$COREDNS_VERSION/bin/coredns" --entrypoint /coredns \
+    --name "localhost/spin-kube/coredns:cluster" --out "$COREDNS_IMAGE_TAR.tmp"
+  mv "$COREDNS_IMAGE_TAR.tmp" "$COREDNS_IMAGE_TAR"
+fi
+
 # --- the current set ---------------------------------------------------------
 rm -rf "$CACHE/bin.tmp" && mkdir -p "$CACHE/bin.tmp"
 for f in "$CACHE/kube-$KUBE_VERSION"/bin/* "$CACHE/etcd-$ETCD_VERSION/bin/etcd" \
@@ -118,6 +126,7 @@ for f in "$CACHE/kube-$KUBE_VERSION"/bin/* "$CACHE/etcd-$ETCD_VERSION/bin/etcd" 
   ln -s "$f" "$CACHE/bin.tmp/$(basename "$f")"
 done
 ln -s "$PAUSE_DIR/pause.tar" "$CACHE/bin.tmp/pause.tar"
+ln -s "$COREDNS_IMAGE_TAR" "$CACHE/bin.tmp/coredns.tar"
 rm -rf "$CACHE/bin" && mv "$CACHE/bin.tmp" "$CACHE/bin"
 cat > "$CACHE/versions" <<EOF
 kubernetes $KUBE_VERSION

@@ -13,7 +13,7 @@ from pathlib import Path
 
 DEFAULT_BIN = Path(os.environ.get("SPIN_KUBE_CACHE", "/var/cache/spin-kube")) / "bin"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
-            "kubectl", "coredns", "pause.tar")
+            "kubectl", "pause.tar", "coredns.tar")
 HOST_TOOLS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "conntrack", "podman")
 
 

@@ -40,7 +40,8 @@ POD_CIDR = "10.244.0.0/24"
 BRIDGE = "spinkube0"
 CNI_NETWORK = "spin-kube"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
-COREDNS_IMAGE = "localhost/spin/coredns:cluster"
+#: Packed from the CoreDNS binary by scripts/install-kube.sh (coredns.tar).
+COREDNS_IMAGE = "localhost/spin-kube/coredns:cluster"
 LOCK = Path("/run/spin-kube-node.lock")
 #: Set by kubelet (setupKernelTunables) and kube-proxy while they run.
 SYSCTLS = ("vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops",
@@ -385,9 +386,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         """pause (built from Kubernetes' pause.c), CoreDNS and podman's local images, into containerd's k8s.io."""
         began = time.monotonic()
         self._ctr("images", "import", self.bin["pause.tar"])
-        coredns = self.root / "coredns.tar"
-        _oci_archive().archive(Path(self.bin["coredns"]).resolve(), "/coredns", COREDNS_IMAGE, coredns)
-        self._ctr("images", "import", str(coredns))
+        self._ctr("images", "import", self.bin["coredns.tar"])
         for image in local_images():
             tar = self.root / "image.tar"
             _run(self.bin["podman"], "save", "--format", "docker-archive", "-o", str(tar), image, timeout=300)
@@ -599,16 +598,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             self._lock.close()
             self._lock = None
         return problems
-
-
-def _oci_archive():
-    """scripts/oci_archive.py, the packer install-kube.sh made the pause image with."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("oci_archive", Path(__file__).parents[2] / "scripts/oci_archive.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def local_images() -> list[str]:
