@@ -44,9 +44,9 @@ def api_error(exc: Exception, what: str) -> KubeApiError:
     Only the parsed Status is used: the raw exception also carries request and
     response headers (bearer tokens) and bodies (Secret data), never shown.
     """
+    import urllib3.exceptions as u3
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
-    import urllib3.exceptions as u3
 
     if isinstance(exc, ApiException) and exc.status:
         status = _status_of(exc)

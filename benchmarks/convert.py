@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from spin_gateway.compose_loader import load_project
     from spin_gateway.gateway_api import planning
+    from spin_gateway.translate import to_kubernetes
     from spin_gateway.vocabulary.errors import SpinError
     from tests.compose.test_corpus import SAMPLES
-    from spin_gateway.translate import to_kubernetes
 
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--runs", type=int, default=30)

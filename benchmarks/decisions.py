@@ -46,13 +46,12 @@ def run_three(service, seconds: float) -> dict:
     `decide` is one evaluation (PolicyService.decide, what the p99 < 1 ms target is about);
     `decide_call` is the interceptor's whole decision: decide, apply the patches, decide again.
     """
+    from benchmarks.inputs import three_container_deployment
     from spin_gateway.gateway_api import planning
     from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
-    from spin_gateway.interceptor.intercept import decide_call
     from spin_gateway.policy.admission_input import admission_input
+    from spin_gateway.policy.decide import decide_call
     from spin_gateway.vocabulary.types import Call, Plan
-
-    from benchmarks.inputs import three_container_deployment
 
     alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")
     namespace = planning.namespace_for(PROJECT)

@@ -20,8 +20,9 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks.stats import summary_ms
 
@@ -117,6 +118,7 @@ def _regorus(modules: dict[str, str], data: dict) -> Callable[[dict], Any]:
 
 def _regopy(modules: dict[str, str], data: dict) -> Callable[[dict], Any]:
     import os
+
     import regopy
 
     interpreter = regopy.Interpreter()

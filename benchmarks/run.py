@@ -17,7 +17,6 @@ import platform
 import sys
 import threading
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

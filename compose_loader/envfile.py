@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from spin_gateway.compose_loader.interpolation import interpolate_string, unescape
 from spin_gateway.vocabulary.errors import ComposeError

@@ -5,8 +5,12 @@ evaluation, podman and Kubernetes calls never block the event loop.
 """
 
 
+import collections
 import contextlib
+import json
 import threading
+import time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -15,21 +19,30 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spin_gateway.audit.query import AuditFilter, Viewer, query
-import collections
-import json
-import time
-from datetime import datetime
-
-from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound, SpinError
 from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
-from spin_gateway.gateway_api.policy_eval import PolicyEvalRequest, PolicyEvalResponse, evaluate as evaluate_policy
+from spin_gateway.gateway_api.policy_eval import PolicyEvalRequest, PolicyEvalResponse
+from spin_gateway.gateway_api.policy_eval import evaluate as evaluate_policy
 from spin_gateway.gateway_api.schemas import (
-    AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
-    PolicyInfo, ProjectList, ServiceTokenRequest, ServiceTokenResponse, StatusResponse, TokenResponse, WhoAmI,
+    AuditPage,
+    ComposeRequest,
+    ConvertResponse,
+    ErrorBody,
+    Health,
+    LoginRequest,
+    LogsResponse,
+    PlanResponse,
+    PolicyInfo,
+    ProjectList,
+    ServiceTokenRequest,
+    ServiceTokenResponse,
+    StatusResponse,
+    TokenResponse,
+    WhoAmI,
 )
 from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound, SpinError
 
 PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -14,13 +14,13 @@ from typing import Any
 
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RunDrift, SpinError
-from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
-from spin_gateway.vocabulary.types import Identity
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RunDrift, SpinError
+from spin_gateway.vocabulary.types import Identity
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,7 @@ class Gateway:
             if info is None:
                 raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
             ref = ProjectRef(project, namespace, info.owner, info.facility_project)
-            labels = planning.project_labels(project, info.owner, info.facility_project)
-            existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
-                        for kind, name in sorted(self.backend.existing_objects(ref))]
-            existing.insert(0, planning.namespace_object(namespace, labels))
-            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
+            plan = planning.down_plan(self.backend.existing_objects(ref), project=project, namespace=namespace, owner=info.owner,
                                       facility_project=info.facility_project)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind)

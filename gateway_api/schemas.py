@@ -104,7 +104,7 @@ class ServiceTokenRequest(BaseModel):
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
 
     @model_validator(mode="after")
-    def _acts_for_someone(self) -> "ServiceTokenRequest":
+    def _acts_for_someone(self) -> ServiceTokenRequest:
         # A 422 like every other invalid body (a UsageError here was an undocumented 400).
         if not self.users and not self.projects:
             raise ValueError("a service token needs at least one user or project it may act for")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend
-from spin_gateway.vocabulary.errors import UsageError
 from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 from spin_gateway.gateway_api.gateway import Gateway
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.policy.service import PolicyService, factory_for
+from spin_gateway.vocabulary.errors import UsageError
 
 
 def make_backend(settings: Settings) -> Backend:

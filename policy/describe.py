@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from spin_gateway.vocabulary.errors import PolicyError
 from spin_gateway.policy.bundle import load_bundle
 from spin_gateway.policy.samples import samples_of
+from spin_gateway.vocabulary.errors import PolicyError
 
 _RULE_PACKAGE = re.compile(r"^\s*package\s+spin\.rules\.([\w.]+)", re.M)
 

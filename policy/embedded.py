@@ -11,13 +11,13 @@ from __future__ import annotations
 import queue
 from typing import Any
 
-from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 from spin_gateway.policy.bundle import DECISION_PATH, PolicyBundle
+from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 
 try:  # an optional native wheel: report its absence as a load error, not an ImportError
     from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 except ImportError:  # pragma: no cover - exercised only on broken installs
-    OpaEngine = None  # type: ignore[assignment]
+    OpaEngine = None
 
 
 def _new_engine(modules: dict[str, str], data: dict[str, Any]):

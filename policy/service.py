@@ -12,13 +12,14 @@ import concurrent.futures
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from spin_gateway.vocabulary.errors import PolicyError, SpinError
-from spin_gateway.vocabulary.types import Decision, Violation
 from spin_gateway.policy.bundle import PolicyBundle, load_bundle
 from spin_gateway.policy.engine import Engine
+from spin_gateway.vocabulary.errors import PolicyError, SpinError
+from spin_gateway.vocabulary.types import Decision, Violation
 
 EngineFactory = Callable[[PolicyBundle], Engine]
 log = logging.getLogger("spin.policy")

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 from spin_gateway.policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.M)
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spin_gateway.translate import units
-from spin_gateway.translate.names import NameTable, dns_name, metadata
 from spin_gateway.translate.key_table import mount_propagation
+from spin_gateway.translate.names import NameTable, dns_name, metadata
 
 DEFAULT_CLAIM_SIZE = "1Gi"
 FILE_KEY = "content"  # the one key of each Secret/ConfigMap: the file's content
@@ -157,6 +157,7 @@ def _file_mount(model: dict[str, Any], what: str, ref: dict[str, Any], out: Moun
     except ValueError:
         item["mode"] = 0o444  # refused by the support table
     # optional: false is Kubernetes' default, written out: podman 4.3's kube play dereferences it unchecked.
+    volume: dict[str, Any]
     if what == "secrets":
         volume = {"name": f"secret-{name}"[:63].rstrip("-"),
                   "secret": {"secretName": name, "items": [item], "optional": False}}

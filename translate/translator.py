@@ -12,12 +12,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from spin_gateway.vocabulary.errors import TranslateError
-from spin_gateway.vocabulary.types import Notice
 from spin_gateway.translate import network, storage, workloads
+from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys
 from spin_gateway.translate.names import NameTable, service_label
 from spin_gateway.translate.order import start_order
-from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys
+from spin_gateway.vocabulary.errors import TranslateError
+from spin_gateway.vocabulary.types import Notice
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,11 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
 import httpx
-
-import subprocess
-
 import pytest
 
 from spin_gateway.audit.log import read_records

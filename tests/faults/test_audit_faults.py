@@ -12,8 +12,8 @@ import pytest
 from spin_gateway.audit.log import AuditLog, read_records
 from spin_gateway.audit.verify import verify
 from spin_gateway.backends.manifests import ManifestsBackend
-from spin_gateway.vocabulary.errors import AuditError
 from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import AuditError
 from tests.faults.conftest import fill
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 

@@ -8,8 +8,8 @@ import pytest
 from spin_gateway.audit.log import AuditLog, read_records
 from spin_gateway.audit.verify import verify
 from spin_gateway.backends.manifests import ManifestsBackend
-from spin_gateway.vocabulary.errors import ForwardError
 from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import ForwardError
 from tests.faults.faults import FailOnNthDelete, FailOnNthWrite
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 
@@ -97,16 +97,15 @@ def test_an_update_that_fails_on_call_n_is_completed_by_the_next_up(tmp_path, al
 
 
 def test_a_down_that_fails_part_way_is_finished_by_the_next_down(tmp_path, allow_all, audit):
-    from spin_gateway.gateway_api import planning
     from spin_gateway.backends.base import ProjectRef
+    from spin_gateway.gateway_api import planning
 
     out = tmp_path / "out"
     intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, ManifestsBackend(out), ctx("up"), dry_run=False)
-    have = sorted(ManifestsBackend(out).existing_objects(ProjectRef(NS, NS)))
-    objects = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": NS}} for kind, name in have]
+    have = ManifestsBackend(out).existing_objects(ProjectRef(NS, NS))
 
     def down_plan():
-        return planning.down_plan(objects, project=NS, namespace=NS, owner="alice", facility_project="astro")
+        return planning.down_plan(have, project=NS, namespace=NS, owner="alice", facility_project="astro")
 
     failing = FailOnNthDelete(ManifestsBackend(out), 3)
     with pytest.raises(ForwardError) as info:  # an OSError the backend did not wrap becomes a ForwardError

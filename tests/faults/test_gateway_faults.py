@@ -7,10 +7,10 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from spin_gateway.gateway_api.app import build_app
-from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.audit.log import read_records
 from spin_gateway.audit.verify import verify
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
 from tests.faults.conftest import fill
 from tests.faults.faults import FailOnNthWrite
 

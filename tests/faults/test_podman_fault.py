@@ -12,8 +12,8 @@ from spin_gateway.audit.log import AuditLog, read_records
 from spin_gateway.audit.verify import verify
 from spin_gateway.backends.base import ProjectRef
 from spin_gateway.backends.podman import PodmanBackend
-from spin_gateway.vocabulary.errors import PodmanError
 from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import PodmanError
 from tests.e2e.conftest import podman_ready  # noqa: F401  (builds the busybox image once)
 from tests.faults.faults import FailingPodmanRunner
 from tests.faults.plans import ALICE, ctx, plan, project_objects

@@ -8,9 +8,9 @@ import time
 import pytest
 from ldap3 import MODIFY_DELETE
 
-from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound, UsageError
 from spin_gateway.gateway_api.identity.ldap_config import LdapConfig
 from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound, UsageError
 from tests.ldap.slapd import BIND_PASSWORD, demo_password, free_port
 
 USERS = ["alice", "bob", "carol", "mallory"]

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
-from spin_gateway.vocabulary.errors import OpaUnavailable, PolicyLoadError
 from spin_gateway.policy.bundle import load_bundle
 from spin_gateway.policy.embedded import EmbeddedEngine
 from spin_gateway.policy.evaluate import evaluate_objects
 from spin_gateway.policy.opa_server import OpaServerEngine
 from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import OpaUnavailable, PolicyLoadError
 
 ROOT = Path(__file__).resolve().parents[2]
 REGO = ROOT / "rego"

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from spin_gateway.audit.log import read_records
 from spin_gateway.gateway_api.app import build_app
 from spin_gateway.gateway_api.settings import Settings
-from spin_gateway.audit.log import read_records
 
 SAMPLE = "registries/samples/denied_docker_hub.yaml"
 

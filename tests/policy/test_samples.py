@@ -16,10 +16,10 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from spin_gateway.audit.log import read_records
 from spin_gateway.cli.main import app as cli_app
 from spin_gateway.gateway_api.app import build_app
 from spin_gateway.gateway_api.settings import Settings
-from spin_gateway.audit.log import read_records
 from spin_gateway.policy.bundle import load_bundle
 from spin_gateway.policy.describe import rule_packages
 from spin_gateway.policy.samples import read_sample, samples_of

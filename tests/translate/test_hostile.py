@@ -8,10 +8,10 @@ import re
 import pytest
 
 from spin_gateway.compose_loader import validate_model
+from spin_gateway.translate import to_kubernetes
 from spin_gateway.vocabulary.errors import ComposeError, SpinError, TranslateError
 from tests.translate.helpers import model, translate
 from tests.translate.schema import schema_errors
-from spin_gateway.translate import to_kubernetes
 
 
 @pytest.mark.parametrize("services, top, words", [

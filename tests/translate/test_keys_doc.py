@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from spin_gateway.translate.keys_doc import DOC, render
 from spin_gateway.translate.key_table import SERVICE_KEYS, TOP_LEVEL_KEYS
+from spin_gateway.translate.keys_doc import DOC, render
 
 
 def test_the_committed_keys_table_is_the_one_the_code_generates():

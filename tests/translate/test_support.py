@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from spin_gateway.compose_loader.model import ComposeModel, Service
-from tests.translate.helpers import IMAGE, model
 from spin_gateway.translate.key_table import SERVICE_KEYS, TOP_LEVEL_KEYS, find_unsupported, ignored_keys
+from tests.translate.helpers import IMAGE, model
 
 
 def test_every_service_key_the_loader_accepts_has_a_row():

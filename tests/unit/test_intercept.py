@@ -7,12 +7,12 @@ import textwrap
 import pytest
 import yaml
 
-from spin_gateway.gateway_api import planning
 from spin_gateway.audit.log import AuditLog, read_records
 from spin_gateway.backends.manifests import ManifestsBackend
+from spin_gateway.gateway_api import planning
 from spin_gateway.interceptor.intercept import RequestContext, intercept
-from spin_gateway.vocabulary.types import Group, Identity
 from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.types import Group, Identity
 
 ALICE = Identity(name="alice", uid=1001, gid=1001, groups=[Group(name="astro", gid=5001)], projects=["astro"])
 
