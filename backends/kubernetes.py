@@ -62,10 +62,11 @@ class KubernetesBackend:
     name = "kubernetes"
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, *, api_client: Any = None,
-                 timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0):
+                 timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0, settle: float = 2.0):
         self.api = KubeApi(api_client or client_from(kubeconfig, context), timeout=timeout)
         self.delete_timeout = delete_timeout
         self.poll = poll
+        self.settle = settle
 
     # -- reading -------------------------------------------------------------
 
@@ -453,21 +454,37 @@ class KubernetesBackend:
         return self._statuses(ref, explain=True)[0]
 
     def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        """Ready, and still ready `settle` seconds later (restarts unchanged).
+
+        A container without a readiness probe is Ready the moment it starts, so one
+        that exits at once makes its Deployment Available for an instant before the
+        kubelet restarts it (seen on the test node): without the second look,
+        `up --wait` reported a crash loop as ready.
+        """
         deadline = time.monotonic() + timeout
+        ready_since: tuple[float, list[int]] | None = None
         while True:
             statuses, ready = self._statuses(ref, explain=False)
-            if ready:
+            if ready and not statuses:
+                return statuses  # nothing to wait for
+            restarts = [s.restarts for s in statuses]
+            if not ready or (ready_since and ready_since[1] != restarts):
+                ready_since = None
+            elif ready_since is None:
+                ready_since = (time.monotonic(), restarts)
+            if ready_since and time.monotonic() - ready_since[0] >= self.settle:
                 return statuses
             if time.monotonic() >= deadline:
                 statuses, ready = self._statuses(ref, explain=True)
-                if ready:
+                if ready and ready_since:
                     return statuses
                 waiting = [s for s in statuses if s.state not in {"running", "completed", "stopped"}]
                 reasons = "; ".join(f"{s.service} ({s.ready}/{s.desired} ready): {s.message or s.state}"
                                     for s in waiting)
                 raise WaitTimeout(f"not ready after {timeout:g}s: {reasons}",
                                   data=[s.model_dump() for s in statuses])
-            time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
+            nap = self.poll if ready_since is None else min(self.poll, self.settle / 2)
+            time.sleep(min(nap, max(0.05, deadline - time.monotonic())))
 
     def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
              follow: bool = False) -> Iterator[str]:
