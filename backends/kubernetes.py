@@ -396,7 +396,10 @@ class KubernetesBackend:
         return "; ".join(reasons)
 
     def _last_lines(self, ref: ProjectRef, pod: dict[str, Any], container: str, count: int = 5) -> list[str]:
-        for previous in (True, False):
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        state = next((cs.get("state") or {} for cs in statuses if cs.get("name") == container), {})
+        # A container that has just exited has its own logs; one waiting in its back-off, its previous run's.
+        for previous in ((False, True) if "terminated" in state else (True, False)):
             try:
                 text = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{meta_of(pod)['name']}/log",
                                         what="read logs", query={"container": container, "tailLines": count,
@@ -405,7 +408,8 @@ class KubernetesBackend:
             except KubeApiError:
                 continue
             lines = [line for line in text.splitlines() if line.strip()]
-            if lines:
+            # The kubelet answers 200 with this sentence when that run's log is already gone.
+            if lines and not lines[0].startswith("unable to retrieve container logs"):
                 return lines[-count:]
         return []
 

@@ -196,15 +196,26 @@ class Gateway:
         self.proc.wait(10)
 
 
-def _decisions(body: dict) -> list[tuple]:
-    return sorted((d["kind"], d["name"], d["allowed"], json.dumps(d["violations"], sort_keys=True),
-                   json.dumps(d["patches"], sort_keys=True), d.get("revision")) for d in body["decisions"])
+def _decisions(audit_log: Path) -> list[tuple]:
+    """The decisions as audited, without what differs by engine or by run (engine, time, request id)."""
+    records = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    return sorted((r["object"]["kind"], r["object"]["name"], r["verb"], r["decision"],
+                   json.dumps(r["violations"], sort_keys=True), json.dumps(r["patches"], sort_keys=True),
+                   json.dumps(r["warnings"]), r["policy_revision"]) for r in records if r["type"] == "decision")
 
 
 @pytest.fixture
 def compose(tmp_path) -> Path:
     path = tmp_path / "compose.yaml"
     path.write_text(COMPOSE)
+    return path
+
+
+@pytest.fixture
+def allowed_compose(tmp_path) -> Path:
+    """A project the policy allows: a refusal of it can only come from the engine failing."""
+    path = tmp_path / "allowed.yaml"
+    path.write_text(COMPOSE.split("  bad:")[0])
     return path
 
 
@@ -219,15 +230,20 @@ def test_the_gateway_decides_the_same_through_a_real_opa_server(server, compose,
         embedded.stop()
         served.stop()
     assert code_e == code_s == 1, (body_e, body_s)  # `bad` is refused (docker.io, privileged)
-    assert _decisions(body_s) == _decisions(body_e)
+    assert "[no-privileged]" in body_s["raw"] and "[registries]" in body_s["raw"]
+    decided = _decisions(served.audit_log)
+    assert decided == _decisions(embedded.audit_log)
+    # web is allowed with the policy's patches (limits, no escalation), bad refused: both paths exercised.
+    assert {(d[1], d[3]) for d in decided} >= {("web", "allow"), ("bad", "deny")}
+    assert any(d[1] == "web" and d[5] != "[]" for d in decided)
     records = [json.loads(line) for line in served.audit_log.read_text().splitlines()]
     assert {r["engine"] for r in records if r["type"] == "decision"} == {"opa-server"}
 
 
 @pytest.mark.parametrize("failure", ["slow", "down", "error"])
-def test_the_gateway_fails_closed_when_the_real_opa_server_fails(opa, bundle, compose, tmp_path, failure):
-    # "error": a real OPA whose request body limit is smaller than a decision's input answers 413.
-    extra = ("--set", "server.decoding.max_length=2000") if failure == "error" else ()
+def test_the_gateway_fails_closed_when_the_real_opa_server_fails(opa, bundle, allowed_compose, tmp_path, failure):
+    # "error": a real OPA whose request body limit is smaller than a decision's input refuses it (HTTP 413).
+    extra = ("--set", "server.decoding.max_length=300") if failure == "error" else ()
     live = OpaServer(opa, bundle, tmp_path / "opa.log", *extra)
     gateway = Gateway(tmp_path, live.url)
     try:
@@ -236,7 +252,7 @@ def test_the_gateway_fails_closed_when_the_real_opa_server_fails(opa, bundle, co
         elif failure == "down":
             live.stop()
         began = time.monotonic()
-        code, body = gateway.up(compose, f"opa-{failure}")
+        code, body = gateway.up(allowed_compose, f"opa-{failure}")
         took = time.monotonic() - began
     finally:
         gateway.stop()
