@@ -123,6 +123,12 @@ class Projects:
         api = self.kube.admin()
         for ns in self.made:
             try:
+                # A busybox `sleep` as PID 1 ignores SIGTERM: without a short grace each pod waits out its own.
+                api.request("DELETE", f"/api/v1/namespaces/{ns}/pods", what="clean up", retry=False,
+                            body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 1})
+            except Exception:
+                pass
+            try:
                 api.request("DELETE", f"/api/v1/namespaces/{ns}", what="clean up", retry=False)
             except Exception:
                 pass  # already gone, or removed by the test itself
