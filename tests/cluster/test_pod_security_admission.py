@@ -33,6 +33,17 @@ from tests.policy.test_pod_security import (
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_CORPUS = CORPUS.parent / "compose" / "awesome-compose"
 
+# The fixtures are the standard as of Kubernetes 1.37 (their folder says v1.37); this API server is 1.34
+# ("latest" means its own version). Where it is stricter than the standard spin holds, it is named here:
+# spin admits these, 1.34's PodSecurity refuses them (the researcher gets the API server's refusal at `up`).
+SERVER_STRICTER = {
+    ("baseline", "procmount1.yaml"): "procMount Unmasked with hostUsers false: 1.34 refuses it at baseline",
+    ("baseline", "sysctls1.yaml"): "net.ipv4.tcp_slow_start_after_idle and net.ipv4.tcp_notsent_lowat are not in "
+                                   "1.34's safe sysctls",
+    ("restricted", "sysctls1.yaml"): "net.ipv4.tcp_slow_start_after_idle and net.ipv4.tcp_notsent_lowat are not in "
+                                     "1.34's safe sysctls",
+}
+
 # Spin refusals of corpus workloads the API server admits: site rules beyond the standard.
 CORPUS_SITE_RULES = {
     "registries": "images only from the site's registries; the standard says nothing about images",
@@ -68,6 +79,8 @@ def server_admits(kube, namespace: str, pod: dict) -> tuple[bool, str]:
     pod = copy.deepcopy(pod)
     pod.setdefault("metadata", {})["namespace"] = namespace
     pod["metadata"].pop("generateName", None)
+    # The fixtures' names have underscores (capabilities_baseline0), which no object name may have.
+    pod["metadata"]["name"] = re.sub(r"[^a-z0-9-]", "-", str(pod["metadata"].get("name", "pod")).lower())
     try:
         kube.admin().request("POST", f"/api/v1/namespaces/{namespace}/pods", what="dry-run create", body=pod,
                              query={"dryRun": "All"}, retry=False)
@@ -75,6 +88,9 @@ def server_admits(kube, namespace: str, pod: dict) -> tuple[bool, str]:
     except KubeApiError as exc:
         if exc.status == 403 and "violates PodSecurity" in exc.message:
             return False, exc.message.split("violates PodSecurity", 1)[1]
+        if exc.status == 422:
+            # Validation runs before admission: e.g. procMount Unmasked needs hostUsers false on 1.34.
+            return False, f" (refused by validation) {exc.message}"
         raise AssertionError(f"the API server refused {pod['metadata'].get('name')} for another reason: {exc.message}")
 
 
@@ -111,11 +127,13 @@ def test_every_pod_security_fixture_gets_the_api_servers_verdict(kube, namespace
     wrong, said = [], []
     for path, pod, decision in zip(paths, pods, decisions):
         admitted, why = server_admits(kube, namespaces[level], pod)
-        case = (level, path.name)
+        case = (level, path.name) if path.parent.name == "pass" else None
         if decision["allowed"]:
             # What spin admits is what runs: the patched Pod must pass the API server too.
             ok, why_patched = server_admits(kube, namespaces[level], patched(pod, decision))
-            if not ok:
+            if not ok and case in SERVER_STRICTER:
+                said.append(f"{path.parent.name}/{path.name}: the 1.34 API server is stricter: {SERVER_STRICTER[case]}")
+            elif not ok:
                 wrong.append(f"{path.parent.name}/{path.name}: spin admits, the API server refuses the patched "
                              f"pod:{why_patched}")
             if not admitted and not decision["patches"]:
@@ -131,7 +149,8 @@ def test_every_pod_security_fixture_gets_the_api_servers_verdict(kube, namespace
     print(f"\n{level} ({site_kind} site): {len(paths)} fixtures, {len(paths) - len(wrong)} agree or are "
           f"stricter by name" + "".join(f"\n  {line}" for line in said))
     assert not wrong, "\n".join(wrong)
-    assert len(said) == sum(1 for lvl, _ in stricter if lvl == level)
+    assert len(said) == sum(1 for lvl, _ in stricter if lvl == level) + sum(1 for lvl, _ in SERVER_STRICTER
+                                                                            if lvl == level)
 
 
 def corpus_workloads() -> list[tuple[str, dict]]:
@@ -157,6 +176,8 @@ def corpus_workloads() -> list[tuple[str, dict]]:
             continue  # not translatable (a build-only service, a key with no Kubernetes form): nothing to admit
         for obj in translation.objects:
             if obj.get("kind") in ("Deployment", "StatefulSet", "Job"):
+                # One `spin policy eval` decides them all as one project's calls: one namespace.
+                obj["metadata"]["namespace"] = "spin-corpus"
                 out.append((f"{folder.name}/{obj['metadata']['name']}", obj))
     return out
 
@@ -173,7 +194,8 @@ def pod_of(name: str, workload: dict) -> dict:
 @pytest.mark.parametrize("level", LEVELS)
 def test_every_translated_corpus_workload_gets_the_api_servers_verdict(kube, namespaces, tmp_path, level, site_kind):
     workloads = corpus_workloads()
-    assert len(workloads) >= 30, f"the compose corpus is not at {COMPOSE_CORPUS}"
+    # 19 workloads of the corpus translate (the rest build their images or use keys with no Kubernetes form).
+    assert len(workloads) >= 15, f"the compose corpus is not at {COMPOSE_CORPUS}"
     # The profile site takes the corpus' images (Docker Hub) and the standard's capabilities, so what is
     # compared there is the Pod Security Standard alone; the example site adds its own rules.
     extra = {"capabilities": PSS_DEFAULT_CAPABILITIES,
