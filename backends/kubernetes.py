@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
+from spin_gateway.backends.drift import runtime_drift, security_drift
 from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
 from spin_gateway.backends.kube_status import (
     age,
@@ -35,7 +36,6 @@ from spin_gateway.backends.kube_status import (
     service_ports,
     workload_problem,
 )
-from spin_gateway.backends.drift import runtime_drift, security_drift
 from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, WaitTimeout
 from spin_gateway.vocabulary.labels import (
     LABEL_FACILITY_PROJECT,

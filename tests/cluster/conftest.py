@@ -22,6 +22,10 @@ import yaml
 
 from tests.cluster.controlplane import find_binaries
 from tests.cluster.node import LocalCluster
+from tests.e2e.conftest import ROOT as _ROOT
+from tests.e2e.conftest import SPIN as _SPIN
+from tests.e2e.conftest import LiveGateway as _LiveGateway
+from tests.e2e.conftest import free_port as _free_port
 
 _timings: dict[str, float] = {}
 
@@ -259,3 +263,41 @@ def exec_in(kube: Cluster, pod: dict, *command: str, container: str | None = Non
     meta = pod["metadata"]
     args = ["exec", "-n", meta["namespace"], meta["name"]] + (["-c", container] if container else []) + ["--", *command]
     return kubectl(kube, *args).stdout
+
+
+class KubeGateway(_LiveGateway):
+    """`spin gateway serve --backend kubernetes --kubeconfig ...` as a process on loopback."""
+
+    def __init__(self, tmp: Path, kubeconfig: Path):  # not super().__init__: that starts a podman gateway
+        import httpx
+
+        self.tmp, self.port = tmp, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = tmp / "state"
+        self.audit_log = self.state / "audit.log"
+        self.log = open(tmp / "gateway.log", "w")
+        self.proc = subprocess.Popen(
+            [*_SPIN, "gateway", "serve", "--port", str(self.port), "--backend", "kubernetes",
+             "--kubeconfig", str(kubeconfig), "--context", "spin-test", "--users", str(_ROOT / "examples/users.yaml"),
+             "--policy-dir", str(_ROOT / "rego"), "--audit-log", str(self.audit_log), "--state-dir", str(self.state)],
+            cwd=_ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gateway did not start: {(tmp / 'gateway.log').read_text()[-2000:]}")
+
+
+@pytest.fixture
+def kube_gateway(kube, tmp_path):
+    shipped = [d for name in ("namespace.yaml", "rbac.yaml")
+               for d in yaml.safe_load_all((_ROOT / "examples/kubernetes" / name).read_text()) if d]
+    apply_manifests(kube, shipped)
+    config = service_account_kubeconfig(kube, tmp_path, "spin-system", "spin-gateway")
+    live = KubeGateway(tmp_path, config)
+    yield live
+    live.stop()

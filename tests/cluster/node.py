@@ -72,7 +72,7 @@ class HostState:
         out = _run(tool, "-w", "5", "-t", table, "-S", check=False)
         return out.stdout.splitlines() if out.returncode == 0 else []
 
-    def snapshot(self) -> "HostState":
+    def snapshot(self) -> HostState:
         for key in SYSCTLS:
             out = _run("sysctl", "-n", key, check=False)
             if out.returncode == 0:
@@ -239,7 +239,7 @@ class LocalCluster:
 
     # -- starting ------------------------------------------------------------
 
-    def start(self, timeout: float = 180) -> "LocalCluster":
+    def start(self, timeout: float = 180) -> LocalCluster:
         began = time.monotonic()
         self._take_lock(timeout=900)
         self.host.snapshot()
@@ -530,7 +530,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             time.sleep(0.5)
 
     def _stop(self, names: tuple[str, ...]) -> None:
-        for name, proc in [(n, p) for n, p in reversed(self.procs) if n in names]:
+        for _name, proc in [(n, p) for n, p in reversed(self.procs) if n in names]:
             if proc.poll() is None:
                 proc.terminate()
                 try:
@@ -578,7 +578,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         try:
             if any(n == "kubelet" and p.poll() is None for n, p in self.procs):
                 self._drain()
-        except Exception as exc:  # noqa: keep tearing down whatever went wrong
+        except Exception as exc:
             problems.append(f"drain: {exc}")
         self._stop(("kube-proxy", "kubelet"))
         if self.sock.exists():

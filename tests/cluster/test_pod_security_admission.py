@@ -27,7 +27,13 @@ from spin_gateway.cli.main import app
 from spin_gateway.vocabulary.errors import KubeApiError
 from tests.cluster.conftest import eventually
 from tests.policy.test_pod_security import (
-    CORPUS, LEVELS, PROFILE_REFUSES, PSS_DEFAULT_CAPABILITIES, SITE_STRICTER, fixtures, site_data,
+    CORPUS,
+    LEVELS,
+    PROFILE_REFUSES,
+    PSS_DEFAULT_CAPABILITIES,
+    SITE_STRICTER,
+    fixtures,
+    site_data,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +74,8 @@ def namespaces(kube):
         made[level] = name
     # The ServiceAccount admission plugin refuses pods until the namespace's default account exists.
     for name in made.values():
-        assert eventually(lambda: api.get(f"/api/v1/namespaces/{name}/serviceaccounts/default", "read"), timeout=30)
+        assert eventually(lambda name=name: api.get(f"/api/v1/namespaces/{name}/serviceaccounts/default", "read"),
+                          timeout=30)
     yield made
     for name in made.values():
         api.request("DELETE", f"/api/v1/namespaces/{name}", what="clean up")
@@ -91,7 +98,8 @@ def server_admits(kube, namespace: str, pod: dict) -> tuple[bool, str]:
         if exc.status == 422:
             # Validation runs before admission: e.g. procMount Unmasked needs hostUsers false on 1.34.
             return False, f" (refused by validation) {exc.message}"
-        raise AssertionError(f"the API server refused {pod['metadata'].get('name')} for another reason: {exc.message}")
+        raise AssertionError(f"the API server refused {pod['metadata'].get('name')} for another reason: "
+                             f"{exc.message}") from None
 
 
 def spin_decisions(objects: list[dict], site: Path, tmp: Path, user: str = "alice") -> list[dict]:
@@ -125,7 +133,7 @@ def test_every_pod_security_fixture_gets_the_api_servers_verdict(kube, namespace
     pods = [yaml.safe_load(p.read_text()) for p in paths]
     decisions = spin_decisions(pods, site, tmp_path)
     wrong, said = [], []
-    for path, pod, decision in zip(paths, pods, decisions):
+    for path, pod, decision in zip(paths, pods, decisions, strict=True):
         admitted, why = server_admits(kube, namespaces[level], pod)
         case = (level, path.name) if path.parent.name == "pass" else None
         if decision["allowed"]:
@@ -204,8 +212,8 @@ def test_every_translated_corpus_workload_gets_the_api_servers_verdict(kube, nam
     site = site_data(tmp_path, f"corpus-{site_kind}-{level}", pod_security=level, **extra)
     decisions = spin_decisions([w for _, w in workloads], site, tmp_path)
     wrong, stricter, agree = [], {}, 0
-    for (name, workload), decision in zip(workloads, decisions):
-        admitted, why = server_admits(kube, namespaces[level], pod_of(name, workload))
+    for (name, workload), decision in zip(workloads, decisions, strict=True):
+        admitted, _ = server_admits(kube, namespaces[level], pod_of(name, workload))
         if decision["allowed"]:
             ok, why_patched = server_admits(kube, namespaces[level], pod_of(name, patched(workload, decision)))
             if ok:

@@ -21,12 +21,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from spin_gateway.audit.verify import verify
 from spin_gateway.vocabulary.errors import WaitTimeout
 from tests.cluster.conftest import compose_calls, down_calls, eventually, exec_in, kubectl, pods_of
-from tests.cluster.test_gateway import EXAMPLE, kube_gateway  # noqa: F401 (the fixture, shared)
+from tests.cluster.test_gateway import EXAMPLE
 from tests.e2e.conftest import ROOT
 
 ALICE = {"uid": 1001, "gid": 1001, "groups": {5001}}
