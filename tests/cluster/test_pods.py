@@ -239,7 +239,9 @@ def test_a_changed_compose_rolls_the_pods_over(kube, backend, projects, tmp_path
     assert eventually(lambda: [p["metadata"]["name"] for p in pods_of(kube, ref.namespace, "app")] ==
                       [new[0]["metadata"]["name"]], timeout=30)
     assert exec_in(kube, new[0], "sh", "-c", "echo $GREETING").strip() == "again"
-    assert list(backend.logs(ref, "app", tail=5, since=None)) == ["app | started again"]
+    # The old pod is listed (and its logs shown) until it has finished terminating.
+    assert eventually(lambda: list(backend.logs(ref, "app", tail=5, since=None)) == ["app | started again"],
+                      timeout=30), list(backend.logs(ref, "app", tail=5, since=None))
 
 
 def test_down_removes_one_project_and_another_users_project_keeps_running(kube, backend, projects, tmp_path):
