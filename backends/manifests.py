@@ -18,7 +18,7 @@ import yaml
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
 from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
 from spin_gateway.vocabulary.labels import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
 # YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.
@@ -80,7 +80,7 @@ class ManifestsBackend:
                 if target.exists() and target.read_text() == text:
                     results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged"))
                     continue
-                action = "configured" if target.exists() else "created"
+                action: Action = "configured" if target.exists() else "created"
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
                 with os.fdopen(fd, "w") as fh:
                     fh.write(text)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -65,18 +65,26 @@ class PodmanRunner:
         self.timeout = timeout
 
     def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        proc = self.run(*args, stdin=stdin)
+        if check and proc.returncode != 0:
+            message = (proc.stderr or proc.stdout).strip().splitlines()
+            raise PodmanError(f"podman {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}")
+        return proc.stdout
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """podman's whole answer (exit code, stdout, stderr), within the timeout."""
         try:
-            proc = subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
+            return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
                                   timeout=self.timeout)
         except FileNotFoundError:
             raise PodmanError("podman is not installed on the gateway's machine",
                               hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
         except subprocess.TimeoutExpired:
             raise PodmanError(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
-        if check and proc.returncode != 0:
-            message = (proc.stderr or proc.stdout).strip().splitlines()
-            raise PodmanError(f"podman {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}")
-        return proc.stdout
+
+    def succeeds(self, *args: str) -> bool:
+        """Whether podman exits 0 (`volume exists`, `network exists`)."""
+        return self.run(*args).returncode == 0
 
 
 def _labels(ref: ProjectRef, service: str | None = None) -> dict[str, str]:
@@ -124,7 +132,7 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 
 def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
-              files_root: Path | None = None, sources: list[dict[str, Any]] = ()) -> dict[str, Any]:
+              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
@@ -283,16 +291,12 @@ class PodmanBackend:
         return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="created", message=f"volume {name}")
 
     def _volume_exists(self, name: str) -> bool:
-        try:
-            subprocess.run([self.podman.binary, "volume", "exists", name], check=True, capture_output=True, timeout=30)
-            return True
-        except subprocess.CalledProcessError:
-            return False
+        return self.podman.succeeds("volume", "exists", name)
 
     def _ensure_network(self, ref: ProjectRef) -> None:
         """One network per project: services reach each other by service name (aardvark DNS), as in a cluster."""
         name = network_name(ref)
-        if subprocess.run([self.podman.binary, "network", "exists", name], capture_output=True).returncode == 0:
+        if self.podman.succeeds("network", "exists", name):
             return
         args = ["network", "create"]
         for key, value in _labels(ref).items():
@@ -339,7 +343,7 @@ class PodmanBackend:
         for pod in self._pods(ref):
             self._remove_pod(pod)
             results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
-        if subprocess.run([self.podman.binary, "network", "exists", network_name(ref)], capture_output=True).returncode == 0:
+        if self.podman.succeeds("network", "exists", network_name(ref)):
             self.podman("network", "rm", "-f", network_name(ref))
         podman_files.remove(self.files_root, ref.namespace)
         if volumes:
@@ -355,8 +359,7 @@ class PodmanBackend:
         for pod in self._pods(ref):
             info = self._inspect_pod(pod["Name"]) or {}
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
-            containers = [self._inspect_container(i) for i in ids]
-            containers = [c for c in containers if c]
+            containers = [c for c in map(self._inspect_container, ids) if c]
             job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
             states = [self._container_state(pod["Name"], c, job=job) for c in containers]
             ports = []
@@ -410,10 +413,9 @@ class PodmanBackend:
             if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
                 return name, False, "its readiness probe cannot be read"
             try:
-                proc = subprocess.run([self.podman.binary, "exec", container["Id"], *command], capture_output=True,
-                                      text=True, timeout=self.podman.timeout)
-            except subprocess.TimeoutExpired:
-                return name, False, "readiness probe timed out"
+                proc = self.podman.run("exec", container["Id"], *command)
+            except PodmanError as exc:  # it did not finish in time
+                return name, False, f"readiness probe: {exc.message}"
             if proc.returncode != 0:
                 return name, False, f"readiness probe failed (exit code {proc.returncode})"
         return name, True, ""
@@ -449,8 +451,7 @@ class PodmanBackend:
                     args += ["--tail", str(tail)]
                 if since:
                     args += ["--since", since]
-                proc = subprocess.run([self.podman.binary, *args, container["Id"]], capture_output=True, text=True,
-                                      timeout=self.podman.timeout)
+                proc = self.podman.run(*args, container["Id"])
                 for line in (proc.stdout + proc.stderr).splitlines():
                     yield f"{svc} | {line}"
 

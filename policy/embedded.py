@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - exercised only on broken installs
 def _new_engine(modules: dict[str, str], data: dict[str, Any]):
     if OpaEngine is None:
         raise PolicyLoadError("the embedded OPA engine (opa-golib-python-bindings) is not installed",
-                              hint="Run scripts/install.sh, or use --engine opa with an OPA server.")
+                              hint="Run scripts/install.sh, or decide with an OPA server: --opa-url URL.")
     engine = OpaEngine()
     try:
         for path, source in modules.items():

@@ -54,12 +54,17 @@ def test_a_missing_secret_file_is_a_clear_error_naming_the_secret(tmp_path):
     assert "secrets.pw" in result.output and "nope.txt" in result.output and "does not exist" in result.output
 
 
-def test_a_build_only_service_says_the_gateway_deploys_images(tmp_path):
+def test_a_build_only_service_runs_compose_s_image_name_and_says_to_build_it(tmp_path):
     (tmp_path / "app").mkdir()
     f = _write(tmp_path, "services:\n  app:\n    build: ./app\n")
-    result = runner.invoke(app, ["-f", f, "-p", "demo", "convert", "--allow-unsupported"])
-    assert result.exit_code == 2
-    assert "services.app.build" in result.output and "does not build" in result.output and "image:" in result.output
+    result = runner.invoke(app, ["-f", f, "-p", "demo", "convert"])
+    assert result.exit_code == 0, result.output
+    objects = list(yaml.safe_load_all(result.stdout))
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "localhost/demo-app:latest"
+    assert pod["containers"][0]["imagePullPolicy"] == "IfNotPresent"  # the local build, not a pull of :latest
+    notice = next(line for line in result.stderr.splitlines() if "services.app.build" in line)
+    assert "does not build" in notice and f"podman build -t localhost/demo-app:latest {tmp_path / 'app'}" in notice
 
 
 def _model(**spec):
@@ -89,7 +94,7 @@ def test_file_sources_refuse_what_cannot_become_a_secret_without_printing_conten
 
 
 def test_an_unset_variable_for_a_secret_is_named():
-    with pytest.raises(ComposeError, match="secrets.s: the environment variable TOKEN is not set"):
+    with pytest.raises(ComposeError, match=r"secrets\.s: the environment variable TOKEN is not set"):
         inline_file_sources(_model(environment="TOKEN"), environ={})
 
 
@@ -105,3 +110,26 @@ def test_convert_refuses_what_would_break_the_cluster_with_a_message_not_a_trace
     assert all(w in result.output for w in words), result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_spin_convert_and_the_gateways_convert_give_the_same_objects(tmp_path, monkeypatch, client, token_for):
+    """One function makes both: the same compose, user and facility project give the same objects and notices."""
+    (tmp_path / "pw.txt").write_text("hunter2")
+    f = _write(tmp_path, "services:\n  web:\n    image: nginx\n    init: true\n    ports: ['8080:80']\n"
+                         "    secrets: [pw]\n    volumes: [data:/data]\nvolumes:\n  data: {}\n"
+                         "secrets:\n  pw:\n    file: ./pw.txt\n")
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "alice")
+    monkeypatch.setenv("SPIN_FACILITY_PROJECT", "astro")  # alice's first project: the gateway's default for her
+    local = runner.invoke(app, ["-f", f, "-p", "demo", "convert", "--allow-unsupported", "--json"])
+    assert local.exit_code == 0, local.output
+    local_body = json.loads(local.stdout)
+
+    model = runner.invoke(app, ["-f", f, "-p", "demo", "config", "--json"])
+    compose = inline_file_sources(json.loads(model.stdout))
+    remote = client.post("/v1/projects/demo/convert", json={"compose": compose, "allow_unsupported": True},
+                         headers=token_for("alice"))
+    assert remote.status_code == 200, remote.text
+    assert remote.json()["objects"] == local_body["objects"]
+    assert remote.json()["notices"] == local_body["notices"]
+    assert {o["kind"] for o in local_body["objects"]} >= {"Namespace", "Deployment", "Secret", "PersistentVolumeClaim"}
