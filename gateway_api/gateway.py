@@ -29,7 +29,7 @@ from spin_gateway.gateway_api.schemas import (
 )
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RunDrift
 from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Identity
 
@@ -190,7 +190,26 @@ class Gateway:
             raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
         if wait and outcome.forwarded:
             response.services = self.backend.wait(ref, timeout)
+            self._verify_running(ref, outcome, ctx, identity)
         return response
+
+    def _verify_running(self, ref: ProjectRef, outcome: Outcome, ctx: RequestContext, identity: Identity) -> None:
+        """Decided vs. running, once the pods are up: a difference is audited (`drift`) and fails the up."""
+        verify = getattr(self.backend, "verify_running", None)
+        if verify is None:
+            return
+        differences = verify(ref, outcome.objects)
+        if not differences:
+            return
+        self.audit.write({
+            "type": "drift", "request_id": ctx.request_id, "user": {"name": identity.name, "uid": identity.uid},
+            "project": ref.project, "facility_project": ref.facility_project, "namespace": ref.namespace,
+            "operation": ctx.operation, "backend": getattr(self.backend, "name", type(self.backend).__name__),
+            "policy_revision": outcome.revision, "differences": differences,
+        })
+        shown = "; ".join(differences[:5]) + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
+        raise RunDrift(f"project {ref.project}: what runs differs from what the policy decided: {shown}",
+                       differences=differences)
 
     def down(self, caller: Caller, project: str, *, volumes: bool = False) -> PlanResponse:
         namespace = planning.namespace_for(project)

@@ -15,9 +15,9 @@ test_rules_sharing_a_parent_add_it_once_and_first if {
 	count([op | some op in ops; startswith(op.path, concat("", [parent, "/"]))]) >= 2
 }
 
-child_after(j, i, path, parent) if not startswith(path, concat("", [parent, "/"]))
+child_after(_, _, path, parent) if not startswith(path, concat("", [parent, "/"]))
 
-child_after(j, i, path, parent) if j > i
+child_after(j, i, _, _) if j > i
 
 test_a_denial_names_its_rule_and_path if {
 	some v in admission.deny with input as f.one({"securityContext": {"privileged": true}}, {})

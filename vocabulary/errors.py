@@ -18,6 +18,7 @@
     │   ├── PodmanError
     │   └── KubeApiError                      carries the Kubernetes Status reason and code
     ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+    ├── RunDrift                              what runs differs from what the policy decided (exit 1, 409)
     └── InternalError                         the gateway failed unexpectedly: a bug (exit 3, 500)
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
@@ -148,6 +149,13 @@ class WaitTimeout(SpinError):
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
 
+class RunDrift(SpinError):
+    exit_code = 1
+    http_status = 409
+    default_hint = ("What runs is not what the policy decided (an admission webhook or the runtime changed it); "
+                    "the difference is in the audit log as a `drift` record. Ask the site's administrators.")
+
+
 class InternalError(SpinError):
     """What the gateway answers for an exception that is not a SpinError; the CLI's class for any bare 5xx."""
 
@@ -159,6 +167,6 @@ class InternalError(SpinError):
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
     "IdentityUnavailable", "InternalError", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "RunDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]
