@@ -42,7 +42,7 @@ from spin_gateway.vocabulary.labels import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
 #: Kinds a project may hold (those the translator makes); listed to find what to prune and what
@@ -54,6 +54,11 @@ PROJECT_KINDS: list[tuple[str, str]] = [
     ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "PersistentVolumeClaim"),
 ]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+
+
+def _waiting_for(obj: dict[str, Any]) -> str:
+    finalizers = meta_of(obj).get("finalizers") or []
+    return f" (waiting for {', '.join(finalizers)})" if finalizers else ""
 
 
 class KubernetesBackend:
@@ -165,7 +170,7 @@ class KubernetesBackend:
         return out
 
     def _apply_one(self, resource: Resource, obj: dict[str, Any],
-                   current: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+                   current: dict[str, Any] | None) -> tuple[dict[str, Any], Action]:
         """Server-side apply; an object the apply would not change is not written at all.
 
         Kubernetes 1.20 stores some no-op applies anyway (a PersistentVolumeClaim
@@ -284,7 +289,7 @@ class KubernetesBackend:
                 results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action="skipped",
                                           message="volume kept; `spin down -v` removes it"))
                 continue
-            action = "deleted" if self._delete_object(obj) else "absent"
+            action: Action = "deleted" if self._delete_object(obj) else "absent"
             results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action=action))
             gone_wanted.append(obj)
         # The namespace goes too once nothing is kept in it (and always with -v).
@@ -312,9 +317,7 @@ class KubernetesBackend:
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}"
-                                  f"{' (waiting for ' + ', '.join(meta_of(o).get('finalizers')) + ')' if meta_of(o).get('finalizers') else ''}"
-                                  for o in pending)
+                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}{_waiting_for(o)}" for o in pending)
                 raise KubeApiError(f"{where}: still being deleted after {self.delete_timeout:g}s: {names}",
                                    "The cluster is still removing them; run `spin down` again to wait longer.",
                                    status=None, reason="Timeout")

@@ -30,7 +30,7 @@ def test_an_api_newer_than_the_cluster_is_named_and_nothing_is_changed(kube, bac
     if (major, minor) >= (1, 21):
         pytest.skip(f"the cluster ({version}) serves batch/v1 CronJob")
     ref = projects.new("cron")
-    calls = compose_calls(tmp_path, ONE, ref) + [Call(id="999-cronjob", operation="CREATE",
+    calls = [*compose_calls(tmp_path, ONE, ref), Call(id="999-cronjob", operation="CREATE",
                                                       object=cronjob(ref, "batch/v1"))]
     with pytest.raises(KubeApiError) as info:
         backend.apply(ref, calls)

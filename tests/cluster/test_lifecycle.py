@@ -146,7 +146,7 @@ def test_logs_say_clearly_there_are_none_for_a_pod_not_on_a_node(kube, backend, 
     ref = projects.new("logs")
     up(backend, tmp_path, ref, WEB)
     eventually(lambda: kube.admin().request("GET", f"/api/v1/namespaces/{ref.namespace}/pods", what="list")["items"])
-    lines = eventually(lambda: [l for l in backend.logs(ref, "web", tail=10, since="5m") if "placed" in l], timeout=20)
+    lines = eventually(lambda: [line for line in backend.logs(ref, "web", tail=10, since="5m") if "placed" in line], timeout=20)
     assert lines and lines[0].startswith("web | no logs: pod web-")
     assert "has not started on any node (cannot be placed on any node" in lines[0]
 

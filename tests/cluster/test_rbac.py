@@ -73,7 +73,7 @@ def test_a_verb_missing_from_the_role_is_a_clear_403(kube, projects, tmp_path):
             rule["verbs"] = [v for v in rule["verbs"] if v != "delete"]
     role["metadata"]["name"] = binding["metadata"]["name"] = binding["roleRef"]["name"] = "spin-gateway-no-delete"
     sa["metadata"]["name"] = binding["subjects"][0]["name"] = "spin-gateway-no-delete"
-    apply_manifests(kube, shipped("namespace.yaml") + [sa, role, binding])
+    apply_manifests(kube, [*shipped("namespace.yaml"), sa, role, binding])
     config = service_account_kubeconfig(kube, tmp_path, "spin-system", "spin-gateway-no-delete")
     backend = KubernetesBackend(kubeconfig=str(config), delete_timeout=30, poll=0.3)
     ref = projects.new("noverb")
