@@ -4,7 +4,7 @@
 
 Figures only, nothing asserted. Records are shaped as the interceptor writes
 them (a Deployment's decision with patches) and written by the real writer
-(interceptor.audit.AuditLog, with the HMAC key, 64 MiB rotation); the million
+(audit.log.AuditLog, with the HMAC key, 64 MiB rotation); the million
 are written in fsynced batches of 1000 so that generating them takes a minute,
 not hours. Verification is timed as a user runs it: the `spin audit verify`
 command in a fresh process, with the key (every HMAC) and without.
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from interceptor.audit import AuditLog  # noqa: E402
+from spin_gateway.audit.log import AuditLog  # noqa: E402
 
 KEY = b"benchmark-audit-key-0123456789abcdef"
 
@@ -68,7 +68,7 @@ def generate(path: Path, records: int) -> float:
 
 
 def time_verify(path: Path, key_file: Path | None) -> tuple[float, float, str]:
-    cmd = [sys.executable, "-m", "cli.main", "audit", "verify", "--log", str(path)]
+    cmd = [sys.executable, "-m", "spin_gateway.cli.main", "audit", "verify", "--log", str(path)]
     if key_file is not None:  # otherwise no key beside the log: chain and head only
         cmd += ["--key", str(key_file)]
     import resource

@@ -95,9 +95,9 @@ def main() -> None:
     ap.add_argument("--logins", type=int, default=300)
     args = ap.parse_args()
 
-    from gateway_api.auth.tokens import TokenSigner
-    from gateway_api.identity.ldap import LdapProvider
-    from gateway_api.identity.ldap_config import LdapConfig
+    from spin_gateway.gateway_api.auth.tokens import TokenSigner
+    from spin_gateway.gateway_api.identity.ldap import LdapProvider
+    from spin_gateway.gateway_api.identity.ldap_config import LdapConfig
 
     with tempfile.TemporaryDirectory(prefix="spin-auth-bench-") as tmp:
         folder = Path(tmp)
@@ -125,7 +125,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             log = open(folder / "gateway.log", "w")
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "gateway", "serve", "--port", str(port), "--identity", "ldap",
+                [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", "--port", str(port), "--identity", "ldap",
                  "--ldap-config", str(_config(folder, slapd.url, 30)), "--backend", "manifests",
                  "--manifests-dir", str(folder / "manifests"), "--policy-dir", str(ROOT / "rego"),
                  "--audit-log", str(folder / "audit.log"), "--state-dir", str(folder / "state")],

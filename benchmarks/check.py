@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(seconds: float, policy_dir: Path = ROOT / "rego") -> dict:
-    from gateway_api.components import make_gateway
-    from gateway_api.gateway import Caller
-    from gateway_api.settings import Settings
+    from spin_gateway.gateway_api.gateway import Caller
+    from spin_gateway.gateway_api.settings import Settings
+    from spin_gateway.gateway_api.wiring import make_gateway
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
         state = Path(tmp)

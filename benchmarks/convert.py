@@ -25,8 +25,8 @@ from benchmarks.stats import summary_ms
 
 
 def _prepared(sample):
-    from cli.file_sources import inline_file_sources
-    from compose_loader import load_project, validate_model
+    from spin_gateway.cli.file_sources import inline_file_sources
+    from spin_gateway.compose_loader import load_project, validate_model
     from tests.translate.test_corpus_schema import _as_a_user_would_send_it
 
     project = load_project([_file(sample)], environ={"HOME": "/root"})
@@ -41,7 +41,7 @@ def _file(sample):
 
 def _largest_project():
     """The biggest model the gateway accepts: 200 services, each with ports, 100 exposed ports, volumes, secrets."""
-    from compose_loader import validate_model
+    from spin_gateway.compose_loader import validate_model
 
     services = {f"svc{i}": {"image": "registry.example.org/a/b:1",
                             "ports": [{"target": 80, "published": str(10000 + i), "protocol": "tcp"}],
@@ -67,11 +67,11 @@ def _time(fn, runs: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     import yaml
 
-    from compose_loader import load_project
-    from gateway_api import planning
-    from interceptor.errors import SpinError
+    from spin_gateway.compose_loader import load_project
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.translate import to_kubernetes
+    from spin_gateway.vocabulary.errors import SpinError
     from tests.compose.test_corpus import SAMPLES
-    from translate import to_kubernetes
 
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--runs", type=int, default=30)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         def process():
             # --allow-unsupported and a build-free sample: what a user would run; samples needing a built image
             # or a secret file are refused early by the real CLI, which is timed too (that is its answer).
-            subprocess.run([sys.executable, "-m", "cli.main", "-f", str(_file(sample)), "-p", "bench", "convert",
+            subprocess.run([sys.executable, "-m", "spin_gateway.cli.main", "-f", str(_file(sample)), "-p", "bench", "convert",
                             "--allow-unsupported"], capture_output=True, env={**os.environ, "HOME": "/root"})
 
         objects = len(translate().objects)

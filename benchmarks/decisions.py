@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _inputs():
-    from gateway_api import planning
-    from gateway_api.identity.users_file import UsersFileProvider
-    from interceptor.policy_input import admission_input
-    from interceptor.types import Call, Plan
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.policy.admission_input import admission_input
+    from spin_gateway.vocabulary.types import Call, Plan
 
     alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")
     namespace = planning.namespace_for(PROJECT)
@@ -46,13 +46,12 @@ def run_three(service, seconds: float) -> dict:
     `decide` is one evaluation (PolicyService.decide, what the p99 < 1 ms target is about);
     `decide_call` is the interceptor's whole decision: decide, apply the patches, decide again.
     """
-    from gateway_api import planning
-    from gateway_api.identity.users_file import UsersFileProvider
-    from interceptor.intercept import decide_call
-    from interceptor.policy_input import admission_input
-    from interceptor.types import Call, Plan
-
     from benchmarks.inputs import three_container_deployment
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.interceptor.intercept import decide_call
+    from spin_gateway.policy.admission_input import admission_input
+    from spin_gateway.vocabulary.types import Call, Plan
 
     alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")
     namespace = planning.namespace_for(PROJECT)
@@ -71,7 +70,7 @@ def run_three(service, seconds: float) -> dict:
 
 
 def run(seconds: float, policy_dir: Path = ROOT / "rego") -> dict:
-    from policy.service import PolicyService
+    from spin_gateway.policy.service import PolicyService
 
     service = PolicyService(policy_dir)
     try:

@@ -23,8 +23,8 @@ def compose_model(services: int = 10) -> dict[str, Any]:
 
 def translated(namespace: str, labels: dict[str, str], services: int = 10) -> list[dict[str, Any]]:
     """The Kubernetes objects translate.to_kubernetes makes of compose_model(services), in apply order."""
-    from compose_loader import validate_model
-    from translate import to_kubernetes
+    from spin_gateway.compose_loader import validate_model
+    from spin_gateway.translate import to_kubernetes
 
     return to_kubernetes(validate_model(compose_model(services)), project=PROJECT, namespace=namespace,
                          labels=labels).objects

@@ -20,8 +20,9 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks.stats import summary_ms
 
@@ -41,10 +42,10 @@ def _canonical(answer: Any) -> Any:
 
 def recorded_inputs() -> list[tuple[str, dict, dict]]:
     """(sample, input, OPA's answer) for every evaluation `spin policy eval` makes on the samples."""
-    from gateway_api.identity.users_file import UsersFileProvider
-    from policy.embedded import EmbeddedEngine
-    from policy.evaluate import evaluate_objects
-    from policy.samples import read_sample
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.policy.embedded import EmbeddedEngine
+    from spin_gateway.policy.evaluate import evaluate_objects
+    from spin_gateway.policy.samples import read_sample
 
     users = UsersFileProvider(ROOT / "examples/users.yaml")
     out: list[tuple[str, dict, dict]] = []
@@ -72,10 +73,10 @@ def recorded_inputs() -> list[tuple[str, dict, dict]]:
 
 def three_container_input() -> dict:
     from benchmarks.inputs import PROJECT, three_container_deployment
-    from gateway_api import planning
-    from gateway_api.identity.users_file import UsersFileProvider
-    from interceptor.policy_input import admission_input
-    from interceptor.types import Call, Plan
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.policy.admission_input import admission_input
+    from spin_gateway.vocabulary.types import Call, Plan
 
     alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")
     namespace = planning.namespace_for(PROJECT)
@@ -117,6 +118,7 @@ def _regorus(modules: dict[str, str], data: dict) -> Callable[[dict], Any]:
 
 def _regopy(modules: dict[str, str], data: dict) -> Callable[[dict], Any]:
     import os
+
     import regopy
 
     interpreter = regopy.Interpreter()
@@ -167,7 +169,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def measure(seconds: float) -> dict[str, Any]:
-    from policy.bundle import load_bundle
+    from spin_gateway.policy.bundle import load_bundle
 
     bundle = load_bundle(REGO)
     recorded = recorded_inputs()

@@ -17,7 +17,6 @@ import platform
 import sys
 import threading
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +105,7 @@ def _verdict(ok) -> str:
 def _with_gateway_go_settings() -> None:
     """Measure in-process decisions with the Go settings `gateway serve` uses: Go reads them only at
     process start, so start this runner again with them (as the gateway does)."""
-    from gateway_api.go_runtime import missing
+    from spin_gateway.gateway_api.go_runtime import missing
 
     add = missing()
     if add:

@@ -65,14 +65,14 @@ def rss_mb(pid: int) -> dict[int, float]:
 @contextmanager
 def gateway(workers: int = 1, startup_timeout: float = 60.0,
             policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None):
-    from gateway_api.auth.tokens import TokenSigner, load_or_create_key
+    from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
         state = Path(tmp)
         tokens = {u: TokenSigner(load_or_create_key(state / "signing.key")).issue(u, ttl=3600)[0]
                   for u in ("alice", "carol")}
         port = free_port()
-        cmd = [sys.executable, "-m", "cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
                "--port", str(port), "--state-dir", str(state), "--manifests-dir", str(state / "manifests"),
                "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
                "--policy-dir", str(policy_dir), "--workers", str(workers)]

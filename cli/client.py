@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from interceptor import errors as E
+from spin_gateway.vocabulary import errors as E
 
 # HTTP status -> the error class whose exit code the CLI should use.
 _BY_STATUS = {400: E.UsageError, 401: E.AuthError, 403: E.Forbidden, 404: E.NotFound, 409: E.Conflict,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_BYTES = 1 << 20  # a Kubernetes Secret or ConfigMap holds at most 1 MiB
 

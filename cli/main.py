@@ -10,17 +10,18 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any
 
 import typer
 import yaml
 
-from cli import config as cfg
-from cli.render import Renderer
-from interceptor.errors import SpinError, UsageError
+from spin_gateway.cli import config as cfg
+from spin_gateway.cli.render import Renderer
+from spin_gateway.vocabulary.errors import SpinError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run compose projects on the facility's gateway, checked by its policies.")
@@ -79,11 +80,11 @@ AllowUnsupportedOpt = typer.Option(False, "--allow-unsupported",
 
 @app.callback()
 def root(ctx: typer.Context,
-         file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-         env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+         file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+         env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
          json_output: bool = typer.Option(False, "--json", help="Machine-readable output"),
-         gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway URL (default: SPIN_GATEWAY)"),
-         token: Optional[str] = typer.Option(None, "--token", help="Bearer token (default: SPIN_TOKEN)", hidden=True)):
+         gateway: str | None = typer.Option(None, "--gateway", help="Gateway URL (default: SPIN_GATEWAY)"),
+         token: str | None = typer.Option(None, "--token", help="Bearer token (default: SPIN_TOKEN)", hidden=True)):
     ctx.obj = Options(list(file or []), project_name, list(env_file or []), list(profile or []), json_output,
                       gateway, token)
 
@@ -99,14 +100,14 @@ def _merge(ctx: typer.Context, file, project_name, env_file, profile, json_outpu
 
 
 def _load(o: Options):
-    from compose_loader import load_project
+    from spin_gateway.compose_loader import load_project
 
     return load_project(o.files, project_name=o.project_name, env_files=o.env_files or None,
                         profiles=o.profiles or None)
 
 
 def _client(o: Options):
-    from cli.client import GatewayClient
+    from spin_gateway.cli.client import GatewayClient
 
     return GatewayClient(cfg.gateway_url(o.gateway), cfg.token(o.token))
 
@@ -123,16 +124,16 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable output")
 
 @app.command()
 @handles_errors
-def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-       env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+def up(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+       env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
        wait: bool = typer.Option(False, "--wait", help="Wait until every service is running"),
        timeout: float = typer.Option(120, "--wait-timeout", "--timeout", help="Seconds to wait"),
-       facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
+       facility_project: str | None = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
        verbose: bool = typer.Option(False, "-v", "--verbose", help="Print every decision"),
        allow_unsupported: bool = AllowUnsupportedOpt,
        json_output: bool = JsonOpt):
     """Create or update the project's services (idempotent)."""
-    from cli.file_sources import inline_file_sources
+    from spin_gateway.cli.file_sources import inline_file_sources
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -145,14 +146,14 @@ def up(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
 
 @app.command()
 @handles_errors
-def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-          env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
-          as_user: Optional[str] = typer.Option(None, "--as", "--as-user", help="Administrators: decide as this user"),
-          facility_project: Optional[str] = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
+def check(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+          env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
+          as_user: str | None = typer.Option(None, "--as", "--as-user", help="Administrators: decide as this user"),
+          facility_project: str | None = typer.Option(None, "--facility-project", envvar="SPIN_FACILITY_PROJECT"),
           allow_unsupported: bool = AllowUnsupportedOpt,
           json_output: bool = JsonOpt):
     """An `up` that forwards nothing: print every call's decision. Exit 1 if any is refused."""
-    from cli.file_sources import inline_file_sources
+    from spin_gateway.cli.file_sources import inline_file_sources
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -167,7 +168,7 @@ def check(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name
 
 @app.command()
 @handles_errors
-def down(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+def down(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
          volumes: bool = typer.Option(False, "-v", "--volumes", help="Also remove the project's named volumes"),
          json_output: bool = JsonOpt):
     """Remove the project's services (and with -v its volumes); nothing else is touched."""
@@ -179,7 +180,7 @@ def down(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name:
 
 @app.command()
 @handles_errors
-def ps(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
+def ps(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
        all_projects: bool = typer.Option(False, "-a", "--all", help="List every project you can see"),
        json_output: bool = JsonOpt):
     """Services of the project: ready/desired, state, ports, restarts."""
@@ -201,9 +202,9 @@ def ps(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: O
 
 @app.command()
 @handles_errors
-def logs(ctx: typer.Context, service: Optional[str] = typer.Argument(None),
-         file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-         tail: Optional[int] = typer.Option(None, "--tail", "-n"), since: Optional[str] = typer.Option(None, "--since"),
+def logs(ctx: typer.Context, service: str | None = typer.Argument(None),
+         file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+         tail: int | None = typer.Option(None, "--tail", "-n"), since: str | None = typer.Option(None, "--since"),
          json_output: bool = JsonOpt):
     """Log lines of the project's services."""
     o = _merge(ctx, file, project_name, None, None, json_output)
@@ -218,16 +219,16 @@ def logs(ctx: typer.Context, service: Optional[str] = typer.Argument(None),
 
 @app.command()
 @handles_errors
-def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-            env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
-            out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write one YAML file per object here"),
+def convert(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+            env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
+            out: Path | None = typer.Option(None, "-o", "--out", help="Write one YAML file per object here"),
             allow_unsupported: bool = AllowUnsupportedOpt,
             json_output: bool = JsonOpt):
     """The Kubernetes objects of the compose file, before policy (computed locally)."""
-    from cli.file_sources import inline_file_sources
-    from compose_loader import validate_model
-    from gateway_api import planning
-    from translate import to_kubernetes
+    from spin_gateway.cli.file_sources import inline_file_sources
+    from spin_gateway.compose_loader import validate_model
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.translate import to_kubernetes
 
     o = _merge(ctx, file, project_name, env_file, profile, json_output)
     project = _load(o)
@@ -254,8 +255,8 @@ def convert(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_na
 
 @app.command("config")
 @handles_errors
-def config_cmd(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project_name: Optional[str] = ProjectOpt,
-               env_file: Optional[List[Path]] = EnvFileOpt, profile: Optional[List[str]] = ProfileOpt,
+def config_cmd(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+               env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
                fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
                json_output: bool = JsonOpt):
     """The canonical compose model, as `docker compose config` prints it."""
@@ -272,7 +273,7 @@ def config_cmd(ctx: typer.Context, file: Optional[List[Path]] = FileOpt, project
 
 @app.command()
 @handles_errors
-def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user", "-u"),
+def login(ctx: typer.Context, user: str | None = typer.Option(None, "--user", "-u"),
           password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
           json_output: bool = JsonOpt):
     """Exchange your facility password once for a signed, expiring token (stored with mode 0600)."""
@@ -281,7 +282,7 @@ def login(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user",
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
     if not password:
         raise UsageError("an empty password is refused", hint="Type your facility password.")
-    from cli.client import GatewayClient
+    from spin_gateway.cli.client import GatewayClient
 
     url = cfg.gateway_url(o.gateway)
     result = GatewayClient(url, None).request("POST", "/v1/login", json={"username": user, "password": password})
@@ -313,14 +314,14 @@ OpaUrlOpt = typer.Option(None, "--opa-url", help="Decide with this OPA server (r
 
 @policy_app.command("test")
 @handles_errors
-def policy_test(ctx: typer.Context, folder: Optional[Path] = typer.Argument(None, help="Policy folder (default: rego)"),
-                policy_dir: Path = PolicyDirOpt, site_data: Optional[Path] = SiteOpt,
-                run: Optional[str] = typer.Option(None, "--run", help="Only tests matching this regex"),
+def policy_test(ctx: typer.Context, folder: Path | None = typer.Argument(None, help="Policy folder (default: rego)"),
+                policy_dir: Path = PolicyDirOpt, site_data: Path | None = SiteOpt,
+                run: str | None = typer.Option(None, "--run", help="Only tests matching this regex"),
                 verbose: bool = typer.Option(False, "-v", help="Also print each test's time"),
                 quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures and the totals"),
                 json_output: bool = JsonOpt):
     """Run the Rego unit tests (rules named test_*), as `opa test` would: one line per test, exit 1 on any failure."""
-    from policy.testing import run_tests
+    from spin_gateway.policy.testing import run_tests
 
     o = _merge(ctx, None, None, None, None, json_output)
     report = run_tests(folder or policy_dir, site_data, run)
@@ -339,17 +340,17 @@ def policy_test(ctx: typer.Context, folder: Optional[Path] = typer.Argument(None
 
 @policy_app.command("eval")
 @handles_errors
-def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(None, help="YAML file of Kubernetes objects"),
-                object_file: Optional[Path] = typer.Option(None, "-o", "--object", help="YAML file of Kubernetes objects"),
+def policy_eval(ctx: typer.Context, objects: Path | None = typer.Argument(None, help="YAML file of Kubernetes objects"),
+                object_file: Path | None = typer.Option(None, "-o", "--object", help="YAML file of Kubernetes objects"),
                 as_user: str = typer.Option(..., "--as", "--as-user", help="User name from --users"),
                 users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
                 policy_dir: Path = PolicyDirOpt,
-                site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                site_data: Path | None = typer.Option(None, "--data", "--site-data",
                                                          help="Site data YAML (default: <policy-dir>/site.yaml)"),
-                opa_url: Optional[str] = OpaUrlOpt, json_output: bool = JsonOpt):
+                opa_url: str | None = OpaUrlOpt, json_output: bool = JsonOpt):
     """Decide Kubernetes objects as a given user, locally, without a gateway. Exit 1 if any is refused."""
-    from policy.evaluate import evaluate_objects, summarise
-    from gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+    from spin_gateway.policy.evaluate import evaluate_objects, summarise
 
     o = _merge(ctx, None, None, None, None, json_output)
     path = object_file or objects
@@ -376,12 +377,12 @@ def policy_eval(ctx: typer.Context, objects: Optional[Path] = typer.Argument(Non
 @handles_errors
 def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out", help="bundle.tar.gz, or a folder"),
                   policy_dir: Path = PolicyDirOpt,
-                  site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                  site_data: Path | None = typer.Option(None, "--data", "--site-data",
                                                            help="Site data YAML (default: <policy-dir>/site.yaml)"),
                   with_tests: bool = typer.Option(False, "--with-tests", help="Include the *_test.rego files"),
                   json_output: bool = JsonOpt):
     """Write the policies and site data as an OPA bundle, for `opa run --server --bundle` and --opa-url."""
-    from policy.opa_bundle import write_bundle
+    from spin_gateway.policy.opa_bundle import write_bundle
 
     o = _merge(ctx, None, None, None, None, json_output)
     bundle = write_bundle(policy_dir, out, site_data, with_tests=with_tests)
@@ -393,11 +394,11 @@ def policy_bundle(ctx: typer.Context, out: Path = typer.Option(..., "-o", "--out
 @policy_app.command("describe")
 @handles_errors
 def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
-                    site_data: Optional[Path] = typer.Option(None, "--data", "--site-data",
+                    site_data: Path | None = typer.Option(None, "--data", "--site-data",
                                                              help="Site data YAML (default: <policy-dir>/site.yaml)"),
                     json_output: bool = JsonOpt):
     """Every rule of the loaded policy library: id, title, profile, description, samples."""
-    from policy.describe import describe
+    from spin_gateway.policy.describe import describe
 
     o = _merge(ctx, None, None, None, None, json_output)
     library = describe(policy_dir, site_data)
@@ -417,15 +418,15 @@ def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt,
 
 @audit_app.callback()
 @handles_errors
-def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user"),
-          project: Optional[str] = typer.Option(None, "--project"),
-          decision: Optional[str] = typer.Option(None, "--decision", help="allow or deny"),
-          rule: Optional[str] = typer.Option(None, "--rule", help="Records that violated this rule id"),
-          since: Optional[datetime] = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
-          until: Optional[datetime] = typer.Option(None, "--until"),
+def audit(ctx: typer.Context, user: str | None = typer.Option(None, "--user"),
+          project: str | None = typer.Option(None, "--project"),
+          decision: str | None = typer.Option(None, "--decision", help="allow or deny"),
+          rule: str | None = typer.Option(None, "--rule", help="Records that violated this rule id"),
+          since: datetime | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
+          until: datetime | None = typer.Option(None, "--until"),
           limit: int = typer.Option(100, "--limit", help="The newest N records"),
-          record_type: Optional[str] = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
-          log: Optional[Path] = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
+          record_type: str | None = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
+          log: Path | None = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""
     if ctx.invoked_subcommand:
@@ -434,7 +435,7 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
     if log:
         import collections
 
-        from interceptor.audit_query import AuditFilter, query
+        from spin_gateway.audit.query import AuditFilter, query
 
         flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until,
                           type=record_type)
@@ -457,13 +458,13 @@ def audit(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user")
 @audit_app.command("verify")
 @handles_errors
 def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
-                 key: Optional[Path] = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
+                 key: Path | None = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
                                                     "(default: audit.key beside the log, if readable)"),
                  pruned: bool = typer.Option(False, "--pruned", help="The oldest rotated files were archived or "
                                              "removed on purpose: start the chain at the oldest file here"),
                  json_output: bool = JsonOpt):
     """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
-    from interceptor.audit_verify import verify
+    from spin_gateway.audit.verify import verify
 
     o = _merge(ctx, None, None, None, None, json_output)
     key_path = key or (log.parent / "audit.key")
@@ -493,8 +494,8 @@ def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.
 @token_app.command("create")
 @handles_errors
 def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="What the token is for, e.g. slurm-prologue"),
-                 for_user: Optional[List[str]] = typer.Option(None, "--for-user", help="A user it may act for (repeatable)"),
-                 for_project: Optional[List[str]] = typer.Option(None, "--for-project",
+                 for_user: list[str] | None = typer.Option(None, "--for-user", help="A user it may act for (repeatable)"),
+                 for_project: list[str] | None = typer.Option(None, "--for-project",
                                                                  help="A facility project whose members it may act for"),
                  operations: str = typer.Option("up,down,check,read", "--operations"),
                  ttl_days: float = typer.Option(30, "--ttl-days"), json_output: bool = JsonOpt):
@@ -541,27 +542,27 @@ def token_revoke(ctx: typer.Context, token_id: str = typer.Argument(...), json_o
 def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8470, "--port"),
                   backend: str = typer.Option("podman", "--backend", help="podman | kubernetes | manifests"),
                   manifests_dir: Path = typer.Option(Path("state/manifests"), "--manifests-dir"),
-                  kubeconfig: Optional[str] = typer.Option(None, "--kubeconfig"),
-                  context: Optional[str] = typer.Option(None, "--context"),
+                  kubeconfig: str | None = typer.Option(None, "--kubeconfig"),
+                  context: str | None = typer.Option(None, "--context"),
                   identity: str = typer.Option("users", "--identity", help="users | ldap"),
                   users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
-                  identity_config: Optional[Path] = typer.Option(None, "--ldap-config", "--identity-config",
+                  identity_config: Path | None = typer.Option(None, "--ldap-config", "--identity-config",
                                                                    help="LDAP settings (YAML) for --identity ldap"),
                   policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
-                  site_data: Optional[Path] = typer.Option(None, "--site-data"),
+                  site_data: Path | None = typer.Option(None, "--site-data"),
                   policy_timeout: float = typer.Option(2.0, "--policy-timeout"),
-                  opa_url: Optional[str] = OpaUrlOpt,
+                  opa_url: str | None = OpaUrlOpt,
                   audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
                   audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
                   workers: int = typer.Option(1, "--workers")):
     """Run the gateway (FastAPI on uvicorn)."""
-    from gateway_api.go_runtime import restart_with_defaults
+    from spin_gateway.gateway_api.go_runtime import restart_with_defaults
 
     restart_with_defaults()  # GOGC/GOMEMLIMIT for the embedded OPA engine, unless the operator set them
     import uvicorn
 
-    from gateway_api.settings import Settings
+    from spin_gateway.gateway_api.settings import Settings
 
     settings = Settings(host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
                         kube_context=context, identity=identity, users=users, identity_config=identity_config,
@@ -569,9 +570,9 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                         opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir)
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
-        uvicorn.run("gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
     else:
-        from gateway_api.app import build_app
+        from spin_gateway.gateway_api.app import build_app
 
         uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
 
@@ -581,7 +582,7 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
 def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typer.Option(Path("state"), "--state-dir"),
                   ttl: int = typer.Option(12 * 3600, "--ttl", help="Seconds")):
     """Mint a user token with the gateway's signing key (on the gateway's machine; needs read access to the key)."""
-    from gateway_api.auth.tokens import TokenSigner, load_or_create_key
+    from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     token, _claims = TokenSigner(load_or_create_key(state_dir / "signing.key")).issue(user, ttl=ttl)
     sys.stdout.write(token + "\n")
@@ -590,7 +591,7 @@ def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typ
 @gateway_app.command("hash-password")
 def gateway_hash_password():
     """Read a password on stdin and print its scrypt hash for the users file."""
-    from gateway_api.identity.users_file import hash_password
+    from spin_gateway.gateway_api.identity.users_file import hash_password
 
     sys.stdout.write(hash_password(sys.stdin.readline().rstrip("\n")) + "\n")
 

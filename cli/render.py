@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from interceptor.errors import SpinError
+from spin_gateway.vocabulary.errors import SpinError
 
 
 class Renderer:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
-from compose_loader.interpolation import interpolate_string, unescape
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader.interpolation import interpolate_string, unescape
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_ENV_BYTES = 1 << 20
 _KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*")

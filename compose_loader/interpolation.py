@@ -8,9 +8,10 @@ the translator turns it into the single `$` the container sees.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from interceptor.errors import ComposeError
-from compose_loader import normalize as N
-from compose_loader.envfile import read_env_file
-from compose_loader.interpolation import interpolate
-from compose_loader.merge import APPENDED, merge_models, merge_service, unique_entries
-from compose_loader.model import validate_model
-from compose_loader.omitempty import drop_empty
-from compose_loader.yaml_safe import load_yaml_file
+from spin_gateway.compose_loader import normalize as N
+from spin_gateway.compose_loader.envfile import read_env_file
+from spin_gateway.compose_loader.interpolation import interpolate
+from spin_gateway.compose_loader.merge import APPENDED, merge_models, merge_service, unique_entries
+from spin_gateway.compose_loader.model import validate_model
+from spin_gateway.compose_loader.omitempty import drop_empty
+from spin_gateway.compose_loader.yaml_safe import load_yaml_file
+from spin_gateway.vocabulary.errors import ComposeError
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
@@ -358,7 +359,7 @@ def _limits(svc: dict[str, Any], where: str) -> None:
         if svc.get(short) is not None and limits.get(long) is not None and \
                 float(svc[short]) != float(limits[long]):
             raise ComposeError(f"{where}: can't set distinct values on '{short}' and 'deploy.resources.limits.{long}'",
-                               hint=f"Keep one of them, or give both the same value.")
+                               hint="Keep one of them, or give both the same value.")
 
 
 def _mounts(svc: dict[str, Any], where: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 _REPLACE = {"command", "entrypoint"}
 _BY_KEY = {

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_SERVICES = 200
 MAX_MODEL_BYTES = 2 << 20
@@ -33,7 +33,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     @model_validator(mode="after")
-    def _only_extensions(self) -> "_Strict":
+    def _only_extensions(self) -> _Strict:
         for key in self.model_extra or {}:
             if not key.startswith("x-"):
                 raise ValueError(f"{key!r} is not a compose key here")
@@ -256,7 +256,7 @@ class Service(_Strict):
     volumes_from: _FREE = None
 
     @model_validator(mode="after")
-    def _runs_something(self) -> "Service":
+    def _runs_something(self) -> Service:
         if self.image is None and self.build is None:
             raise ValueError("has neither `image` nor `build`")
         return self

@@ -10,11 +10,12 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from compose_loader.scalars import as_text, go_duration, parse_duration
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader.scalars import as_text, go_duration, parse_duration
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_PORT_RANGE = 1000  # a range expands to one entry per port: bounded so "1-65535" cannot flood the model
 

@@ -24,7 +24,7 @@ import yaml
 import yaml.cyaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from interceptor.errors import ComposeError
+from spin_gateway.vocabulary.errors import ComposeError
 
 MAX_BYTES = 4 << 20
 MAX_NODES = 200_000  # expanded: real compose files have a few thousand

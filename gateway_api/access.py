@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from interceptor.backends.base import ProjectInfo
-from interceptor.errors import Forbidden
-from interceptor.types import Identity
+from spin_gateway.backends.base import ProjectInfo
+from spin_gateway.vocabulary.errors import Forbidden
+from spin_gateway.vocabulary.types import Identity
 
 
 def facility_project_for(identity: Identity, requested: str | None) -> str:

@@ -5,8 +5,12 @@ evaluation, podman and Kubernetes calls never block the event loop.
 """
 
 
+import collections
 import contextlib
+import json
 import threading
+import time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -14,22 +18,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interceptor.audit_query import AuditFilter, Viewer, query
-import collections
-import json
-import time
-from datetime import datetime
-
-from interceptor.errors import AuthError, Forbidden, NotFound, SpinError
-from gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
-from gateway_api.auth.tokens import TokenSigner
-from gateway_api.gateway import Caller, Gateway
-from gateway_api.policy_eval import PolicyEvalRequest, PolicyEvalResponse, evaluate as evaluate_policy
-from gateway_api.schemas import (
-    AuditPage, ComposeRequest, ConvertResponse, ErrorBody, Health, LoginRequest, LogsResponse, PlanResponse,
-    PolicyInfo, ProjectList, ServiceTokenRequest, ServiceTokenResponse, StatusResponse, TokenResponse, WhoAmI,
+from spin_gateway.audit.query import AuditFilter, Viewer, query
+from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
+from spin_gateway.gateway_api.auth.tokens import TokenSigner
+from spin_gateway.gateway_api.gateway import Caller, Gateway
+from spin_gateway.gateway_api.policy_eval import PolicyEvalRequest, PolicyEvalResponse
+from spin_gateway.gateway_api.policy_eval import evaluate as evaluate_policy
+from spin_gateway.gateway_api.schemas import (
+    AuditPage,
+    ComposeRequest,
+    ConvertResponse,
+    ErrorBody,
+    Health,
+    LoginRequest,
+    LogsResponse,
+    PlanResponse,
+    PolicyInfo,
+    ProjectList,
+    ServiceTokenRequest,
+    ServiceTokenResponse,
+    StatusResponse,
+    TokenResponse,
+    WhoAmI,
 )
-from gateway_api.settings import Settings
+from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound, SpinError
 
 PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -354,7 +367,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
 
 
 def build_app(settings: Settings) -> FastAPI:
-    from gateway_api.components import make_gateway
+    from spin_gateway.gateway_api.wiring import make_gateway
 
     gateway, signer = make_gateway(settings)
     return create_app(settings, gateway, signer)

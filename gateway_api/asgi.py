@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gateway_api.app import build_app
-from gateway_api.settings import Settings
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
 
 app = build_app(Settings.model_validate_json(os.environ.get("SPIN_GATEWAY_SETTINGS", "{}")))

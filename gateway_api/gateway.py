@@ -12,15 +12,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.audit import AuditLog
-from interceptor.backends.base import Backend, ProjectRef
-from interceptor.errors import Forbidden, NotFound, PolicyDenied, SpinError
-from interceptor.intercept import Outcome, RequestContext, intercept
-from interceptor.types import Identity
-from gateway_api import access, planning
-from gateway_api.identity.base import IdentityProvider
-from gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
-from policy.service import PolicyService
+from spin_gateway.audit.log import AuditLog
+from spin_gateway.backends.base import Backend, ProjectRef
+from spin_gateway.gateway_api import access, planning
+from spin_gateway.gateway_api.identity.base import IdentityProvider
+from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
+from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from spin_gateway.vocabulary.types import Identity
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class Caller:
 
 def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str],
                allow_unsupported: bool = False):
-    from compose_loader import validate_model
-    from translate import to_kubernetes
+    from spin_gateway.compose_loader import validate_model
+    from spin_gateway.translate import to_kubernetes
 
     return to_kubernetes(validate_model(model), project=project, namespace=namespace, labels=labels,
                          allow_unsupported=allow_unsupported)

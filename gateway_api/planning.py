@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from interceptor.backends.base import LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT
-from interceptor.errors import ComposeError
-from interceptor.types import Call, Notice, Plan
+from spin_gateway.backends.base import LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT
+from spin_gateway.vocabulary.errors import ComposeError
+from spin_gateway.vocabulary.types import Call, Notice, Plan
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from interceptor.errors import Forbidden, UsageError
-from interceptor.intercept import RequestContext, intercept
-from interceptor.types import Call, Decision, Plan, Violation
-from gateway_api import access
-from gateway_api.gateway import Caller, Gateway
-from policy.evaluate import namespace_of, summarise
+from spin_gateway.gateway_api import access
+from spin_gateway.gateway_api.gateway import Caller, Gateway
+from spin_gateway.interceptor.intercept import RequestContext, intercept
+from spin_gateway.policy.evaluate import namespace_of, summarise
+from spin_gateway.vocabulary.errors import Forbidden, UsageError
+from spin_gateway.vocabulary.types import Call, Decision, Plan, Violation
 
 
 class PolicyEvalRequest(BaseModel):

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway_api.auth.service_tokens import TokenRecord
-from interceptor.types import CallResult, Decision, Notice, ServiceStatus
+from spin_gateway.gateway_api.auth.service_tokens import TokenRecord
+from spin_gateway.vocabulary.types import CallResult, Decision, Notice, ServiceStatus
 
 
 class ErrorBody(BaseModel):
@@ -104,7 +104,7 @@ class ServiceTokenRequest(BaseModel):
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
 
     @model_validator(mode="after")
-    def _acts_for_someone(self) -> "ServiceTokenRequest":
+    def _acts_for_someone(self) -> ServiceTokenRequest:
         # A 422 like every other invalid body (a UsageError here was an undocumented 400).
         if not self.users and not self.projects:
             raise ValueError("a service token needs at least one user or project it may act for")

@@ -18,11 +18,11 @@ from typing import Any
 import jsonpatch
 from pydantic import BaseModel
 
-from interceptor.audit import AuditLog
-from interceptor.backends.base import Backend, ProjectRef
-from interceptor.errors import AuditError, ForwardError, SpinError
-from interceptor.policy_input import admission_input
-from interceptor.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
+from spin_gateway.audit.log import AuditLog
+from spin_gateway.backends.base import Backend, ProjectRef
+from spin_gateway.policy.admission_input import admission_input
+from spin_gateway.vocabulary.errors import AuditError, ForwardError, SpinError
+from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
 
 #: Patching converges in one round for well-behaved policies; more rounds mean rules that fight.
 MAX_PATCH_ROUNDS = 3
@@ -211,7 +211,7 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             results = backend.delete(ref, approved, volumes=volumes)
         else:
             results = backend.apply(ref, approved)
-    except Exception as raw:  # noqa: BLE001 - whatever a backend raises, the project must not be left half done
+    except Exception as raw:
         exc = raw if isinstance(raw, ForwardError) else ForwardError(
             f"the {getattr(backend, 'name', 'backend')} backend failed: {type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, exc))
@@ -250,7 +250,7 @@ def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: B
     undo = [Call(id=f"rollback-{call.id}", operation="DELETE", object=call.object) for call in reversed(plan.calls)]
     try:
         undone = backend.delete(ref, undo, volumes=True)
-    except Exception as raw:  # noqa: BLE001 - as above: any failure here is reported, never hidden
+    except Exception as raw:
         again = raw if isinstance(raw, ForwardError) else ForwardError(f"{type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, again, operation="rollback"))
         exc.message += (f"; removing what this `up` created failed too ({again.message}): "

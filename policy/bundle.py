@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from interceptor.errors import PolicyLoadError
+from spin_gateway.vocabulary.errors import PolicyLoadError
 
 #: The document every engine evaluates; see ../shared/ARCHITECTURE.md.
 DECISION_PATH = "spin.admission"

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from interceptor.errors import PolicyError
-from policy.bundle import load_bundle
-from policy.samples import samples_of
+from spin_gateway.policy.bundle import load_bundle
+from spin_gateway.policy.samples import samples_of
+from spin_gateway.vocabulary.errors import PolicyError
 
 _RULE_PACKAGE = re.compile(r"^\s*package\s+spin\.rules\.([\w.]+)", re.M)
 
@@ -32,7 +32,7 @@ def pod_security_profile(site: dict[str, Any]) -> str:
 
 
 def describe(policy_dir: str | Path, site_data: str | Path | None = None) -> dict[str, Any]:
-    from policy.embedded import EmbeddedEngine
+    from spin_gateway.policy.embedded import EmbeddedEngine
 
     bundle = load_bundle(policy_dir, site_data)
     engine = EmbeddedEngine(bundle, pool_size=1)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import queue
 from typing import Any
 
-from interceptor.errors import PolicyError, PolicyLoadError
-from policy.bundle import DECISION_PATH, PolicyBundle
+from spin_gateway.policy.bundle import DECISION_PATH, PolicyBundle
+from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 
 try:  # an optional native wheel: report its absence as a load error, not an ImportError
     from opa_bindings import OpaEngine, OpaError, OpaUndefinedError

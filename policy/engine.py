@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from policy.bundle import PolicyBundle
+from spin_gateway.policy.bundle import PolicyBundle
 
 
 class Engine(Protocol):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from interceptor.errors import UsageError
-from interceptor.intercept import decide_call
-from interceptor.types import Call, Decision, Identity, Plan
-from policy.service import EngineFactory, PolicyService, factory_for
+from spin_gateway.interceptor.intercept import decide_call
+from spin_gateway.policy.service import EngineFactory, PolicyService, factory_for
+from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.types import Call, Decision, Identity, Plan
 
 
 def read_objects(path: str | Path) -> list[dict]:

@@ -13,7 +13,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.policy.bundle import PolicyBundle, load_bundle
 
 
 def bundle_files(bundle: PolicyBundle, *, with_tests: bool = False) -> dict[str, bytes]:

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from opa_client.opa import OpaClient
 
-from interceptor.errors import OpaUnavailable, PolicyError, PolicyLoadError, UsageError
-from policy.bundle import DECISION_PATH, PolicyBundle
+from spin_gateway.policy.bundle import DECISION_PATH, PolicyBundle
+from spin_gateway.vocabulary.errors import OpaUnavailable, PolicyError, PolicyLoadError, UsageError
 
 
 def _client_for(url: str, timeout: float, token: str | None) -> OpaClient:

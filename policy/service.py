@@ -12,13 +12,14 @@ import concurrent.futures
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from interceptor.errors import PolicyError, SpinError
-from interceptor.types import Decision, Violation
-from policy.bundle import PolicyBundle, load_bundle
-from policy.engine import Engine
+from spin_gateway.policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.policy.engine import Engine
+from spin_gateway.vocabulary.errors import PolicyError, SpinError
+from spin_gateway.vocabulary.types import Decision, Violation
 
 EngineFactory = Callable[[PolicyBundle], Engine]
 log = logging.getLogger("spin.policy")
@@ -27,7 +28,7 @@ QUEUE_WAIT_FACTOR = 15
 
 
 def default_factory(bundle: PolicyBundle) -> Engine:
-    from policy.embedded import EmbeddedEngine
+    from spin_gateway.policy.embedded import EmbeddedEngine
 
     return EmbeddedEngine(bundle)
 
@@ -36,7 +37,7 @@ def factory_for(opa_url: str | None) -> EngineFactory:
     """The embedded engine, or an OPA server at opa_url (which must hold the same rego/ as a bundle)."""
     if not opa_url:
         return default_factory
-    from policy.opa_server import OpaServerEngine
+    from spin_gateway.policy.opa_server import OpaServerEngine
 
     return lambda bundle: OpaServerEngine(bundle, opa_url)
 

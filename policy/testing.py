@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interceptor.errors import PolicyError, PolicyLoadError
-from policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.policy.bundle import PolicyBundle, load_bundle
+from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.M)
 _TEST_RULE = re.compile(r"^(test_\w+)\b", re.M)
@@ -54,7 +54,7 @@ def discover(bundle: PolicyBundle) -> list[tuple[str, str, str]]:
 
 
 def run_tests(policy_dir: str | Path, site_data: str | Path | None = None, match: str | None = None) -> TestReport:
-    from policy.embedded import EmbeddedEngine
+    from spin_gateway.policy.embedded import EmbeddedEngine
 
     bundle = load_bundle(policy_dir, site_data)
     engine = EmbeddedEngine(bundle, with_tests=True, pool_size=1)

@@ -17,7 +17,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def policy_service():
-    from policy.service import PolicyService
+    from spin_gateway.policy.service import PolicyService
 
     service = PolicyService(ROOT / "rego")
     yield service
@@ -28,7 +28,7 @@ def policy_service():
 # for the API and policy suites.
 @pytest.fixture
 def settings(tmp_path, repo_root):
-    from gateway_api.settings import Settings
+    from spin_gateway.gateway_api.settings import Settings
 
     return Settings(backend="manifests", manifests_dir=tmp_path / "manifests", users=repo_root / "examples/users.yaml",
                     policy_dir=repo_root / "rego", audit_log=tmp_path / "audit.log", state_dir=tmp_path / "state",
@@ -37,7 +37,7 @@ def settings(tmp_path, repo_root):
 
 @pytest.fixture
 def app(settings):
-    from gateway_api.app import build_app
+    from spin_gateway.gateway_api.app import build_app
 
     return build_app(settings)
 

@@ -4,6 +4,6 @@ Used by the gateway (plans) and `spin convert`. It meets the compose loader only
 at the canonical model and imports nothing of it.
 """
 
-from translate.translator import Translation, to_kubernetes
+from spin_gateway.translate.translator import Translation, to_kubernetes
 
 __all__ = ["Translation", "to_kubernetes"]

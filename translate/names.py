@@ -14,7 +14,7 @@ import functools
 import re
 from typing import Any
 
-from interceptor.errors import TranslateError
+from spin_gateway.vocabulary.errors import TranslateError
 
 _OTHER = re.compile(r"[^a-z0-9-]+")
 _DASHES = re.compile(r"-{2,}")

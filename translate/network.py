@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any
 
-from translate.names import dns_name, metadata
+from spin_gateway.translate.names import dns_name, metadata
 
 PUBLISHED_ANNOTATION = "spin.io/published"
 LABEL_SERVICE = "spin.io/service"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from interceptor.errors import TranslateError
+from spin_gateway.vocabulary.errors import TranslateError
 
 
 def start_order(services: dict[str, dict[str, Any]]) -> list[str]:

@@ -14,9 +14,9 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from translate import units
-from translate.names import NameTable, dns_name, metadata
-from translate.support import mount_propagation
+from spin_gateway.translate import units
+from spin_gateway.translate.key_table import mount_propagation
+from spin_gateway.translate.names import NameTable, dns_name, metadata
 
 DEFAULT_CLAIM_SIZE = "1Gi"
 FILE_KEY = "content"  # the one key of each Secret/ConfigMap: the file's content

@@ -12,7 +12,8 @@ kube play does not) runs nearly every command as Docker would.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+
 
 def literal(value: str) -> str:
     """What Docker runs for a model string: `$$` is one dollar."""

@@ -1,7 +1,7 @@
 """The canonical compose model to Kubernetes objects, in apply order.
 
 Pure: a dict in, dicts out, no I/O. Every key the translation cannot honour is
-found first (translate.support) and refused as one TranslateError naming each
+found first (translate.key_table) and refused as one TranslateError naming each
 place, why, and what to do; with allow_unsupported those places become Notices
 and the rest is translated without them.
 """
@@ -12,12 +12,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from interceptor.errors import TranslateError
-from interceptor.types import Notice
-from translate import network, storage, workloads
-from translate.names import NameTable, service_label
-from translate.order import start_order
-from translate.support import Finding, find_unsupported, ignored_keys
+from spin_gateway.translate import network, storage, workloads
+from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys
+from spin_gateway.translate.names import NameTable, service_label
+from spin_gateway.translate.order import start_order
+from spin_gateway.vocabulary.errors import TranslateError
+from spin_gateway.vocabulary.types import Notice
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import json
 import re
 from typing import Any
 
-from translate import units
-from translate.names import split_labels
-from translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
-from translate.storage import Mounts
-from translate.support import parse_security_opt, parse_user, split_host
-from translate.text import for_expansion, literal
+from spin_gateway.translate import units
+from spin_gateway.translate.key_table import parse_security_opt, parse_user, split_host
+from spin_gateway.translate.names import split_labels
+from spin_gateway.translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
+from spin_gateway.translate.storage import Mounts
+from spin_gateway.translate.text import for_expansion, literal
 
 DEPENDS_ANNOTATION = "spin.io/depends-on"
 UNLIMITED_RETRIES = 2**31 - 1

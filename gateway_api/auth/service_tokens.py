@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from interceptor.errors import AuthError, Forbidden, NotFound
+from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound
 
 OPERATIONS = ("up", "down", "check", "read")
 

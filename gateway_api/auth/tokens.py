@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jwt
 
-from interceptor.errors import AuthError
+from spin_gateway.vocabulary.errors import AuthError
 
 ISSUER = "spin-gateway"
 ALGORITHM = "HS256"

@@ -3,6 +3,6 @@
 users_file.UsersFileProvider is the embedded default; ldap.LdapProvider reads a facility's LDAP.
 """
 
-from gateway_api.identity.base import IdentityProvider
+from spin_gateway.gateway_api.identity.base import IdentityProvider
 
 __all__ = ["IdentityProvider"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from interceptor.types import Identity
+from spin_gateway.vocabulary.types import Identity
 
 
 class IdentityProvider(Protocol):

@@ -20,16 +20,16 @@ import queue
 import ssl
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
 from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
-from interceptor.errors import AuthError, IdentityUnavailable, NotFound
-from interceptor.types import Group, Identity
-from gateway_api.identity.cache import TtlCache
-from gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
+from spin_gateway.gateway_api.identity.cache import TtlCache
+from spin_gateway.gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.vocabulary.types import Group, Identity
 
 # ldap3's ServerPool sleeps this long after every cycle over its servers, even after
 # the last one it is allowed: pure added latency before the 503. (A process-wide setting.)
@@ -41,7 +41,7 @@ _HINT_DOWN = ("The facility's LDAP service did not answer in time; try again sho
 
 
 class _UserEntry:
-    __slots__ = ("dn", "name", "uid", "gid")
+    __slots__ = ("dn", "gid", "name", "uid")
 
     def __init__(self, dn: str, name: str, uid: int, gid: int):
         self.dn, self.name, self.uid, self.gid = dn, name, uid, gid

@@ -21,7 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from interceptor.errors import UsageError
+from spin_gateway.vocabulary.errors import UsageError
 
 
 class ProjectRule(BaseModel):
@@ -45,7 +45,7 @@ class ProjectRule(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _pairs(self) -> "ProjectRule":
+    def _pairs(self) -> ProjectRule:
         if (self.attribute is None) != (self.value is None):
             raise ValueError("projects.attribute and projects.value go together")
         return self
@@ -109,7 +109,7 @@ class LdapConfig(BaseModel):
         return urls
 
     @model_validator(mode="after")
-    def _tls_matches_urls(self) -> "LdapConfig":
+    def _tls_matches_urls(self) -> LdapConfig:
         # ldap3 takes TLS-or-not from the URL's scheme: a tls setting the URLs contradict would
         # silently send passwords in clear text, so it is refused.
         plain = [u for u in self.urls if u.startswith("ldap://")]
@@ -120,7 +120,7 @@ class LdapConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _password_source(self) -> "LdapConfig":
+    def _password_source(self) -> LdapConfig:
         if self.bind_password_file and self.bind_password_env:
             raise ValueError("give bind_password_file or bind_password_env, not both")
         if self.bind_password is None and self.bind_dn and not (self.bind_password_file or self.bind_password_env):
@@ -128,7 +128,7 @@ class LdapConfig(BaseModel):
         return self
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "LdapConfig":
+    def from_file(cls, path: str | Path) -> LdapConfig:
         path = Path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
@@ -148,7 +148,7 @@ class LdapConfig(BaseModel):
                              hint="See docs/facility-integrator.md for the fields.") from None
         return config.with_password(path)
 
-    def with_password(self, origin: Path | None = None) -> "LdapConfig":
+    def with_password(self, origin: Path | None = None) -> LdapConfig:
         where = f" (LDAP config {origin})" if origin else ""
         if self.bind_password_file:
             try:

@@ -26,8 +26,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interceptor.errors import AuthError, IdentityUnavailable, NotFound
-from interceptor.types import Group, Identity
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.vocabulary.types import Group, Identity
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 

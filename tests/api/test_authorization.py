@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interceptor.audit import read_records
+from spin_gateway.audit.log import read_records
 
 WEB = {"name": "demo", "services": {"web": {"image": "localhost/spin/busybox:1.35", "command": ["httpd", "-f", "-p", "8080"]}}}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interceptor.audit import read_records
+from spin_gateway.audit.log import read_records
 
 
 def compose(**service):

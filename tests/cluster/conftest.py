@@ -49,7 +49,7 @@ class Cluster:
 
     def admin(self):
         """The admin's KubeApi: for setting up and inspecting, never for what the backend must do itself."""
-        from interceptor.backends.kubernetes import KubeApi
+        from spin_gateway.backends.kubernetes import KubeApi
 
         return KubeApi(self.api_client())
 
@@ -97,7 +97,7 @@ def no_kubelet(kube):
 
 @pytest.fixture
 def backend(kube):
-    from interceptor.backends.kubernetes import KubernetesBackend
+    from spin_gateway.backends.kubernetes import KubernetesBackend
 
     return KubernetesBackend(kubeconfig=str(kube.kubeconfig), delete_timeout=90, poll=0.3)
 
@@ -110,7 +110,7 @@ class Projects:
         self.made: list[str] = []
 
     def new(self, stem: str = "t"):
-        from interceptor.backends.base import ProjectRef
+        from spin_gateway.backends.base import ProjectRef
 
         name = f"{stem}-{uuid.uuid4().hex[:6]}"
         self.made.append(name)
@@ -134,9 +134,9 @@ def projects(kube):
 
 def compose_calls(tmp: Path, compose: str, ref, existing: set | None = None, name: str = "compose.yaml"):
     """The approved calls of `spin up` for this compose text: the real loader, translator and planner."""
-    from compose_loader import load_project, validate_model
-    from gateway_api import planning
-    from translate import to_kubernetes
+    from spin_gateway.compose_loader import load_project, validate_model
+    from spin_gateway.gateway_api import planning
+    from spin_gateway.translate import to_kubernetes
 
     path = tmp / name
     path.write_text(compose)
@@ -150,7 +150,7 @@ def compose_calls(tmp: Path, compose: str, ref, existing: set | None = None, nam
 
 def down_calls(backend, ref):
     """The DELETE calls the gateway builds for `spin down` from what the backend says the project holds."""
-    from gateway_api import planning
+    from spin_gateway.gateway_api import planning
 
     labels = planning.project_labels(ref.project, ref.owner, ref.facility_project)
     existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": ref.namespace,

@@ -105,7 +105,7 @@ class ControlPlane:
                                                   key=self.pki / f"{name}.key", user=name)))
         return path
 
-    def start(self, timeout: float = 120) -> "ControlPlane":
+    def start(self, timeout: float = 120) -> ControlPlane:
         began = time.monotonic()
         make_certificates(self.pki)
         etcd_port, peer_port = free_port(), free_port()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.errors import KubeApiError, WaitTimeout
-from interceptor.types import Call
+from spin_gateway.vocabulary.errors import KubeApiError, WaitTimeout
+from spin_gateway.vocabulary.types import Call
 from tests.cluster.conftest import compose_calls, eventually
 
 ONE = """

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interceptor.audit_verify import verify
+from spin_gateway.audit.verify import verify
 from tests.cluster.conftest import apply_manifests, service_account_kubeconfig
 from tests.e2e.conftest import ROOT, SPIN, LiveGateway, free_port
 

@@ -14,8 +14,8 @@ import urllib3.exceptions as u3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from interceptor.backends.kubernetes import KubernetesBackend, api_error, parse_since
-from interceptor.errors import ForwardError, KubeApiError, UsageError
+from spin_gateway.backends.kubernetes import KubernetesBackend, api_error, parse_since
+from spin_gateway.vocabulary.errors import ForwardError, KubeApiError, UsageError
 
 
 def status_exception(code: int, reason: str, message: str, causes=None) -> ApiException:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.errors import WaitTimeout
+from spin_gateway.vocabulary.errors import WaitTimeout
 from tests.cluster.conftest import compose_calls, down_calls, eventually, resource_versions, settled_versions
 
 WEB = """
@@ -165,8 +165,8 @@ def test_two_projects_side_by_side_do_not_touch_each_other(kube, backend, projec
 
 
 def test_a_namespace_spin_did_not_make_is_never_taken_over(kube, backend, tmp_path):
-    from interceptor.backends.base import ProjectRef
-    from interceptor.errors import Conflict
+    from spin_gateway.backends.base import ProjectRef
+    from spin_gateway.vocabulary.errors import Conflict
 
     ref = ProjectRef("default", "default", owner="alice", facility_project="astro")
     with pytest.raises(Conflict) as info:
@@ -205,7 +205,7 @@ def test_a_changed_one_shot_service_replaces_its_job(kube, backend, projects, tm
 def test_two_gateway_replicas_applying_the_same_project_at_once_converge(kube, projects, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from interceptor.backends.kubernetes import KubernetesBackend
+    from spin_gateway.backends.kubernetes import KubernetesBackend
 
     replicas = [KubernetesBackend(kubeconfig=str(kube.kubeconfig)) for _ in range(2)]
     ref = projects.new("race")

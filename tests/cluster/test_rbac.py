@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interceptor.backends.kubernetes import KubernetesBackend
-from interceptor.errors import KubeApiError, WaitTimeout
+from spin_gateway.backends.kubernetes import KubernetesBackend
+from spin_gateway.vocabulary.errors import KubeApiError, WaitTimeout
 from tests.cluster.conftest import (
-    apply_manifests, compose_calls, down_calls, service_account_kubeconfig, settled_versions,
+    apply_manifests,
+    compose_calls,
+    down_calls,
+    service_account_kubeconfig,
+    settled_versions,
 )
 from tests.cluster.test_lifecycle import WEB
 

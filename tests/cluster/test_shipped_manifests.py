@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from policy.bundle import load_bundle
+from spin_gateway.policy.bundle import load_bundle
 from tests.cluster.conftest import apply_manifests, eventually
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compose_loader import load_project, validate_model
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader import load_project, validate_model
+from spin_gateway.vocabulary.errors import ComposeError
 
 
 def _load(tmp_path, text, env=None):

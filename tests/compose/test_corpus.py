@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from compose_loader import load_project, to_json
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader import load_project, to_json
+from spin_gateway.vocabulary.errors import ComposeError
 from tests.compose.diff import differences
 from tests.compose.oracle import docker_compose_config, oracle_environment
 

@@ -11,8 +11,8 @@ import random
 import pytest
 import yaml
 
-from compose_loader import load_project
-from interceptor.errors import ComposeError
+from spin_gateway.compose_loader import load_project
+from spin_gateway.vocabulary.errors import ComposeError
 from tests.compose.diff import differences
 from tests.compose.oracle import docker_compose_config, oracle_environment
 

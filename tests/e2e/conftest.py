@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SPIN = [sys.executable, "-m", "cli.main"]
+SPIN = [sys.executable, "-m", "spin_gateway.cli.main"]
 
 
 def free_port() -> int:

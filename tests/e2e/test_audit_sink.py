@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from interceptor.audit_verify import verify
+from spin_gateway.audit.verify import verify
 from tests.e2e.conftest import ROOT, SPIN, free_port
 
 COMPOSE = {"name": "sink", "services": {"web": {"image": "localhost/spin/busybox:1.35",

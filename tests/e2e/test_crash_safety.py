@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
 import httpx
-
-import subprocess
-
 import pytest
 
-from interceptor.audit import read_records
-from interceptor.audit_verify import verify
+from spin_gateway.audit.log import read_records
+from spin_gateway.audit.verify import verify
 from tests.e2e.conftest import ROOT, SPIN, free_port
 
 COMPOSE = {"name": "crash", "services": {

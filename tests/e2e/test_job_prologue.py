@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from interceptor.audit import read_records
+from spin_gateway.audit.log import read_records
 from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.podman

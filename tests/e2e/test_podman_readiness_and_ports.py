@@ -149,5 +149,5 @@ def test_secrets_and_configs_arrive_as_files_with_their_modes_and_leave_with_dow
         assert "rotated" in gateway.spin("-p", project, "logs", "app").stdout
     finally:
         gateway.spin("-p", project, "down", "-v")
-    from interceptor.backends.podman import DEFAULT_FILES_ROOT
+    from spin_gateway.backends.podman import DEFAULT_FILES_ROOT
     assert not (DEFAULT_FILES_ROOT / project).exists()

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from interceptor.audit import read_records
-from interceptor.audit_verify import verify
+from spin_gateway.audit.log import read_records
+from spin_gateway.audit.verify import verify
 from tests.e2e.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.podman

@@ -73,7 +73,7 @@ def allow_all_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def allow_all(allow_all_dir):
-    from policy.service import PolicyService
+    from spin_gateway.policy.service import PolicyService
 
     service = PolicyService(allow_all_dir)
     yield service

@@ -11,9 +11,9 @@ import threading
 import types
 from typing import Any
 
-from interceptor.backends import manifests as manifests_module
-from interceptor.backends.podman import PodmanRunner
-from interceptor.errors import PodmanError
+from spin_gateway.backends import manifests as manifests_module
+from spin_gateway.backends.podman import PodmanRunner
+from spin_gateway.vocabulary.errors import PodmanError
 
 
 class FailOnNthWrite:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway_api import planning
-from interceptor.intercept import RequestContext
-from interceptor.types import Group, Identity
+from spin_gateway.gateway_api import planning
+from spin_gateway.interceptor.intercept import RequestContext
+from spin_gateway.vocabulary.types import Group, Identity
 
 ALICE = Identity(name="alice", uid=1001, gid=1001, groups=[Group(name="astro", gid=5001)], projects=["astro"])
 IMAGE = "localhost/spin/busybox:1.35"

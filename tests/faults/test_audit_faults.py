@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from interceptor.audit import AuditLog, read_records
-from interceptor.audit_verify import verify
-from interceptor.backends.manifests import ManifestsBackend
-from interceptor.errors import AuditError
-from interceptor.intercept import intercept
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.backends.manifests import ManifestsBackend
+from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import AuditError
 from tests.faults.conftest import fill
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 
@@ -91,7 +91,7 @@ def test_a_gateway_whose_log_is_on_a_read_only_file_system_does_not_start(tmp_pa
         AuditLog(small_fs / "audit.log", key=KEY)
     assert "Read-only file system" in info.value.message and str(small_fs / "audit.log") in info.value.message
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "gateway", "serve", "--port", "1", "--backend", "manifests",
+        [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", "--port", "1", "--backend", "manifests",
          "--audit-log", str(small_fs / "audit.log"), "--state-dir", str(tmp_path / "state"),
          "--policy-dir", os.path.join(ROOT, "rego"), "--users", os.path.join(ROOT, "examples/users.yaml")],
         cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.audit import AuditLog, read_records
-from interceptor.audit_verify import verify
-from interceptor.backends.manifests import ManifestsBackend
-from interceptor.errors import ForwardError
-from interceptor.intercept import intercept
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.backends.manifests import ManifestsBackend
+from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import ForwardError
 from tests.faults.faults import FailOnNthDelete, FailOnNthWrite
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 
@@ -75,7 +75,7 @@ def test_an_update_that_fails_on_call_n_is_completed_by_the_next_up(tmp_path, al
     intercept(plan(NS, project_objects(NS, "1")), ALICE, allow_all, audit, ManifestsBackend(out), ctx("v1"),
               dry_run=False)
     existing = ManifestsBackend(out).existing_objects
-    from interceptor.backends.base import ProjectRef
+    from spin_gateway.backends.base import ProjectRef
 
     have = existing(ProjectRef(NS, NS))
     failing = FailOnNthWrite(ManifestsBackend(out), n)
@@ -97,8 +97,8 @@ def test_an_update_that_fails_on_call_n_is_completed_by_the_next_up(tmp_path, al
 
 
 def test_a_down_that_fails_part_way_is_finished_by_the_next_down(tmp_path, allow_all, audit):
-    from gateway_api import planning
-    from interceptor.backends.base import ProjectRef
+    from spin_gateway.backends.base import ProjectRef
+    from spin_gateway.gateway_api import planning
 
     out = tmp_path / "out"
     intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, ManifestsBackend(out), ctx("up"), dry_run=False)

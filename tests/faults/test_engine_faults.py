@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.audit import AuditLog, read_records
-from interceptor.audit_verify import verify
-from interceptor.backends.manifests import ManifestsBackend
-from interceptor.intercept import intercept
-from policy.embedded import EmbeddedEngine
-from policy.service import PolicyService
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.backends.manifests import ManifestsBackend
+from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.policy.embedded import EmbeddedEngine
+from spin_gateway.policy.service import PolicyService
 from tests.faults.faults import HangingEngine, RaisingEngine
 from tests.faults.plans import ALICE, ctx, plan, project_objects
 

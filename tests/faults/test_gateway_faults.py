@@ -7,10 +7,10 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway_api.app import build_app
-from gateway_api.settings import Settings
-from interceptor.audit import read_records
-from interceptor.audit_verify import verify
+from spin_gateway.audit.log import read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
 from tests.faults.conftest import fill
 from tests.faults.faults import FailOnNthWrite
 

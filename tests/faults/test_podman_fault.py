@@ -8,12 +8,12 @@ import subprocess
 
 import pytest
 
-from interceptor.audit import AuditLog, read_records
-from interceptor.audit_verify import verify
-from interceptor.backends.base import ProjectRef
-from interceptor.backends.podman import PodmanBackend
-from interceptor.errors import PodmanError
-from interceptor.intercept import intercept
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.backends.base import ProjectRef
+from spin_gateway.backends.podman import PodmanBackend
+from spin_gateway.interceptor.intercept import intercept
+from spin_gateway.vocabulary.errors import PodmanError
 from tests.e2e.conftest import podman_ready  # noqa: F401  (builds the busybox image once)
 from tests.faults.faults import FailingPodmanRunner
 from tests.faults.plans import ALICE, ctx, plan, project_objects

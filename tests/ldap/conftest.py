@@ -74,8 +74,8 @@ def ldap_config(tmp_path, slapd):
 
 @pytest.fixture
 def provider(ldap_config):
-    from gateway_api.identity.ldap import LdapProvider
-    from gateway_api.identity.ldap_config import LdapConfig
+    from spin_gateway.gateway_api.identity.ldap import LdapProvider
+    from spin_gateway.gateway_api.identity.ldap_config import LdapConfig
 
     made = []
 

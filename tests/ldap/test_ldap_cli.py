@@ -13,7 +13,7 @@ import pytest
 
 from tests.ldap.slapd import ROOT, demo_password, free_port
 
-SPIN = [sys.executable, "-m", "cli.main"]
+SPIN = [sys.executable, "-m", "spin_gateway.cli.main"]
 
 
 @pytest.fixture

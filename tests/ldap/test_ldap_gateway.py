@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from interceptor.audit import read_records
-from gateway_api.app import build_app
-from gateway_api.settings import Settings
+from spin_gateway.audit.log import read_records
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
 from tests.ldap.slapd import demo_password
 
 

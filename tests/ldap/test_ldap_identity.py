@@ -8,9 +8,9 @@ import time
 import pytest
 from ldap3 import MODIFY_DELETE
 
-from interceptor.errors import AuthError, IdentityUnavailable, NotFound, UsageError
-from gateway_api.identity.ldap_config import LdapConfig
-from gateway_api.identity.users_file import UsersFileProvider
+from spin_gateway.gateway_api.identity.ldap_config import LdapConfig
+from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound, UsageError
 from tests.ldap.slapd import BIND_PASSWORD, demo_password, free_port
 
 USERS = ["alice", "bob", "carol", "mallory"]
@@ -72,7 +72,7 @@ def test_passwords_never_reach_logs_errors_or_the_config_repr(provider, ldap_con
 
 
 def test_a_wrong_bind_password_is_unavailable_without_showing_it(tmp_path, ldap_config):
-    from gateway_api.identity.ldap import LdapProvider
+    from spin_gateway.gateway_api.identity.ldap import LdapProvider
 
     bad = tmp_path / "bad.password"
     bad.write_text("not-the-bind-password")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interceptor.errors import IdentityUnavailable, UsageError
+from spin_gateway.vocabulary.errors import IdentityUnavailable, UsageError
 from tests.ldap.slapd import demo_password
 
 

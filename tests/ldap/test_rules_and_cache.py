@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_api.identity.cache import TtlCache
-from gateway_api.identity.ldap_config import GroupEntry, ProjectRule, is_project
+from spin_gateway.gateway_api.identity.cache import TtlCache
+from spin_gateway.gateway_api.identity.ldap_config import GroupEntry, ProjectRule, is_project
 
 ASTRO = GroupEntry(name="astro", gid=5001, attributes={"Description": ["Spin-Project"]})
 ADMINS = GroupEntry(name="spin-admins", gid=5100, attributes={"description": ["Administrators"]})

@@ -7,7 +7,7 @@ import shutil
 
 from typer.testing import CliRunner
 
-from cli.main import app
+from spin_gateway.cli.main import app
 
 
 def _run(*args):

@@ -8,8 +8,8 @@ import tarfile
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
-from policy.bundle import load_bundle
+from spin_gateway.cli.main import app
+from spin_gateway.policy.bundle import load_bundle
 
 
 def test_the_bundle_holds_every_module_the_site_data_at_spin_config_and_the_revision(repo_root, tmp_path):

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway_api.identity.users_file import UsersFileProvider
-from interceptor.errors import OpaUnavailable, PolicyLoadError
-from policy.bundle import load_bundle
-from policy.embedded import EmbeddedEngine
-from policy.evaluate import evaluate_objects
-from policy.opa_server import OpaServerEngine
-from policy.service import PolicyService
+from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
+from spin_gateway.policy.bundle import load_bundle
+from spin_gateway.policy.embedded import EmbeddedEngine
+from spin_gateway.policy.evaluate import evaluate_objects
+from spin_gateway.policy.opa_server import OpaServerEngine
+from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import OpaUnavailable, PolicyLoadError
 
 ROOT = Path(__file__).resolve().parents[2]
 REGO = ROOT / "rego"
@@ -193,7 +193,7 @@ def test_a_server_holding_other_site_data_is_refused_at_start(opa, tmp_path):
 
 
 def test_the_url_must_be_a_plain_server_address():
-    from interceptor.errors import UsageError
+    from spin_gateway.vocabulary.errors import UsageError
 
     with pytest.raises(UsageError):
         OpaServerEngine(load_bundle(REGO), "127.0.0.1:8181")

@@ -34,7 +34,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
+from spin_gateway.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -468,8 +468,8 @@ def gateways(work):
     """One gateway per level (manifests backend), on the profile site with that level on."""
     from fastapi.testclient import TestClient
 
-    from gateway_api.app import build_app
-    from gateway_api.settings import Settings
+    from spin_gateway.gateway_api.app import build_app
+    from spin_gateway.gateway_api.settings import Settings
 
     out = {}
     for level in LEVELS:

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from gateway_api.app import build_app
-from gateway_api.settings import Settings
-from interceptor.audit import read_records
+from spin_gateway.audit.log import read_records
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
 
 SAMPLE = "registries/samples/denied_docker_hub.yaml"
 

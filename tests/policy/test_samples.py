@@ -16,13 +16,13 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cli.main import app as cli_app
-from gateway_api.app import build_app
-from gateway_api.settings import Settings
-from interceptor.audit import read_records
-from policy.bundle import load_bundle
-from policy.describe import rule_packages
-from policy.samples import read_sample, samples_of
+from spin_gateway.audit.log import read_records
+from spin_gateway.cli.main import app as cli_app
+from spin_gateway.gateway_api.app import build_app
+from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.policy.bundle import load_bundle
+from spin_gateway.policy.describe import rule_packages
+from spin_gateway.policy.samples import read_sample, samples_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REGO = ROOT / "rego"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from compose_loader import validate_model
-from translate import to_kubernetes
+from spin_gateway.compose_loader import validate_model
+from spin_gateway.translate import to_kubernetes
 
 LABELS = {"app.kubernetes.io/managed-by": "spin", "spin.io/project": "demo", "spin.io/owner": "alice"}
 IMAGE = "localhost/spin/busybox:1.35"

@@ -26,7 +26,7 @@ from referencing import Registry, Resource
 VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
     release = [v for v in utils.all_versions() if utils.major_minor(v) <= utils.major_minor(version)][-1]
     folder = f"kubernetes-json-schema/v{release}-local-strict"

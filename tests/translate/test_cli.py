@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.file_sources import MAX_BYTES, inline_file_sources
-from cli.main import app
-from interceptor.errors import ComposeError
+from spin_gateway.cli.file_sources import MAX_BYTES, inline_file_sources
+from spin_gateway.cli.main import app
+from spin_gateway.vocabulary.errors import ComposeError
 
 runner = CliRunner()
 

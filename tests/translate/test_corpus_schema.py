@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from cli.file_sources import inline_file_sources
-from compose_loader import load_project, validate_model
-from gateway_api import planning
-from interceptor.errors import ComposeError
+from spin_gateway.cli.file_sources import inline_file_sources
+from spin_gateway.compose_loader import load_project, validate_model
+from spin_gateway.gateway_api import planning
+from spin_gateway.translate import to_kubernetes
+from spin_gateway.vocabulary.errors import ComposeError
 from tests.compose.test_corpus import SAMPLES, _file
 from tests.translate.helpers import LABELS
 from tests.translate.schema import schema_errors
-from translate import to_kubernetes
 
 
 def _as_a_user_would_send_it(sample, model):

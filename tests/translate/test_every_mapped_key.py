@@ -10,9 +10,9 @@ import json
 
 import pytest
 
+from spin_gateway.translate.key_table import SERVICE_KEYS
 from tests.translate.helpers import model, objects
 from tests.translate.schema import schema_errors
-from translate.support import SERVICE_KEYS
 
 
 def _workload(objs):

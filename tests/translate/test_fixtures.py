@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli.file_sources import inline_file_sources
-from compose_loader import load_project, validate_model
+from spin_gateway.cli.file_sources import inline_file_sources
+from spin_gateway.compose_loader import load_project, validate_model
+from spin_gateway.translate import to_kubernetes
 from tests.translate.helpers import LABELS
 from tests.translate.schema import schema_errors
-from translate import to_kubernetes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "compose.yaml").exists())

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from compose_loader import validate_model
-from interceptor.errors import ComposeError, SpinError, TranslateError
+from spin_gateway.compose_loader import validate_model
+from spin_gateway.translate import to_kubernetes
+from spin_gateway.vocabulary.errors import ComposeError, SpinError, TranslateError
 from tests.translate.helpers import model, translate
 from tests.translate.schema import schema_errors
-from translate import to_kubernetes
 
 
 @pytest.mark.parametrize("services, top, words", [
@@ -146,8 +146,8 @@ def test_random_combinations_of_odd_values_translate_or_are_refused_clearly(seed
 def test_what_allow_unsupported_leaves_out_is_exactly_what_was_refused(seed):
     # After leaving out every refused place, nothing is refused any more: the model that is deployed is one
     # the translator would take without the flag.
-    from translate.support import find_unsupported
-    from translate.translator import _without
+    from spin_gateway.translate.key_table import find_unsupported
+    from spin_gateway.translate.translator import _without
 
     rng = random.Random(seed)
     services = {f"s{i}": {key: rng.choice(_VALUES[key]) for key in rng.sample(sorted(_VALUES), rng.randint(1, 6))}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from translate.keys_table import DOC, render
-from translate.support import SERVICE_KEYS, TOP_LEVEL_KEYS
+from spin_gateway.translate.key_table import SERVICE_KEYS, TOP_LEVEL_KEYS
+from spin_gateway.translate.keys_doc import DOC, render
 
 
 def test_the_committed_keys_table_is_the_one_the_code_generates():
-    assert DOC.read_text() == render(), "docs/compose-keys.md is stale: run python -m translate.keys_table"
+    assert DOC.read_text() == render(), "docs/compose-keys.md is stale: run python -m spin_gateway.translate.keys_doc"
 
 
 def test_the_table_has_a_row_for_every_key():

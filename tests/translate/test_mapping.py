@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from interceptor.errors import TranslateError
+from spin_gateway.vocabulary.errors import TranslateError
 from tests.translate.helpers import IMAGE, LABELS, container, model, objects, one, pod_spec, translate
 
 

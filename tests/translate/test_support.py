@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from compose_loader.model import ComposeModel, Service
+from spin_gateway.compose_loader.model import ComposeModel, Service
+from spin_gateway.translate.key_table import SERVICE_KEYS, TOP_LEVEL_KEYS, find_unsupported, ignored_keys
 from tests.translate.helpers import IMAGE, model
-from translate.support import SERVICE_KEYS, TOP_LEVEL_KEYS, find_unsupported, ignored_keys
 
 
 def test_every_service_key_the_loader_accepts_has_a_row():

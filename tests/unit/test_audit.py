@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from interceptor.audit import AuditLog, read_records
-from interceptor.audit_verify import verify
-from interceptor.errors import AuditError
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.audit.verify import verify
+from spin_gateway.vocabulary.errors import AuditError
 
 
 def _write(path, n, **kw):
@@ -151,7 +151,7 @@ def test_a_head_file_rewritten_without_the_key_is_refused(tmp_path):
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(lines[:-2]))
     head_file = tmp_path / "audit.log.head"
-    from interceptor.audit import HEAD_SLOT, line_hash, read_head_slots
+    from spin_gateway.audit.log import HEAD_SLOT, line_hash, read_head_slots
     head = max(read_head_slots(head_file.read_bytes()), key=lambda slot: slot["seq"])
     head.update(hash=line_hash(lines[-3]), record_id=json.loads(lines[-3])["record_id"], line=3, seq=head["seq"] + 1)
     forged = json.dumps(head).encode().ljust(HEAD_SLOT - 1) + b"\n"
@@ -190,7 +190,7 @@ def test_verify_names_file_line_and_record_id_in_a_rotated_file(tmp_path):
 
 
 def test_a_missing_log_is_a_clear_error(tmp_path):
-    from interceptor.errors import UsageError
+    from spin_gateway.vocabulary.errors import UsageError
 
     with pytest.raises(UsageError) as info:
         verify(tmp_path / "nothing.log")
@@ -243,7 +243,7 @@ def test_the_stdout_sink_gets_the_same_lines_as_the_file(tmp_path):
 def _cli(*args):
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from spin_gateway.cli.main import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -280,7 +280,7 @@ def test_spin_audit_verify_exits_1_and_names_file_line_and_record(tmp_path):
 
 
 def test_a_head_slot_torn_by_a_power_cut_falls_back_to_the_other_slot(tmp_path):
-    from interceptor.audit import HEAD_SLOT, read_head_slots
+    from spin_gateway.audit.log import HEAD_SLOT, read_head_slots
 
     path = tmp_path / "audit.log"
     _write(path, 4, key=KEY)
@@ -369,7 +369,7 @@ def test_old_files_removed_for_retention_verify_with_pruned_and_only_with_it(tmp
 
 
 def test_queries_find_exactly_the_matching_records_through_the_byte_sieve(tmp_path):
-    from interceptor.audit_query import AuditFilter, query
+    from spin_gateway.audit.query import AuditFilter, query
 
     path = tmp_path / "audit.log"
     log = AuditLog(path)

@@ -29,7 +29,7 @@ def _serve_and_read_environ(tmp_path: Path, extra_env: dict[str, str]) -> dict[s
     env.update(extra_env)
     log = open(tmp_path / "gateway.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "gateway", "serve", "--backend", "manifests", "--port", str(port),
+        [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", "--backend", "manifests", "--port", str(port),
          "--users", str(ROOT / "examples/users.yaml"), "--policy-dir", str(ROOT / "rego"),
          "--state-dir", str(tmp_path / "state"), "--audit-log", str(tmp_path / "state/audit.log"),
          "--manifests-dir", str(tmp_path / "manifests")],

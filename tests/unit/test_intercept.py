@@ -7,12 +7,12 @@ import textwrap
 import pytest
 import yaml
 
-from gateway_api import planning
-from interceptor.audit import AuditLog, read_records
-from interceptor.backends.manifests import ManifestsBackend
-from interceptor.intercept import RequestContext, intercept
-from interceptor.types import Group, Identity
-from policy.service import PolicyService
+from spin_gateway.audit.log import AuditLog, read_records
+from spin_gateway.backends.manifests import ManifestsBackend
+from spin_gateway.gateway_api import planning
+from spin_gateway.interceptor.intercept import RequestContext, intercept
+from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.types import Group, Identity
 
 ALICE = Identity(name="alice", uid=1001, gid=1001, groups=[Group(name="astro", gid=5001)], projects=["astro"])
 
@@ -111,7 +111,7 @@ def test_an_engine_that_errors_denies_fail_closed(tmp_path, audit):
 
 
 def test_an_audit_log_that_cannot_be_written_stops_the_forward(tmp_path, policy_service):
-    from interceptor.errors import AuditError
+    from spin_gateway.vocabulary.errors import AuditError
 
     log = AuditLog(tmp_path / "audit.log")
     log._fh.close()
@@ -126,7 +126,7 @@ def test_every_record_carries_the_fields_security_staff_ask_for(tmp_path, audit,
     """Issue 6's list: time, request and call id, user, acting token, source, project, namespace, operation,
     kind and name, decision, violated rules with messages, patches, policy revision, engine, decision time,
     the backend's answer, and a schema version."""
-    from interceptor.intercept import RequestContext
+    from spin_gateway.interceptor.intercept import RequestContext
 
     context = RequestContext(request_id="req-9", operation="up", source="10.1.2.3", token_id="svc-7",
                              token_kind="service")

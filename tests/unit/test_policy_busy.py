@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from policy.service import PolicyService
+from spin_gateway.policy.service import PolicyService
 
 INPUT = {"request": {"object": {"kind": "Pod", "spec": {"containers": []}}}}
 

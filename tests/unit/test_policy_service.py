@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from interceptor.errors import PolicyLoadError
-from policy.bundle import load_bundle
-from policy.service import PolicyService
+from spin_gateway.policy.bundle import load_bundle
+from spin_gateway.policy.service import PolicyService
+from spin_gateway.vocabulary.errors import PolicyLoadError
 
 PRIVILEGED = {"user": {"name": "a", "uid": 1, "gid": 1, "groups": []},
               "request": {"object": {"kind": "Pod", "spec": {"containers": [

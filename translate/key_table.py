@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from translate import units
+from spin_gateway.translate import units
 
 Fate = Literal["mapped", "applied", "ignored", "refused"]
 MAX_REPLICAS = 1000
@@ -465,7 +466,7 @@ def _check_lifecycle(value, *_):
 
 
 def _check_labels(value, *_):
-    from translate.names import is_label_key
+    from spin_gateway.translate.names import is_label_key
 
     if isinstance(value, list):
         value = dict(item.partition("=")[::2] for item in value)

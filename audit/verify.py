@@ -16,12 +16,22 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-from interceptor.audit import GENESIS, _last_line, all_files, head_mac, head_path, line_hash, read_head_slots, record_mac, render
-from interceptor.errors import UsageError
+from spin_gateway.audit.log import (
+    GENESIS,
+    _last_line,
+    all_files,
+    head_mac,
+    head_path,
+    line_hash,
+    read_head_slots,
+    record_mac,
+    render,
+)
+from spin_gateway.vocabulary.errors import UsageError
 
 
 @dataclass
@@ -123,7 +133,7 @@ def _walk_args(args: tuple) -> _FileResult:
 
 
 def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None,
-              first: str = GENESIS) -> "Iterator[_FileResult]":
+              first: str = GENESIS) -> Iterator[_FileResult]:
     """Each file starts from the hash of the previous file's last line, so files are walked independently:
     in parallel (one process per core) when there are several. Results come back in file order."""
     lasts = [_last_line(f) for f in files[:-1]]

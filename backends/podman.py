@@ -18,18 +18,26 @@ import hashlib
 import json
 import subprocess
 import time
+from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
-from interceptor.backends.base import (
-    ANNOTATION_HASH, LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE,
-    ProjectInfo, ProjectRef,
+from spin_gateway.backends import podman_files
+from spin_gateway.backends.base import (
+    ANNOTATION_HASH,
+    LABEL_FACILITY_PROJECT,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    ProjectInfo,
+    ProjectRef,
 )
-from interceptor.backends import podman_files
-from interceptor.errors import PodmanError, WaitTimeout
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.errors import PodmanError, WaitTimeout
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
@@ -451,13 +459,13 @@ class PodmanBackend:
 def _age(created: str | None) -> float | None:
     if not created:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
     try:
         # podman prints nanoseconds; Python parses microseconds
         head, _, rest = created.partition(".")
         frac = "".join(ch for ch in rest if ch.isdigit())[:6]
         tz = rest[len("".join(ch for ch in rest if ch.isdigit())):]
         stamp = datetime.fromisoformat(f"{head}.{frac or '0'}{tz}".replace("Z", "+00:00"))
-        return round((datetime.now(timezone.utc) - stamp).total_seconds(), 1)
+        return round((datetime.now(UTC) - stamp).total_seconds(), 1)
     except ValueError:
         return None

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from interceptor.errors import KubeApiError, UsageError
+from spin_gateway.vocabulary.errors import KubeApiError, UsageError
 
 #: APIs newer than some clusters still in service: which Kubernetes release first serves them.
 INTRODUCED_IN = {
@@ -44,9 +44,9 @@ def api_error(exc: Exception, what: str) -> KubeApiError:
     Only the parsed Status is used: the raw exception also carries request and
     response headers (bearer tokens) and bodies (Secret data), never shown.
     """
+    import urllib3.exceptions as u3
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
-    import urllib3.exceptions as u3
 
     if isinstance(exc, ApiException) and exc.status:
         status = _status_of(exc)

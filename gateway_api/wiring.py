@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from interceptor.audit import AuditLog
-from interceptor.backends.base import Backend
-from interceptor.errors import UsageError
-from gateway_api.auth.tokens import TokenSigner, load_or_create_key
-from gateway_api.gateway import Gateway
-from gateway_api.identity.base import IdentityProvider
-from gateway_api.settings import Settings
-from policy.service import PolicyService, factory_for
+from spin_gateway.audit.log import AuditLog
+from spin_gateway.backends.base import Backend
+from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
+from spin_gateway.gateway_api.gateway import Gateway
+from spin_gateway.gateway_api.identity.base import IdentityProvider
+from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.policy.service import PolicyService, factory_for
+from spin_gateway.vocabulary.errors import UsageError
 
 
 def make_backend(settings: Settings) -> Backend:
     if settings.backend == "podman":
-        from interceptor.backends.podman import PodmanBackend
+        from spin_gateway.backends.podman import PodmanBackend
         return PodmanBackend()
     if settings.backend == "manifests":
-        from interceptor.backends.manifests import ManifestsBackend
+        from spin_gateway.backends.manifests import ManifestsBackend
         return ManifestsBackend(settings.manifests_dir)
     if settings.backend == "kubernetes":
-        from interceptor.backends.kubernetes import KubernetesBackend
+        from spin_gateway.backends.kubernetes import KubernetesBackend
         return KubernetesBackend(kubeconfig=settings.kubeconfig, context=settings.kube_context)
     raise UsageError(f"unknown backend {settings.backend!r}")
 
 
 def make_identity(settings: Settings) -> IdentityProvider:
     if settings.identity == "users":
-        from gateway_api.identity.users_file import UsersFileProvider
+        from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
         return UsersFileProvider(settings.users)
     if settings.identity == "ldap":
-        from gateway_api.identity.ldap import LdapConfig, LdapProvider
+        from spin_gateway.gateway_api.identity.ldap import LdapConfig, LdapProvider
         if settings.identity_config is None:
             raise UsageError("--identity ldap needs --ldap-config FILE", hint="See examples/ldap/gateway-ldap.yaml.")
         return LdapProvider(LdapConfig.from_file(settings.identity_config), admin_group=_site_admin_group(settings))
@@ -39,7 +39,7 @@ def make_identity(settings: Settings) -> IdentityProvider:
 
 def _site_admin_group(settings: Settings) -> str | None:
     """The admin group named in the site data (the same file the policies read), unless the LDAP config names one."""
-    from policy.bundle import load_site_data
+    from spin_gateway.policy.bundle import load_site_data
 
     path = settings.site_data or settings.policy_dir / "site.yaml"
     return load_site_data(path).get("admin_group") if path.exists() else None

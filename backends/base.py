@@ -8,10 +8,11 @@ Native errors are wrapped at the backend's edge into ForwardError subclasses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 #: Labels every object spin makes carries; state lives in them, not in the gateway.
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -31,13 +31,14 @@ import os
 import sys
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import structlog
 
-from interceptor.errors import AuditError
+from spin_gateway.vocabulary.errors import AuditError
 
 log = logging.getLogger("spin.audit")
 
@@ -169,7 +170,7 @@ class AuditLog:
         def __exit__(self, *exc):
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
-    def _exclusive(self) -> "AuditLog._Flock":
+    def _exclusive(self) -> AuditLog._Flock:
         return AuditLog._Flock(self._lockfd)
 
     def _open(self) -> None:
@@ -312,7 +313,7 @@ class AuditLog:
         for record in records:
             full = {
                 "schema_version": SCHEMA_VERSION,
-                "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
                 "record_id": uuid.uuid4().hex,
                 **record,
                 "prev": prev,
@@ -370,7 +371,7 @@ class AuditLog:
             seq = max((slot["seq"] for slot in slots), default=0) + 1
             head = {"schema_version": SCHEMA_VERSION, "seq": seq, "file": self.path.name, "line": self._lines,
                     "record_id": record_id, "hash": self._prev,
-                    "time": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
+                    "time": datetime.now(UTC).isoformat(timespec="microseconds")}
             if self._key is not None:
                 head["mac"] = head_mac(self._key, head)
             line = render(head)[:HEAD_SLOT - 1]

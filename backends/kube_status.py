@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from interceptor.backends.base import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, ProjectRef
-from interceptor.errors import UsageError
+from spin_gateway.backends.base import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, ProjectRef
+from spin_gateway.vocabulary.errors import UsageError
 
 PUBLISHED_ANNOTATION = "spin.io/published"
 IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -35,7 +35,7 @@ def age(obj: dict[str, Any]) -> float | None:
     if not stamp:
         return None
     created = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return round((datetime.now(timezone.utc) - created).total_seconds(), 1)
+    return round((datetime.now(UTC) - created).total_seconds(), 1)
 
 
 def parse_since(since: str | None) -> dict[str, Any]:
@@ -52,8 +52,8 @@ def parse_since(since: str | None) -> dict[str, Any]:
         raise UsageError(f"--since {since!r} is neither a duration nor a time",
                          hint="Use a duration such as 10m or 1h30m, or a time such as 2024-05-01T10:00:00Z.") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return {"sinceTime": stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        stamp = stamp.replace(tzinfo=UTC)
+    return {"sinceTime": stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:

@@ -17,18 +17,34 @@ import json
 import queue
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from interceptor.backends.base import (
-    LABEL_FACILITY_PROJECT, LABEL_MANAGED_BY, LABEL_OWNER, LABEL_PROJECT, LABEL_SERVICE, ProjectInfo, ProjectRef,
+from spin_gateway.backends.base import (
+    LABEL_FACILITY_PROJECT,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    ProjectInfo,
+    ProjectRef,
 )
-from interceptor.backends.kube_api import KubeApi, Resource, api_error, client_from
-from interceptor.backends.kube_status import (
-    age, comparable, condition, labels_of, meta_of, parse_since, pod_problem, project_selector, ready_counts,
-    service_ports, workload_problem,
+from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
+from spin_gateway.backends.kube_status import (
+    age,
+    comparable,
+    condition,
+    labels_of,
+    meta_of,
+    parse_since,
+    pod_problem,
+    project_selector,
+    ready_counts,
+    service_ports,
+    workload_problem,
 )
-from interceptor.errors import Conflict, KubeApiError, NotFound, WaitTimeout
-from interceptor.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, WaitTimeout
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
 #: Kinds a project may hold (those the translator makes); listed to find what to prune and what

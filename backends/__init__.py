@@ -1,5 +1,5 @@
 """Where approved calls go: podman (this machine), kubernetes (a cluster), manifests (a folder)."""
 
-from interceptor.backends.base import Backend, ProjectInfo, ProjectRef
+from spin_gateway.backends.base import Backend, ProjectInfo, ProjectRef
 
 __all__ = ["Backend", "ProjectInfo", "ProjectRef"]

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
-from interceptor.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
-from interceptor.errors import ForwardError, WaitTimeout
-from interceptor.types import Call, CallResult, ServiceStatus
-
+from spin_gateway.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
+from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
+from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
 # YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from interceptor.types import Call, Identity, Plan
+from spin_gateway.vocabulary.types import Call, Identity, Plan
 
 _GROUPS = {
     "Namespace": ("", "v1"), "Pod": ("", "v1"), "Service": ("", "v1"), "ConfigMap": ("", "v1"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from interceptor.audit import all_files
+from spin_gateway.audit.log import all_files
 
 
 @dataclass(frozen=True)
