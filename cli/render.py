@@ -61,7 +61,7 @@ class Renderer:
                 for p in d["patches"]:
                     self.line(f"         patch {p.get('op')} {p.get('path')} = {json.dumps(p.get('value'))}")
         for r in result.get("results", []):
-            note = f"  ({r['message']})" if r["action"] == "skipped" and r.get("message") else ""
+            note = f"  ({r['message']})" if r["action"] in ("skipped", "enforced") and r.get("message") else ""
             self.line(f"{r['action']:<10} {r['kind']}/{r['name']}{note}")
         services = result.get("services") or []
         if services:

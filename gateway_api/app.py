@@ -42,6 +42,7 @@ from spin_gateway.gateway_api.schemas import (
     WhoAmI,
 )
 from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.gateway_api.source import client_source
 from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound, SpinError
 
 PROJECT = Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Compose project name", examples=["demo"])
@@ -111,23 +112,44 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     app.state.gateway = gateway
     app.state.signer = signer
 
+    def refused(request: Request, status: int, body: dict[str, Any], exc: Exception | None = None) -> JSONResponse:
+        """Every refusal goes on the record (401, 403, 422, 5xx and the rest), once: refusals the gateway already
+        audited (policy decisions, access denials, backend failures) carry `audited`."""
+        if not getattr(exc, "audited", False):
+            caller = getattr(request.state, "caller", None)
+            record = {"type": "refusal", "status": status, "error": body.get("error"),
+                      "detail": str(body.get("detail", ""))[:500], "method": request.method,
+                      "path": request.url.path[:200], "source": source_of(request),
+                      "user": {"name": caller.identity.name, "uid": caller.identity.uid} if caller else None,
+                      "token": {"id": caller.token_id, "kind": caller.token_kind} if caller else None}
+            try:
+                gateway.audit.write(record)
+            except Exception:  # noqa: BLE001 - the answer still goes out; an unwritable log fails every forward
+                pass
+        return _error(status, body)
+
     @app.exception_handler(SpinError)
-    async def spin_error(_request: Request, exc: SpinError):
-        return _error(exc.http_status, exc.to_body())
+    async def spin_error(request: Request, exc: SpinError):
+        return refused(request, exc.http_status, exc.to_body(), exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError):
+    async def invalid(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
-        return _error(422, {"error": "InvalidRequest", "detail": problems, "hint": "See /openapi.json for the schema."})
+        return refused(request, 422, {"error": "InvalidRequest", "detail": problems,
+                                      "hint": "See /openapi.json for the schema."})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, {"error": "HTTPError", "detail": str(exc.detail), "hint": "See /docs for the routes."})
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return refused(request, exc.status_code, {"error": "HTTPError", "detail": str(exc.detail),
+                                                  "hint": "See /docs for the routes."})
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception):
-        return _error(500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
-                            "hint": "This is a bug in the gateway; the administrators have the log."})
+    async def unexpected(request: Request, exc: Exception):
+        return refused(request, 500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
+                                      "hint": "This is a bug in the gateway; the administrators have the log."})
+
+    def source_of(request: Request) -> str | None:
+        return client_source(request, settings.trusted_proxies)
 
     registry = TokenRegistry(settings.state_dir / "tokens.json")
     app.state.tokens = registry
@@ -138,14 +160,15 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("no bearer token", hint="Run `spin login`, or set SPIN_TOKEN.")
         claims = signer.verify(token.strip())
-        source = request.client.host if request.client else None
+        source = source_of(request)
         if claims.kind != "service":
             try:
                 identity = gateway.identity.lookup(claims.subject)
             except NotFound:  # removed from the directory since the token was issued: the token is void
                 raise AuthError(f"the token's user {claims.subject!r} is no longer known to the facility",
                                 hint="Run `spin login` again, or ask the facility about your account.") from None
-            return Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
+            request.state.caller = Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
+            return request.state.caller
         # A facility system acts for one user per request, within its token's scope.
         record = registry.check_active(claims.token_id)
         act_as = request.headers.get("x-spin-user", "").strip()
@@ -158,6 +181,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
             raise AuthError(f"X-Spin-User names no user the facility knows ({act_as[:64]!r})",
                             hint="Send the job's user name as the batch system knows it.") from None
         caller = Caller(identity=identity, token_id=claims.token_id, token_kind="service", source=source)
+        request.state.caller = caller
         reason = record.scope.permits(identity.name, identity.projects, operation)
         if reason:
             gateway.deny_access(caller, operation, request.url.path, Forbidden(reason,
@@ -200,7 +224,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     @app.post("/v1/login", response_model=TokenResponse, responses={401: ERRORS[401], 503: ERRORS[503]}, tags=["auth"])
     def login(body: LoginRequest, request: Request) -> TokenResponse:
         # Logins are audited, refused ones too (guessing shows in the log); the password never is.
-        source = request.client.host if request.client else None
+        source = source_of(request)
         try:
             identity = gateway.identity.authenticate(body.username, body.password)
         except AuthError as exc:
@@ -293,7 +317,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     def audit(who: Auth, user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
               decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
               since: datetime | None = None, until: datetime | None = None,
-              type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login)$"),
+              type: str | None = Query(None, pattern="^(decision|forward|drift|refusal|access|token|recovery|login)$"),
               limit: int = Query(100, ge=1, le=10000), stream: bool = False,
               cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
                                          description="next_cursor of a page: the records older than that page")):

@@ -45,13 +45,20 @@ def _status_word(outcome: Outcome) -> str:
         return "denied"
     if outcome.dry_run:
         return "checked"
-    # "skipped": objects a backend has no counterpart for (a Namespace on podman); they change nothing.
-    actions = {r.action for r in outcome.results} - {"skipped"}
+    # "skipped": objects a backend has no counterpart for (a Namespace on podman); they change nothing, nor does
+    # "enforced" (a NetworkPolicy the podman networks carry).
+    actions = {r.action for r in outcome.results} - {"skipped", "enforced"}
     if actions <= {"unchanged"}:
         return "unchanged"
     if actions & {"configured", "deleted"} or "unchanged" in actions:
         return "configured"
     return "created"
+
+
+def _audited(exc: SpinError) -> SpinError:
+    """Its decisions are on the record already (one per call): the refusal handler writes no second one."""
+    exc.audited = True  # type: ignore[attr-defined]
+    return exc
 
 
 class Gateway:
@@ -74,6 +81,7 @@ class Gateway:
             "token": {"id": caller.token_id, "kind": caller.token_kind}, "source": caller.source,
             "decision": "deny", "violations": [{"rule": "access", "message": exc.message}],
         })
+        exc.audited = True  # type: ignore[attr-defined]  # the refusal handler need not write it again
         raise exc
 
     def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
@@ -135,7 +143,7 @@ class Gateway:
             # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
             response.status = "created"
         if not outcome.allowed and not dry_run:
-            raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
+            raise _audited(PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json")))
         if wait and outcome.forwarded:
             response.services = self.backend.wait(ref, timeout)
         return response
@@ -159,7 +167,7 @@ class Gateway:
             outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
                                 dry_run=False, volumes=volumes)
         if not outcome.allowed:
-            raise PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json"))
+            raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
         response = self._response(outcome, ctx)
         response.status = "removed"
         return response

@@ -14,16 +14,20 @@ _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def namespace_for(project: str) -> str:
-    """The namespace of a compose project: its name with `_` as `-` (a DNS-1123 label)."""
+    """The namespace of a compose project: its name, which must be a DNS-1123 label (one name, one namespace)."""
     if not _PROJECT.match(project or ""):
         raise ComposeError(f"project name {project!r} is not valid: use lowercase letters, digits, '-' and '_', "
                            "starting with a letter or digit, at most 63 characters",
                            hint="Pass a valid name with -p/--project-name.")
-    namespace = project.replace("_", "-").strip("-")
-    if not _DNS_LABEL.match(namespace):
-        raise ComposeError(f"project name {project!r} does not make a valid namespace ({namespace!r})",
-                           hint="Pass a name that starts and ends with a letter or digit.")
-    return namespace
+    # The namespace is the project name itself, never a rewriting of it: `rt_bob_x` and `rt-bob-x` would
+    # both have become `rt-bob-x`, one project's objects the other's.
+    if not _DNS_LABEL.match(project):
+        suggestion = project.replace("_", "-").strip("-")
+        raise ComposeError(f"project name {project!r} is not a valid namespace: it must be lowercase letters, "
+                           "digits and '-', starting and ending with a letter or digit",
+                           hint=f"Pass -p {suggestion}" if _DNS_LABEL.match(suggestion)
+                           else "Pass a valid name with -p/--project-name.")
+    return project
 
 
 def project_labels(project: str, owner: str, facility_project: str) -> dict[str, str]:

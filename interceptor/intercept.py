@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.policy.admission_input import admission_input
-from spin_gateway.vocabulary.errors import AuditError, ForwardError, SpinError
+from spin_gateway.vocabulary.errors import AuditError, ForwardError, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
 
 #: Patching converges in one round for well-behaved policies; more rounds mean rules that fight.
@@ -215,6 +215,11 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
         exc = raw if isinstance(raw, ForwardError) else ForwardError(
             f"the {getattr(backend, 'name', 'backend')} backend failed: {type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, exc))
+        exc.audited = True  # type: ignore[attr-defined]  # the forward record is its refusal record
+        if isinstance(exc, RuntimeDrift):
+            # Its own record type, so security staff can find every time a backend ran something undecided.
+            audit.write(_forward_record(ctx, identity, plan, backend, None, exc)
+                        | {"type": "drift", "drift": exc.details.get("drift", {})})
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:

@@ -16,7 +16,8 @@
     ├── AuditError                            the audit log cannot be written: nothing is forwarded (exit 3, 503)
     ├── ForwardError                          the backend refused or failed (exit 3, 502)
     │   ├── PodmanError
-    │   └── KubeApiError                      carries the Kubernetes Status reason and code
+    │   ├── KubeApiError                      carries the Kubernetes Status reason and code
+    │   └── RuntimeDrift                      what runs differs from the decision: workload stopped, audited as drift
     └── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
@@ -147,9 +148,16 @@ class WaitTimeout(SpinError):
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
 
+class RuntimeDrift(ForwardError):
+    """What runs differs from what the policy decided (read back after the apply); the workload was stopped."""
+
+    default_hint = ("The gateway stopped the project's workload. Tell the site's security staff: the backend "
+                    "ran something the policy never decided (the difference is named above and audited as drift).")
+
+
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
     "IdentityUnavailable", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

@@ -113,7 +113,7 @@ class CallResult(_Frozen):
     call_id: str
     kind: str
     name: str
-    action: Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped"]
+    action: Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped", "enforced"]
     message: str = ""
 
 
@@ -127,6 +127,9 @@ class ServiceStatus(_Frozen):
     restarts: int = 0
     age_seconds: float | None = None
     message: str = ""
+    #: What the backend read back from what runs, compared with the decision: "as decided", "drift: ...",
+    #: or "" where the backend does not read back.
+    verified: str = ""
 
 
 __all__ = [
