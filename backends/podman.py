@@ -313,7 +313,8 @@ class PodmanBackend:
             return None
         if isinstance(data, list):
             data = data[0] if data else None
-        return (data.get("Labels") or {}) if isinstance(data, dict) else None
+        # volume inspect says "Labels", network inspect "labels"
+        return (data.get("Labels") or data.get("labels") or {}) if isinstance(data, dict) else None
 
     def _volumes(self, ref: ProjectRef) -> list[str]:
         # One label filter, then every label checked here: podman 4.3 ORs repeated label filters on

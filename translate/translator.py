@@ -41,7 +41,7 @@ def _refusal(findings: list[Finding]) -> TranslateError:
 #: ranges is refused at once instead of growing into millions of entries.
 MAX_SERVICES = 200
 MAX_PORTS_PER_SERVICE = 1000
-MAX_PORTS_PER_PROJECT = 5000
+MAX_PORTS_PER_PROJECT = 25_000
 MAX_OBJECTS = 2000
 MAX_OBJECT_BYTES = 8 << 20
 
@@ -51,9 +51,12 @@ def _range_size(item: Any) -> int:
     text = str(item.get("target", "") if isinstance(item, dict) else item).rpartition(":")[2].partition("/")[0]
     first, _, last = text.partition("-")
     try:
-        return max(1, int(last or first) - int(first) + 1)
+        size = int(last or first) - int(first) + 1
     except ValueError:
         return 1
+    # A range the support table refuses on its own (reversed, or over 1000 ports) counts once: its message
+    # names the entry.
+    return size if 1 <= size <= 1000 else 1
 
 
 def check_bounds(model: dict[str, Any]) -> None:

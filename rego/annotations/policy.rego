@@ -48,6 +48,7 @@ decided(key, meta_path) if {
 escape(key) := replace(replace(key, "~", "~0"), "/", "~1")
 
 entries contains {"key": key, "meta": p} if {
+	is_object(workload.obj) # a DELETE call carries no object
 	some p in workload.metadata_paths
 	some key, _ in object.get(workload.obj, array.concat(p, ["annotations"]), {})
 }

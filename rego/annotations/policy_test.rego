@@ -59,3 +59,8 @@ test_the_gateways_own_are_allowed if {
 	inp := f.request({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "annotations": {"spin.io/published": "[]", "spin.io/depends-on": "{}"}}})
 	count(annotations.deny) == 0 with input as inp
 }
+
+test_a_delete_call_without_an_object_is_decided if {
+	inp := {"request": {"operation": "DELETE", "kind": {"kind": "Deployment"}, "object": null, "oldObject": {"kind": "Deployment", "metadata": {"name": "web"}}}}
+	count(annotations.deny) == 0 with input as inp
+}
