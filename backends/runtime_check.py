@@ -26,8 +26,9 @@ CAPABILITIES = [
     "CHECKPOINT_RESTORE",
 ]
 
-#: The set a root container gets when it drops nothing (podman's containers.conf default, which is
-#: also containerd's minus NET_RAW, MKNOD and AUDIT_WRITE).
+#: The set a root container gets when it drops nothing: podman 4.3's containers.conf default (read from a
+#: container: CapEff 00000000800405fb). containerd's adds NET_RAW, MKNOD and AUDIT_WRITE: a Kubernetes read-back
+#: passes its own set as `default_caps`.
 RUNTIME_DEFAULT_CAPS = frozenset({"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
                                   "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
 
@@ -110,7 +111,7 @@ def _sc_caps(sc: dict[str, Any]) -> tuple[set[str], set[str]]:
     return {norm(c) for c in caps.get("add") or []}, {norm(c) for c in caps.get("drop") or []}
 
 
-def expected(pod_spec: dict[str, Any]) -> dict[str, ExpectedContainer]:
+def expected(pod_spec: dict[str, Any], default_caps: frozenset[str] = RUNTIME_DEFAULT_CAPS) -> dict[str, ExpectedContainer]:
     pod_sc = pod_spec.get("securityContext") or {}
     volumes = {v.get("name"): v for v in pod_spec.get("volumes") or []}
     out = {}
@@ -125,7 +126,7 @@ def expected(pod_spec: dict[str, Any]) -> dict[str, ExpectedContainer]:
         elif uid not in (None, 0):
             caps = add - drop if "ALL" not in drop else add  # a non-root user holds only what is added
         else:
-            caps = (add | (set() if "ALL" in drop else RUNTIME_DEFAULT_CAPS)) - (drop - add)
+            caps = (add | (set() if "ALL" in drop else set(default_caps))) - (drop - add)
         seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
         groups = None
         if uid is not None:
@@ -148,11 +149,12 @@ def expected(pod_spec: dict[str, Any]) -> dict[str, ExpectedContainer]:
 
 
 def compare(pod_spec: dict[str, Any], observed: Observed, *, ports: set[tuple[str, int, int, str]] | None = None,
-            networks: set[str] | None = None, owners: dict[str, tuple[int, int]] | None = None) -> list[str]:
+            networks: set[str] | None = None, owners: dict[str, tuple[int, int]] | None = None,
+            default_caps: frozenset[str] = RUNTIME_DEFAULT_CAPS) -> list[str]:
     """Every difference between the decided pod spec (plus the decided published ports, networks and the
     owners of bind sources before the apply) and what runs, one sentence each."""
     diffs: list[str] = []
-    want = expected(pod_spec)
+    want = expected(pod_spec, default_caps)
     for name, exp in want.items():
         obs = observed.containers.get(name)
         if obs is None:

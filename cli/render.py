@@ -70,6 +70,9 @@ class Renderer:
                   f"  [policy {result['policy_revision']}]")
 
     def services(self, services: list[dict[str, Any]]) -> None:
-        self.table(["SERVICE", "READY", "STATE", "PORTS", "RESTARTS"],
-                   [[s["service"], f"{s['ready']}/{s['desired']}", s["state"], ",".join(s["ports"]), s["restarts"]]
+        # VERIFIED: what the backend read back from what runs, against the decision (empty where it reads nothing)
+        verified = any(s.get("verified") for s in services)
+        self.table(["SERVICE", "READY", "STATE", "PORTS", "RESTARTS", *(["VERIFIED"] if verified else [])],
+                   [[s["service"], f"{s['ready']}/{s['desired']}", s["state"], ",".join(s["ports"]), s["restarts"],
+                     *([s.get("verified", "")] if verified else [])]
                     for s in services])

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -24,14 +25,23 @@ def _podman(*args: str) -> str:
     return subprocess.run(["podman", *args], capture_output=True, text=True).stdout
 
 
+def _read(container: str, path: str) -> str:
+    """A file inside a running container; podman exec can fail for a moment on a loaded machine, so thrice."""
+    for _ in range(3):
+        proc = subprocess.run(["podman", "exec", container, "cat", path], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+        time.sleep(1)
+    return f"(podman exec failed: {proc.stderr.strip()})"
+
+
 def _json(*args: str):
     return json.loads(_podman(*args, "--format", "json") or "[]") or []
 
 
 def _status(container: str) -> dict[str, str]:
     """/proc/1/status inside the container, as the container's first process sees itself."""
-    out = subprocess.run(["podman", "exec", container, "cat", "/proc/1/status"], capture_output=True, text=True,
-                         check=True).stdout
+    out = _read(container, "/proc/1/status")
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
 
 
@@ -177,15 +187,15 @@ def test_class5_6_colliding_names_stay_apart_and_down_v_leaves_other_users_volum
     assert check.returncode == 0, check.stdout + check.stderr
     up = gateway.spin("-f", str(ca), "-p", a, "up", "--wait", "--timeout", "60")
     assert up.returncode == 0, up.stdout + up.stderr
-    assert _podman("exec", f"{a}_app-app", "cat", "/v/who").strip() == "alice"
-    assert _podman("exec", f"{b}_app-app", "cat", "/v/who").strip() == "bob"
+    assert _read(f"{a}_app-app", "/v/who") == "alice"
+    assert _read(f"{b}_app-app", "/v/who") == "bob"
     vols = {v["Name"]: v["Labels"]["spin.io/project"] for v in _json("volume", "ls")
             if v["Name"] in (f"{a}_x-data", f"{b}_data")}
     assert vols == {f"{a}_x-data": a, f"{b}_data": b}
     # every verb of one user leaves the other's project alone
     for verb in (["ps"], ["logs"], ["down", "-v"]):
         assert gateway.spin("-p", a, *verb).returncode == 0
-    assert _podman("exec", f"{b}_app-app", "cat", "/v/who").strip() == "bob"
+    assert _read(f"{b}_app-app", "/v/who") == "bob"
     assert f"{b}_data" in {v["Name"] for v in _json("volume", "ls")}
     # and bob cannot touch alice's project by naming it
     gateway.spin("-f", str(ca), "-p", a, "up", "--wait", "--timeout", "60")
@@ -228,7 +238,7 @@ def test_class10_secrets_live_under_the_state_dir_readable_only_by_the_pods_user
     for folder in (root, root / project):
         assert folder.stat().st_mode & 0o777 == 0o700
     assert not Path("/var/lib/spin/podman-files", project).exists()
-    assert _podman("exec", f"{project}_app-app", "cat", "/run/secrets/pw").strip() == "s3cret"
+    assert _read(f"{project}_app-app", "/run/secrets/pw") == "s3cret"
 
 
 # -- class 11: symlinks --------------------------------------------------------------------------
