@@ -387,6 +387,13 @@ class PodmanBackend:
             template = _pod_template(call.object)
             owners = _host_path_checks(template.get("spec") or {})
             self._check_not_foreign("pod", pod_name(ref, service), ref)
+            if len(pod_networks(template)) > 1:
+                # Tried: a pod on two CNI networks gets both networks' dnsname servers in resolv.conf and the
+                # first answers NXDOMAIN for the other's names, so half its peers would not resolve.
+                raise PodmanError(f"service {service} is on several compose networks "
+                                  f"({', '.join(pod_networks(template))}); podman 4.3 resolves the names of only "
+                                  "one of them for a pod, so the podman backend cannot run it as compose means it",
+                                  hint="Put the service on one network, or run the project with --backend kubernetes.")
             for net in pod_networks(template):
                 self._check_not_foreign("network", network_name(ref, net), ref)
             pods.append((call, service, template, owners))
