@@ -51,7 +51,8 @@ _render = structlog.processors.JSONRenderer(sort_keys=True, separators=(",", ":"
 
 
 def render(record: dict[str, Any]) -> bytes:
-    return _render(None, "", dict(record)).encode()
+    text = _render(None, "", dict(record))
+    return text if isinstance(text, bytes) else text.encode()
 
 
 def record_mac(key: bytes, line_without_mac: bytes) -> str:

@@ -138,7 +138,7 @@ def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None,
     in parallel (one process per core) when there are several. Results come back in file order."""
     lasts = [_last_line(f) for f in files[:-1]]
     starts = [first] + [line_hash(last) if last else GENESIS for last in lasts]
-    jobs = [(f, start, key, head_hash) for f, start in zip(files, starts)]
+    jobs = [(f, start, key, head_hash) for f, start in zip(files, starts, strict=True)]
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2:
         yield from map(_walk_args, jobs)

@@ -14,14 +14,6 @@ from typing import Protocol
 
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
-#: Labels every object spin makes carries; state lives in them, not in the gateway.
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_PROJECT = "spin.io/project"
-LABEL_OWNER = "spin.io/owner"
-LABEL_FACILITY_PROJECT = "spin.io/facility-project"
-LABEL_SERVICE = "spin.io/service"
-ANNOTATION_HASH = "spin.io/spec-hash"
-
 
 @dataclass(frozen=True)
 class ProjectRef:

@@ -12,10 +12,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from spin_gateway.backends.base import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, ProjectRef
+from spin_gateway.backends.base import ProjectRef
 from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.labels import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_SERVICE, PUBLISHED_ANNOTATION
 
-PUBLISHED_ANNOTATION = "spin.io/published"
 IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 
 def meta_of(obj: dict[str, Any]) -> dict[str, Any]:

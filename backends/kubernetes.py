@@ -14,21 +14,11 @@ reading health and reasons is kube_status's plain functions.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from spin_gateway.backends.base import (
-    LABEL_FACILITY_PROJECT,
-    LABEL_MANAGED_BY,
-    LABEL_OWNER,
-    LABEL_PROJECT,
-    LABEL_SERVICE,
-    ProjectInfo,
-    ProjectRef,
-)
+from spin_gateway.backends.base import ProjectInfo, ProjectRef
 from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
 from spin_gateway.backends.kube_status import (
     age,
@@ -44,6 +34,13 @@ from spin_gateway.backends.kube_status import (
     workload_problem,
 )
 from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, WaitTimeout
+from spin_gateway.vocabulary.labels import (
+    LABEL_FACILITY_PROJECT,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+)
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
@@ -428,8 +425,7 @@ class KubernetesBackend:
                                   data=[s.model_dump() for s in statuses])
             time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
-             follow: bool = False) -> Iterator[str]:
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
         query_base = {"tailLines": tail, **parse_since(since)}
         pods = sorted(self._pods(ref, service), key=lambda p: (labels_of(p).get(LABEL_SERVICE, ""), meta_of(p)["name"]))
         if service and not pods and service not in {labels_of(w).get(LABEL_SERVICE) for w in self._workloads(ref)}:
@@ -446,11 +442,8 @@ class KubernetesBackend:
                 continue
             for container in (pod.get("spec") or {}).get("containers") or []:
                 streams.append((svc, pod, container["name"]))
-        if follow and len(streams) > 1:
-            yield from self._follow_many(ref, streams, query_base)
-            return
         for svc, pod, container in streams:
-            yield from self._log_lines(ref, svc, pod, container, {**query_base, "follow": follow or None})
+            yield from self._log_lines(ref, svc, pod, container, query_base)
 
     def _log_lines(self, ref: ProjectRef, svc: str, pod: dict[str, Any], container: str,
                    query: dict[str, Any]) -> Iterator[str]:
@@ -459,7 +452,7 @@ class KubernetesBackend:
         try:
             resp = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{name}/log", what="read logs",
                                     query={"container": container, **query}, retry=False, stream=True,
-                                    timeout=None if query.get("follow") else 30)
+                                    timeout=30)
         except KubeApiError as exc:
             # No kubelet (or an unreachable one) answers for this node: say so instead of failing the rest.
             yield f"{prefix}no logs: the node {pod['spec']['nodeName']} did not give them ({exc.message})"
@@ -475,28 +468,6 @@ class KubernetesBackend:
                 yield prefix + buffer.decode("utf-8", "replace")
         finally:
             resp.release_conn()
-
-    def _follow_many(self, ref: ProjectRef, streams: list[tuple[str, dict[str, Any], str]],
-                     query: dict[str, Any]) -> Iterator[str]:
-        """Several followed streams interleaved as lines arrive, one reader thread each."""
-        lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
-
-        def pump(svc: str, pod: dict[str, Any], container: str) -> None:
-            try:
-                for line in self._log_lines(ref, svc, pod, container, {**query, "follow": True}):
-                    lines.put(line)
-            finally:
-                lines.put(None)
-
-        for args in streams:
-            threading.Thread(target=pump, args=args, daemon=True).start()
-        open_streams = len(streams)
-        while open_streams:
-            line = lines.get()
-            if line is None:
-                open_streams -= 1
-            else:
-                yield line
 
 
 # KubeApi, api_error and parse_since are re-exported for callers that only know this module.

@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 
-from spin_gateway.backends.base import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE, ProjectInfo, ProjectRef
+from spin_gateway.backends.base import ProjectInfo, ProjectRef
 from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.labels import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
 # YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.
@@ -79,7 +80,7 @@ class ManifestsBackend:
                 if target.exists() and target.read_text() == text:
                     results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged"))
                     continue
-                action = "configured" if target.exists() else "created"
+                action: Action = "configured" if target.exists() else "created"
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
                 with os.fdopen(fd, "w") as fh:
                     fh.write(text)
@@ -95,12 +96,29 @@ class ManifestsBackend:
             raise ForwardError(f"cannot write manifests to {folder}: {exc.strerror}") from None
 
     def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        """Remove exactly the files of the approved DELETE calls; what was written since the plan stays."""
+        held = {(o["kind"], o["metadata"]["name"]): o for o in self._read(ref)}
         results = []
-        for obj in self._read(ref):
-            if obj["kind"] == "PersistentVolumeClaim" and not volumes:
-                continue
-            (self._dir(ref) / _filename(obj)).unlink(missing_ok=True)
-            results.append(CallResult(call_id="down", kind=obj["kind"], name=obj["metadata"]["name"], action="deleted"))
+        for call in calls:
+            obj = held.pop((call.kind, call.name), None)
+            if obj is not None and call.kind == "Namespace" and held:
+                # As on a cluster: the namespace goes only with the last object in it (a kept volume keeps it).
+                held[(call.kind, call.name)] = obj
+                results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="skipped",
+                                          message="the project still holds objects"))
+            elif obj is None:
+                results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="absent"))
+            elif call.kind == "PersistentVolumeClaim" and not volumes:
+                held[(call.kind, call.name)] = obj
+                results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="skipped",
+                                          message="volume kept; `spin down -v` removes it"))
+            else:
+                (self._dir(ref) / _filename(obj)).unlink(missing_ok=True)
+                results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action="deleted"))
+        for kind, name in sorted(held):
+            if kind != "PersistentVolumeClaim" or volumes:
+                results.append(CallResult(call_id="down", kind=kind, name=name, action="skipped",
+                                          message="not in the approved plan"))
         folder = self._dir(ref)
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

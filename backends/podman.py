@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -34,31 +35,29 @@ from typing import Any
 
 import yaml
 
-import os
-
 from spin_gateway.backends import podman_files, runtime_check
-from spin_gateway.backends.base import (
+from spin_gateway.backends.base import ProjectInfo, ProjectRef
+from spin_gateway.vocabulary.errors import PodmanError, RuntimeDrift, WaitTimeout
+from spin_gateway.vocabulary.labels import (
     ANNOTATION_HASH,
     LABEL_FACILITY_PROJECT,
+    LABEL_GRACE,
+    LABEL_KIND,
     LABEL_MANAGED_BY,
+    LABEL_NAME,
     LABEL_OWNER,
     LABEL_PROJECT,
     LABEL_SERVICE,
-    ProjectInfo,
-    ProjectRef,
+    NETWORK_LABEL_PREFIX,
+    PUBLISHED_ANNOTATION,
+    READINESS_ANNOTATION,
 )
-from spin_gateway.vocabulary.errors import PodmanError, RuntimeDrift, WaitTimeout
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
 NOOP_KINDS = {"Namespace", "ServiceAccount"}
-PUBLISHED_ANNOTATION = "spin.io/published"
-NETWORK_LABEL_PREFIX = "network.spin.io/"
 LABEL_NETWORK = "spin.io/network"
-LABEL_KIND = "spin.io/kind"
-LABEL_NAME = "spin.io/name"
-LABEL_GRACE = "spin.io/grace-seconds"
 #: Where the gateway keeps this backend's state when it names no --state-dir: the project's secrets and configs
 #: as files (podman_files.py, readable only by each pod's user) and what each pod was decided as (read back by
 #: `spin ps`). Never under a folder a project can mount.
@@ -67,7 +66,6 @@ DEFAULT_FILES_ROOT = DEFAULT_STATE_DIR / "podman-files"
 #: A container counts as ready only after running this long without a restart: a crash-looping
 #: container is "running" for a moment after each restart.
 STABLE_SECONDS = 3.0
-READINESS_ANNOTATION = "spin.io/readiness"
 
 
 def network_name(ref: ProjectRef, network: str = "default") -> str:

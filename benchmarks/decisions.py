@@ -49,8 +49,8 @@ def run_three(service, seconds: float) -> dict:
     from benchmarks.inputs import three_container_deployment
     from spin_gateway.gateway_api import planning
     from spin_gateway.gateway_api.identity.users_file import UsersFileProvider
-    from spin_gateway.interceptor.intercept import decide_call
     from spin_gateway.policy.admission_input import admission_input
+    from spin_gateway.policy.decide import decide_call
     from spin_gateway.vocabulary.types import Call, Plan
 
     alice = UsersFileProvider(ROOT / "examples/users.yaml").lookup("alice")

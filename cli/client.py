@@ -1,4 +1,4 @@
-"""The CLI's HTTP client: one place that turns gateway answers and transport failures into SpinErrors."""
+"""The CLI's HTTP client: transport failures and error answers become SpinErrors (mapped by cli/errors.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from typing import Any
 
 import httpx
 
+from spin_gateway.cli.errors import error_from_answer
 from spin_gateway.vocabulary import errors as E
-
-# HTTP status -> the error class whose exit code the CLI should use.
-_BY_STATUS = {400: E.UsageError, 401: E.AuthError, 403: E.Forbidden, 404: E.NotFound, 409: E.Conflict,
-              422: E.ComposeError, 500: E.PolicyLoadError, 502: E.ForwardError, 503: E.IdentityUnavailable,
-              504: E.WaitTimeout}
-_BY_NAME = {name: getattr(E, name) for name in E.__all__}
 
 
 class GatewayClient:
@@ -30,15 +25,13 @@ class GatewayClient:
         except httpx.TransportError as exc:
             raise E.ForwardError(f"cannot reach the gateway at {self.base_url}: {type(exc).__name__}",
                                  hint="Is it running? Set SPIN_GATEWAY or --gateway to its URL.") from None
-        if response.status_code < 400:
-            return response.json()
         try:
             body = response.json()
         except ValueError:
-            body = {"error": "HTTPError", "detail": response.text[:500], "hint": ""}
-        cls = _BY_NAME.get(body.get("error")) or _BY_STATUS.get(response.status_code)
-        if cls is None:
-            cls = E.ForwardError if response.status_code >= 500 else E.UsageError
-        error = cls(body.get("detail", ""), body.get("hint") or None)
-        error.details = body.get("data") or {}
-        raise error
+            body = None
+        if response.status_code >= 400:
+            raise error_from_answer(response.status_code, body, f"the gateway at {self.base_url}")
+        if body is None:
+            raise E.InternalError(f"the answer of {self.base_url}{path} is not JSON (HTTP {response.status_code})",
+                                  hint="Is SPIN_GATEWAY or --gateway the URL of a spin gateway?")
+        return body

@@ -39,9 +39,9 @@ class Renderer:
     def table(self, headers: list[str], rows: Iterable[list[Any]]) -> None:
         rows = [[str(c) for c in r] for r in rows]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        self.line("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         for r in rows:
-            self.line("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            self.line("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
 
     def plan(self, result: dict[str, Any], *, verbose: bool = False) -> None:
         if self.as_json:

@@ -45,14 +45,13 @@ def _braced(text: str, start: int, env: Mapping[str, str], warn: Callable[[str],
     # The word runs to the matching brace; it may itself hold interpolations.
     word, i = _substitute(text, i, env, warn, stop_at_brace=True)
     value = env.get(name)
-    unset_or_empty = value is None or (":" in op and value == "")
-    if op in (":-", "-"):
-        return (word if unset_or_empty else _esc(value)), i
-    if op in (":+", "+"):
-        return ("" if unset_or_empty else word), i
-    if unset_or_empty:
+    if value is None or (":" in op and value == ""):
+        if op in (":-", "-"):
+            return word, i
+        if op in (":+", "+"):
+            return "", i
         raise _Missing(name, word)
-    return _esc(value), i
+    return (word, i) if op in (":+", "+") else (_esc(value), i)
 
 
 def _esc(value: str) -> str:
@@ -60,7 +59,7 @@ def _esc(value: str) -> str:
 
 
 def _substitute(text: str, i: int, env: Mapping[str, str], warn, stop_at_brace: bool = False) -> tuple[str, int]:
-    out = []
+    out: list[str] = []
     n = len(text)
     while i < n:
         ch = text[i]

@@ -25,13 +25,13 @@ from spin_gateway.compose_loader.model import validate_model
 from spin_gateway.compose_loader.omitempty import drop_empty
 from spin_gateway.compose_loader.yaml_safe import load_yaml_file
 from spin_gateway.vocabulary.errors import ComposeError
+from spin_gateway.vocabulary.naming import is_compose_project_name, normalise_project_name
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
                   "docker-compose.override.yaml")
 MAX_INCLUDE_DEPTH = 8
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass
@@ -41,12 +41,6 @@ class ComposeProject:
     files: list[str]
     working_dir: str
     warnings: list[str] = field(default_factory=list)
-
-
-def normalise_project_name(name: str) -> str:
-    """As Docker Compose: lowercase, only [a-z0-9_-], starting with a letter or digit."""
-    cleaned = re.sub(r"[^a-z0-9_-]", "", name.lower())
-    return cleaned.lstrip("_-")
 
 
 def find_default_file(start: Path) -> Path:
@@ -208,7 +202,7 @@ class _Reader:
             normalised[name] = self._extends(name, normalised, path, depth, set())
         out["services"] = normalised
         for section in ("secrets", "configs"):
-            for key, spec in (out.get(section) or {}).items():
+            for spec in (out.get(section) or {}).values():
                 if isinstance(spec, dict) and spec.get("file"):
                     spec["file"] = N._absolutise(str(spec["file"]), base, _home(self.environ))
         for include in doc.get("include") or []:
@@ -518,7 +512,7 @@ def _project_name(explicit: str | None, env: Mapping[str, str], model: dict[str,
     """-p, then COMPOSE_PROJECT_NAME, must be valid as given; `name:` and the folder name are normalised."""
     for given, source in ((explicit, "-p"), (env.get("COMPOSE_PROJECT_NAME"), "COMPOSE_PROJECT_NAME")):
         if given:
-            if not _PROJECT_NAME.match(given):
+            if not is_compose_project_name(given):
                 raise ComposeError(f"invalid project name {given!r} (from {source}): it must contain only lowercase "
                                    "letters, digits, '-' and '_', and start with a letter or digit",
                                    hint=f"Try {normalise_project_name(given) or 'myproject'!r}.")

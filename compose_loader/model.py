@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spin_gateway.vocabulary.errors import ComposeError
+from spin_gateway.vocabulary.naming import PROJECT_NAME_PATTERN
 
 MAX_SERVICES = 200
 MAX_MODEL_BYTES = 2 << 20
@@ -295,7 +296,7 @@ class FileSource(_Strict):
 
 
 class ComposeModel(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
     services: dict[str, Service]
     networks: dict[str, Network | None] | None = None
     volumes: dict[str, NamedVolume | None] | None = None

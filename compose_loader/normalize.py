@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from spin_gateway.compose_loader.scalars import as_text, go_duration, parse_duration
+from spin_gateway.compose_loader.scalars import as_text
 from spin_gateway.vocabulary.errors import ComposeError
+from spin_gateway.vocabulary.units import byte_count, go_duration, parse_duration
 
 MAX_PORT_RANGE = 1000  # a range expands to one entry per port: bounded so "1-65535" cannot flood the model
 MAX_PORTS = 1000  # entries of one service's ports after ranges expand: many small ranges must not flood it either
@@ -394,20 +395,12 @@ def string_list(value: Any, where: str, *, single: bool = False, numbers: bool =
     return out
 
 
-_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
-          "t": 1 << 40, "tb": 1 << 40}
-
-
 def byte_size(value: Any, where: str) -> str:
     """`1.5G` -> "1610612736", as Docker Compose prints sizes."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise _err(where, f"{value!r} is not a size", "Use a number with a unit, e.g. 512m or 1.5g.")
-    if isinstance(value, int):
-        return str(value)
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _UNITS | {"": 1}:
-        raise _err(where, f"{value!r} is not a size", "Use a number with a unit, e.g. 512m or 1.5g.")
-    return str(int(float(m.group(1)) * _UNITS.get(m.group(2).lower(), 1)))
+    try:
+        return str(byte_count(value))
+    except ValueError:
+        raise _err(where, f"{value!r} is not a size", "Use a number with a unit, e.g. 512m or 1.5g.") from None
 
 
 def duration(value: Any, where: str) -> str:

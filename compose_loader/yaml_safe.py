@@ -90,10 +90,11 @@ def resolve_plain(text: str) -> Any:
 
 # libyaml's parser when present: the pure-Python one takes seconds on a few megabytes, and a hostile file
 # must be refused quickly. Resolution and construction stay in Python either way, so the rules below hold.
-_Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else None
+_Parser = yaml.cyaml.CParser if yaml.__with_libyaml__ else None  # type: ignore[attr-defined]
 
 
-class _Loader(*((_Parser,) if _Parser else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+# The base classes are chosen at import (libyaml or not), which a static checker cannot follow.
+class _Loader(*((_Parser,) if _Parser else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[misc]
                                             yaml.composer.Composer)),
               yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
     """A safe loader with go-yaml's scalar rules, duplicate keys refused, and keys kept as written."""
@@ -110,7 +111,7 @@ class _Loader(*((_Parser,) if _Parser else (yaml.reader.Reader, yaml.scanner.Sca
         yaml.resolver.Resolver.__init__(self)
         self._nodes = 0
 
-    def resolve(self, kind, value, implicit):  # type: ignore[override]
+    def resolve(self, kind, value, implicit):
         # Called once per node the parser builds: a huge file is refused before it is all in memory.
         self._nodes += 1
         if self._nodes > MAX_NODES:
@@ -197,7 +198,7 @@ def _flatten_mapping(self: _Loader, node: MappingNode) -> None:
     node._spin_explicit = len(explicit)  # type: ignore[attr-defined]
 
 
-_Loader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]
+_Loader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign, assignment]
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 

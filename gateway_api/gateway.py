@@ -104,13 +104,14 @@ class Gateway:
 
     def convert(self, caller: Caller, project: str, model: dict[str, Any], *,
                 allow_unsupported: bool = False) -> ConvertResponse:
-        namespace = planning.namespace_for(project)
-        labels = planning.project_labels(project, caller.identity.name,
-                                         access.facility_project_for(caller.identity, None))
-        translation = _translate(model, project, namespace, labels, allow_unsupported)
-        return ConvertResponse(project=project, namespace=namespace,
-                               objects=[planning.namespace_object(namespace, labels), *translation.objects],
-                               notices=translation.notices)
+        from spin_gateway.compose_loader import validate_model
+        from spin_gateway.translate import convert
+
+        conversion = convert(validate_model(model), project=project, owner=caller.identity.name,
+                             facility_project=access.facility_project_for(caller.identity, None),
+                             allow_unsupported=allow_unsupported)
+        return ConvertResponse(project=project, namespace=conversion.namespace, objects=conversion.objects,
+                               notices=conversion.notices)
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
@@ -156,11 +157,7 @@ class Gateway:
             if info is None:
                 raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
             ref = ProjectRef(project, namespace, info.owner, info.facility_project)
-            labels = planning.project_labels(project, info.owner, info.facility_project)
-            existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
-                        for kind, name in sorted(self.backend.existing_objects(ref))]
-            existing.insert(0, planning.namespace_object(namespace, labels))
-            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
+            plan = planning.down_plan(self.backend.existing_objects(ref), project=project, namespace=namespace, owner=info.owner,
                                       facility_project=info.facility_project)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind)

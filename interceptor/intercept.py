@@ -11,21 +11,16 @@ denial; an audit write that fails stops the forward.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import jsonpatch
 from pydantic import BaseModel
 
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
-from spin_gateway.policy.admission_input import admission_input
+from spin_gateway.policy.decide import Decided, Decider, decide_call, undecided
 from spin_gateway.vocabulary.errors import AuditError, ForwardError, RuntimeDrift, SpinError
-from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan, Violation
-
-#: Patching converges in one round for well-behaved policies; more rounds mean rules that fight.
-MAX_PATCH_ROUNDS = 3
+from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan
 
 
 @dataclass(frozen=True)
@@ -58,78 +53,19 @@ class Outcome(BaseModel):
         return [d for d in self.decisions if not d.allowed]
 
 
-class Decider:
-    """What the interceptor needs of the policy service."""
-
-    def decide(self, call_id: str, operation: str, kind: str, name: str, policy_input: dict[str, Any]) -> Decision: ...
-
-
-@dataclass
-class _Decided:
-    decision: Decision
-    call: Call  # the patched call that would be forwarded
-    rounds: list[Decision] = field(default_factory=list)
-
-
-def decide_call(call: Call, identity: Identity, plan: Plan, policy: Decider, *, dry_run: bool) -> _Decided:
-    current = call
-    applied: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    rounds: list[Decision] = []
-    for _ in range(MAX_PATCH_ROUNDS):
-        try:
-            decision = policy.decide(call.id, call.operation, call.kind, call.name,
-                                     admission_input(current, identity, plan, dry_run=dry_run))
-        except Exception as exc:  # fail closed: a decider that raises has decided nothing, which is a denial
-            message = exc.message if isinstance(exc, SpinError) else f"{type(exc).__name__}: {exc}"
-            decision = _undecided(call, f"the policy could not decide: {message}", error=message)
-        rounds.append(decision)
-        if not decision.allowed or not decision.patches or call.operation == "DELETE":
-            break
-        try:
-            patched = jsonpatch.apply_patch(current.object, decision.patches, in_place=False)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as exc:
-            decision = decision.model_copy(update={
-                "allowed": False,
-                "violations": [Violation(rule="policy-error", message=f"the policy's patch does not apply: {exc}")],
-            })
-            rounds[-1] = decision
-            break
-        applied.extend(decision.patches)
-        current = current.model_copy(update={"object": patched})
-    else:
-        decision = rounds[-1].model_copy(update={
-            "allowed": False,
-            "violations": [Violation(rule="policy-error",
-                                     message=f"the policy still asks for patches after {MAX_PATCH_ROUNDS} rounds")],
-        })
-    final = decision.model_copy(update={
-        "patches": applied,
-        "warnings": sorted({w for d in rounds for w in d.warnings}),
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-    })
-    return _Decided(final, current, rounds)
-
-
-def _undecided(call: Call, message: str, *, error: str) -> Decision:
-    return Decision(call_id=call.id, operation=call.operation, kind=call.kind, name=call.name, allowed=False,
-                    violations=[Violation(rule="policy-error", message=message)], revision="", engine="",
-                    duration_ms=0.0, error=error)
-
-
-def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: bool) -> list[_Decided]:
+def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: bool) -> list[Decided]:
     """Every call decided before anything is forwarded.
 
     Once the engine fails (error, timeout), the calls after it are denied without asking it again:
     a hanging engine then costs one timeout per request, not one per call. They are still audited.
     """
-    decided: list[_Decided] = []
+    decided: list[Decided] = []
     failed: str | None = None
     for call in plan.calls:
         if failed is not None:
-            decision = _undecided(call, f"not decided: the policy could not decide an earlier call ({failed})",
+            decision = undecided(call, f"not decided: the policy could not decide an earlier call ({failed})",
                                   error=failed)
-            decided.append(_Decided(decision, call, [decision]))
+            decided.append(Decided(decision, call, [decision]))
             continue
         item = decide_call(call, identity, plan, policy, dry_run=dry_run)
         decided.append(item)
@@ -138,7 +74,7 @@ def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: boo
     return decided
 
 
-def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: _Decided) -> dict[str, Any]:
+def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided) -> dict[str, Any]:
     d = decided.decision
     return {
         "type": "decision",

@@ -17,13 +17,13 @@ from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError
 try:  # an optional native wheel: report its absence as a load error, not an ImportError
     from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 except ImportError:  # pragma: no cover - exercised only on broken installs
-    OpaEngine = None  # type: ignore[assignment]
+    OpaEngine = None
 
 
 def _new_engine(modules: dict[str, str], data: dict[str, Any]):
     if OpaEngine is None:
         raise PolicyLoadError("the embedded OPA engine (opa-golib-python-bindings) is not installed",
-                              hint="Run scripts/install.sh, or use --engine opa with an OPA server.")
+                              hint="Run scripts/install.sh, or decide with an OPA server: --opa-url URL.")
     engine = OpaEngine()
     try:
         for path, source in modules.items():

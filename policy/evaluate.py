@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from spin_gateway.interceptor.intercept import decide_call
+from spin_gateway.policy.decide import decide_call
 from spin_gateway.policy.service import EngineFactory, PolicyService, factory_for
 from spin_gateway.vocabulary.errors import UsageError
 from spin_gateway.vocabulary.types import Call, Decision, Identity, Plan
@@ -17,7 +17,7 @@ def read_objects(path: str | Path) -> list[dict]:
         docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read Kubernetes objects: {exc}") from None
-    objects = []
+    objects: list[dict] = []
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "List":
             objects.extend(doc.get("items") or [])

@@ -41,6 +41,10 @@ def render(place: Place) -> str:
     return out
 
 
+#: What a check returns for each value it cannot map: (place under the key, reason, hint).
+Problem = tuple[Place, str, str]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One place the translation cannot honour."""
@@ -89,7 +93,7 @@ def _check_user(value, *_):
 
 def parse_security_opt(item: str) -> dict[str, Any] | None:
     """One security_opt entry as securityContext fields, or None when it has no Kubernetes form."""
-    key, sep, value = re.split(r"([=:])", item, maxsplit=1) if re.search(r"[=:]", item) else (item, "", "")
+    key, _sep, value = re.split(r"([=:])", item, maxsplit=1) if re.search(r"[=:]", item) else (item, "", "")
     key = key.strip()
     if key == "no-new-privileges":
         if value in ("", "true"):
@@ -151,7 +155,7 @@ def _check_restart(value, *_):
 
 
 def _check_tmpfs(value, *_):
-    out = []
+    out: list[Problem] = []
     for i, item in enumerate(value or []):
         path, _, options = item.partition(":")
         if not path.startswith("/"):
@@ -182,7 +186,7 @@ def mount_propagation(value: str | None) -> str | None:
 
 
 def _check_volumes(value, service, svc, model):
-    out = []
+    out: list[Problem] = []
     named = model.get("volumes") or {}
     for i, vol in enumerate(value or []):
         here = (i,)
@@ -242,7 +246,7 @@ def _check_networks_top(value, *_):
 
 
 def _check_service_networks(value, *_):
-    out = []
+    out: list[Problem] = []
     for name, spec in (value or {}).items():
         for key in ("ipv4_address", "ipv6_address", "link_local_ips", "mac_address", "driver_opts",
                     "interface_name"):
@@ -282,7 +286,7 @@ def _check_configs_top(value, service, svc, model):
 
 
 def _check_file_refs(value, service, svc, model):
-    out = []
+    out: list[Problem] = []
     for i, ref in enumerate(value or []):
         if ref.get("uid") not in (None, "") or ref.get("gid") not in (None, ""):
             out.append(((i,), "Kubernetes cannot set a mounted file's owner (only the pod-wide fsGroup)",
@@ -296,7 +300,7 @@ def _check_file_refs(value, service, svc, model):
 
 
 def _check_ports(value, *_):
-    out = []
+    out: list[Problem] = []
     for i, port in enumerate(value or []):
         published = port.get("published")
         if published is None or published == "":
@@ -309,7 +313,7 @@ def _check_ports(value, *_):
 
 
 def _check_expose(value, *_):
-    out = []
+    out: list[Problem] = []
     for i, item in enumerate(value or []):
         if not re.match(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$", str(item)):
             out.append(((i,), f"{item!r} is not a port or port range", "Write 8080 or 8000-8010/tcp."))
@@ -323,7 +327,7 @@ def _check_expose(value, *_):
 
 
 def _check_healthcheck(value, *_):
-    out = []
+    out: list[Problem] = []
     test = (value or {}).get("test") or []
     if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
         out.append((("test",), f"healthcheck test starts with {test[0]!r}", "Start it with CMD or CMD-SHELL."))
@@ -337,7 +341,7 @@ def _check_healthcheck(value, *_):
 
 
 def _check_depends_on(value, service, svc, model):
-    out = []
+    out: list[Problem] = []
     for dep, spec in (value or {}).items():
         if dep not in model.get("services", {}) and (spec or {}).get("required", True):
             out.append(((dep,), f"depends on {dep!r}, which is not a service of the project", "Remove it or define the service."))
@@ -345,7 +349,7 @@ def _check_depends_on(value, service, svc, model):
 
 
 def _check_deploy(value, service, svc, model):
-    out = []
+    out: list[Problem] = []
     value = value or {}
     if value.get("mode") not in (None, "replicated"):
         out.append((("mode",), f"deploy mode {value['mode']!r}: only replicated services are mapped", "Remove deploy.mode."))
@@ -389,7 +393,7 @@ def _check_entrypoint(value, *_):
 
 
 def _check_extra_hosts(value, *_):
-    out = []
+    out: list[Problem] = []
     for i, item in enumerate(value or []):
         host, ip = split_host(item)
         if not host or not is_ip(ip):
@@ -444,7 +448,7 @@ def _check_hostname(value, *_):
 
 
 def _check_links(value, service, svc, model):
-    out = []
+    out: list[Problem] = []
     for i, link in enumerate(value or []):
         target, _, alias = link.partition(":")
         if alias and alias != target:
@@ -454,7 +458,7 @@ def _check_links(value, service, svc, model):
 
 
 def _check_lifecycle(value, *_):
-    out = []
+    out: list[Problem] = []
     for i, hook in enumerate(value or []):
         extra = sorted(set(hook or {}) - {"command"})
         if extra:
@@ -470,7 +474,7 @@ def _check_labels(value, *_):
 
     if isinstance(value, list):
         value = dict(item.partition("=")[::2] for item in value)
-    out = []
+    out: list[Problem] = []
     for k in value or {}:
         if k.startswith("spin.io/"):
             out.append(((k,), "labels under spin.io/ are the gateway's own (project, owner)", "Rename the label."))
@@ -690,10 +694,10 @@ def _mount_targets(svc: dict[str, Any]) -> list[tuple[Place, str]]:
 def _request_over_limit(svc: dict[str, Any]) -> list[tuple[Place, str, str]]:
     res = (svc.get("deploy") or {}).get("resources") or {}
     limits, requests = res.get("limits") or {}, res.get("reservations") or {}
-    pairs = [(("deploy", "resources", "reservations", "memory"), requests.get("memory"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
+    pairs: list[tuple[Place, Any, Any, Callable[[Any], float]]] = [(("deploy", "resources", "reservations", "memory"), requests.get("memory"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
              (("mem_reservation",), svc.get("mem_reservation"), limits.get("memory") or svc.get("mem_limit"), units.byte_count),
              (("deploy", "resources", "reservations", "cpus"), requests.get("cpus"), limits.get("cpus") or svc.get("cpus"), float)]
-    out = []
+    out: list[Problem] = []
     for place, request, limit, read in pairs:
         if request is None or limit is None:
             continue

@@ -27,10 +27,7 @@ import re
 from typing import Any
 
 from spin_gateway.translate.names import dns_name, metadata
-
-PUBLISHED_ANNOTATION = "spin.io/published"
-LABEL_SERVICE = "spin.io/service"
-NETWORK_LABEL_PREFIX = "network.spin.io/"
+from spin_gateway.vocabulary.labels import LABEL_SERVICE, NETWORK_LABEL_PREFIX, PUBLISHED_ANNOTATION
 
 
 def service_networks(svc: dict[str, Any]) -> list[str]:
@@ -95,10 +92,10 @@ def services(name: str, k8s_name: str, svc: dict[str, Any], aliases: list[str], 
              namespace: str) -> list[dict[str, Any]]:
     """The Service named for the compose service (ports, published annotation) and one per alias."""
     named = _port_names(svc)
-    ports = []
+    ports: list[dict[str, Any]] = []
     for port, proto in container_ports(svc):
         extra = named.get((port, proto), {})
-        entry = {"name": extra.get("name", f"{proto.lower()}-{port}"), "port": port, "targetPort": port, "protocol": proto}
+        entry: dict[str, Any] = {"name": extra.get("name", f"{proto.lower()}-{port}"), "port": port, "targetPort": port, "protocol": proto}
         if "appProtocol" in extra:
             entry["appProtocol"] = extra["appProtocol"]
         ports.append(entry)
@@ -125,7 +122,7 @@ def network_policies(model: dict[str, Any], k8s_names: dict[str, str], labels: d
     used = sorted({net for svc in model["services"].values() for net in service_networks(svc)})
     out = []
     for net in used:
-        def selector() -> dict[str, Any]:
+        def selector(net: str = net) -> dict[str, Any]:
             return {"matchLabels": {network_label(net): "true"}}
         spec = (model.get("networks") or {}).get(net) or {}
         out.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

@@ -157,6 +157,7 @@ def _file_mount(model: dict[str, Any], what: str, ref: dict[str, Any], out: Moun
     except ValueError:
         item["mode"] = 0o444  # refused by the support table
     # optional: false is Kubernetes' default, written out: podman 4.3's kube play dereferences it unchecked.
+    volume: dict[str, Any]
     if what == "secrets":
         volume = {"name": f"secret-{name}"[:63].rstrip("-"),
                   "secret": {"secretName": name, "items": [item], "optional": False}}

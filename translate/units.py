@@ -3,47 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)b?$", re.IGNORECASE)
-_POW = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+from spin_gateway.vocabulary.units import byte_count, seconds
 
-
-def seconds(duration: str) -> float:
-    """A Go duration as compose writes it ('1m30s', '500ms', '2s') in seconds; ValueError otherwise."""
-    text = duration.strip()
-    if not text:
-        raise ValueError("empty duration")
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text):
-        raise ValueError(f"{duration!r} is not a duration like 30s or 1m30s")
-    return total
-
+__all__ = ["byte_count", "file_mode", "quantity_bytes", "quantity_cpus", "seconds", "whole_seconds"]
 
 def whole_seconds(duration: str, minimum: int = 0) -> int:
     """Rounded up: Kubernetes counts whole seconds, and a shorter wait than asked would be a surprise."""
     return max(minimum, math.ceil(seconds(duration)))
-
-
-def byte_count(size: str | int) -> int:
-    """Compose's byte sizes ('64m', '1gb', 1024) as bytes (powers of 1024, as Docker reads them)."""
-    if isinstance(size, bool):
-        raise ValueError("a size cannot be true or false")
-    if isinstance(size, int):
-        if size < 0:
-            raise ValueError("a size cannot be negative")
-        return size
-    match = _BYTES.match(size.strip())
-    if not match:
-        raise ValueError(f"{size!r} is not a size like 512m or 2g")
-    return int(float(match.group(1)) * 1024 ** _POW[match.group(2).lower()])
 
 
 def quantity_bytes(size: str | int) -> str:

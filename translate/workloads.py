@@ -16,11 +16,11 @@ from typing import Any
 from spin_gateway.translate import units
 from spin_gateway.translate.key_table import parse_security_opt, parse_user, split_host
 from spin_gateway.translate.names import split_labels
-from spin_gateway.translate.network import LABEL_SERVICE, container_ports, network_label, service_networks
+from spin_gateway.translate.network import container_ports, network_label, service_networks
 from spin_gateway.translate.storage import Mounts
 from spin_gateway.translate.text import for_expansion, literal
+from spin_gateway.vocabulary.labels import DEPENDS_ANNOTATION, LABEL_SERVICE
 
-DEPENDS_ANNOTATION = "spin.io/depends-on"
 UNLIMITED_RETRIES = 2**31 - 1
 
 
@@ -78,7 +78,8 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
             probe[field] = units.whole_seconds(value, minimum=0 if field == "initialDelaySeconds" else 1)
         except ValueError:
             pass  # refused by the support table
-    probe["failureThreshold"] = max(1, healthcheck.get("retries") if healthcheck.get("retries") is not None else 3)
+    retries = healthcheck.get("retries")
+    probe["failureThreshold"] = max(1, int(retries) if retries is not None else 3)
     return probe
 
 
@@ -117,7 +118,8 @@ def _security_context(svc: dict[str, Any]) -> dict[str, Any]:
 
 def _resources(svc: dict[str, Any]) -> dict[str, Any]:
     deploy_res = (svc.get("deploy") or {}).get("resources") or {}
-    limits, requests = {}, {}
+    limits: dict[str, Any] = {}
+    requests: dict[str, Any] = {}
     for part, target in (("limits", limits), ("reservations", requests)):
         res = deploy_res.get(part) or {}
         try:
@@ -232,7 +234,7 @@ def pod_spec(name: str, svc: dict[str, Any], mounts: Mounts) -> dict[str, Any]:
     if svc.get("dns_search"):
         dns["searches"] = list(svc["dns_search"])
     if svc.get("dns_opt"):
-        dns["options"] = [dict(zip(("name", "value"), o.split(":", 1))) for o in svc["dns_opt"]]
+        dns["options"] = [dict(zip(("name", "value"), o.split(":", 1), strict=False)) for o in svc["dns_opt"]]
     if dns:
         spec["dnsConfig"] = dns
     platform = svc.get("platform")

@@ -18,7 +18,8 @@
     │   ├── PodmanError
     │   ├── KubeApiError                      carries the Kubernetes Status reason and code
     │   └── RuntimeDrift                      what runs differs from the decision: workload stopped, audited as drift
-    └── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+    ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
+    └── InternalError                         the gateway failed unexpectedly: a bug (exit 3, 500)
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
 into exit codes and only gateway_api/ turns them into HTTP answers; the
@@ -155,9 +156,17 @@ class RuntimeDrift(ForwardError):
                     "ran something the policy never decided (the difference is named above and audited as drift).")
 
 
+class InternalError(SpinError):
+    """What the gateway answers for an exception that is not a SpinError; the CLI's class for any bare 5xx."""
+
+    exit_code = 3
+    http_status = 500
+    default_hint = "This is a bug in the gateway; the administrators have the log."
+
+
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
-    "IdentityUnavailable", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
+    "IdentityUnavailable", "InternalError", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
     "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

@@ -107,13 +107,17 @@ class Decision(_Frozen):
     error: str | None = None
 
 
+#: What a backend did with one call.
+Action = Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped", "enforced"]
+
+
 class CallResult(_Frozen):
     """What the backend did with one approved call."""
 
     call_id: str
     kind: str
     name: str
-    action: Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped", "enforced"]
+    action: Action
     message: str = ""
 
 

@@ -111,7 +111,8 @@ class LdapProvider:
         now = time.monotonic()
         with self._slow_lock:
             order = sorted(self._servers, key=lambda srv: self._slow_until.get(id(srv), 0.0) > now)
-        return ServerPool(order, FIRST, active=1, exhaust=False)
+        # active=1: one pass over the servers, then give up (ldap3 takes a cycle count; its stubs say bool).
+        return ServerPool(order, FIRST, active=1, exhaust=False)  # type: ignore[arg-type]
 
     def _timed_out(self, server: Server | None) -> None:
         if server is None or len(self._servers) < 2:

@@ -156,10 +156,11 @@ class LdapConfig(BaseModel):
             except OSError as exc:
                 raise UsageError(f"cannot read bind_password_file {self.bind_password_file}{where}: {exc.strerror}") from None
         elif self.bind_password_env:
-            secret = os.environ.get(self.bind_password_env)
-            if secret is None:
+            from_env = os.environ.get(self.bind_password_env)
+            if from_env is None:
                 raise UsageError(f"the environment variable {self.bind_password_env} (bind_password_env{where}) is not set",
                                  hint=f"Export {self.bind_password_env} with the bind account's password.")
+            secret = from_env
         else:
             return self
         if not secret:

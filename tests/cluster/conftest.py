@@ -152,12 +152,7 @@ def down_calls(backend, ref):
     """The DELETE calls the gateway builds for `spin down` from what the backend says the project holds."""
     from spin_gateway.gateway_api import planning
 
-    labels = planning.project_labels(ref.project, ref.owner, ref.facility_project)
-    existing = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": ref.namespace,
-                                                                "labels": labels}}
-                for kind, name in sorted(backend.existing_objects(ref)) if kind != "Namespace"]
-    existing.insert(0, planning.namespace_object(ref.namespace, labels))
-    return planning.down_plan(existing, project=ref.project, namespace=ref.namespace, owner=ref.owner,
+    return planning.down_plan(backend.existing_objects(ref), project=ref.project, namespace=ref.namespace, owner=ref.owner,
                               facility_project=ref.facility_project).calls
 
 

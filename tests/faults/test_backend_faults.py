@@ -102,11 +102,10 @@ def test_a_down_that_fails_part_way_is_finished_by_the_next_down(tmp_path, allow
 
     out = tmp_path / "out"
     intercept(plan(NS, project_objects(NS)), ALICE, allow_all, audit, ManifestsBackend(out), ctx("up"), dry_run=False)
-    have = sorted(ManifestsBackend(out).existing_objects(ProjectRef(NS, NS)))
-    objects = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": NS}} for kind, name in have]
+    have = ManifestsBackend(out).existing_objects(ProjectRef(NS, NS))
 
     def down_plan():
-        return planning.down_plan(objects, project=NS, namespace=NS, owner="alice", facility_project="astro")
+        return planning.down_plan(have, project=NS, namespace=NS, owner="alice", facility_project="astro")
 
     failing = FailOnNthDelete(ManifestsBackend(out), 3)
     with pytest.raises(ForwardError) as info:  # an OSError the backend did not wrap becomes a ForwardError

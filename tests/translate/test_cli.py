@@ -89,7 +89,7 @@ def test_file_sources_refuse_what_cannot_become_a_secret_without_printing_conten
 
 
 def test_an_unset_variable_for_a_secret_is_named():
-    with pytest.raises(ComposeError, match="secrets.s: the environment variable TOKEN is not set"):
+    with pytest.raises(ComposeError, match=r"secrets\.s: the environment variable TOKEN is not set"):
         inline_file_sources(_model(environment="TOKEN"), environ={})
 
 
@@ -105,3 +105,26 @@ def test_convert_refuses_what_would_break_the_cluster_with_a_message_not_a_trace
     assert all(w in result.output for w in words), result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_spin_convert_and_the_gateways_convert_give_the_same_objects(tmp_path, monkeypatch, client, token_for):
+    """One function makes both: the same compose, user and facility project give the same objects and notices."""
+    (tmp_path / "pw.txt").write_text("hunter2")
+    f = _write(tmp_path, "services:\n  web:\n    image: nginx\n    init: true\n    ports: ['8080:80']\n"
+                         "    secrets: [pw]\n    volumes: [data:/data]\nvolumes:\n  data: {}\n"
+                         "secrets:\n  pw:\n    file: ./pw.txt\n")
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "alice")
+    monkeypatch.setenv("SPIN_FACILITY_PROJECT", "astro")  # alice's first project: the gateway's default for her
+    local = runner.invoke(app, ["-f", f, "-p", "demo", "convert", "--allow-unsupported", "--json"])
+    assert local.exit_code == 0, local.output
+    local_body = json.loads(local.stdout)
+
+    model = runner.invoke(app, ["-f", f, "-p", "demo", "config", "--json"])
+    compose = inline_file_sources(json.loads(model.stdout))
+    remote = client.post("/v1/projects/demo/convert", json={"compose": compose, "allow_unsupported": True},
+                         headers=token_for("alice"))
+    assert remote.status_code == 200, remote.text
+    assert remote.json()["objects"] == local_body["objects"]
+    assert remote.json()["notices"] == local_body["notices"]
+    assert {o["kind"] for o in local_body["objects"]} >= {"Namespace", "Deployment", "Secret", "PersistentVolumeClaim"}

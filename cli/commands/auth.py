@@ -1,0 +1,90 @@
+"""Who you are to the gateway: login, whoami, and the administrators' service tokens (`spin token`)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import typer
+
+from spin_gateway.cli import config as cfg
+from spin_gateway.cli.errors import reports_errors
+from spin_gateway.cli.options import JsonOpt, merged
+from spin_gateway.vocabulary.errors import UsageError
+
+token_app = typer.Typer(no_args_is_help=True, help="Administrators: service tokens for facility systems.")
+
+
+@reports_errors
+def login(ctx: typer.Context, user: str | None = typer.Option(None, "--user", "-u"),
+          password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+          json_output: bool = JsonOpt):
+    """Exchange your facility password once for a signed, expiring token (stored with mode 0600)."""
+    o = merged(ctx, json_output=json_output)
+    user = user or getpass.getuser()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    if not password:
+        raise UsageError("an empty password is refused", hint="Type your facility password.")
+    from spin_gateway.cli.client import GatewayClient  # httpx only for commands that talk to the gateway
+
+    url = cfg.gateway_url(o.gateway)
+    result = GatewayClient(url, None).request("POST", "/v1/login", json={"username": user, "password": password})
+    path = cfg.write_config({"gateway": url, "token": result["token"]})
+    if o.as_json:
+        return o.render.json({k: v for k, v in result.items() if k != "token"} | {"config": str(path)})
+    o.render.line(f"logged in as {result['user']}; token stored in {path}")
+
+
+@reports_errors
+def whoami(ctx: typer.Context, json_output: bool = JsonOpt):
+    """Who the gateway thinks you are: uid, gid, groups, projects."""
+    o = merged(ctx, json_output=json_output)
+    result = o.client().request("GET", "/v1/whoami")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(f"{result['name']} uid={result['uid']} gid={result['gid']} projects={','.join(result['projects'])}"
+                  + (" (admin)" if result["admin"] else ""))
+
+
+@token_app.command("create")
+@reports_errors
+def token_create(ctx: typer.Context, name: str = typer.Argument(..., help="What the token is for, e.g. slurm-prologue"),
+                 for_user: list[str] | None = typer.Option(None, "--for-user", help="A user it may act for (repeatable)"),
+                 for_project: list[str] | None = typer.Option(None, "--for-project",
+                                                                 help="A facility project whose members it may act for"),
+                 operations: str = typer.Option("up,down,check,read", "--operations"),
+                 ttl_days: float = typer.Option(30, "--ttl-days"), json_output: bool = JsonOpt):
+    """Create a scoped, expiring service token; it is printed once."""
+    o = merged(ctx, json_output=json_output)
+    result = o.client().request("POST", "/v1/tokens", json={
+        "name": name, "users": list(for_user or []), "projects": list(for_project or []),
+        "operations": [op.strip() for op in operations.split(",") if op.strip()], "ttl_seconds": int(ttl_days * 86400)})
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(result["token"])
+    sys.stderr.write(f"token {result['record']['id']} ({name}) expires at {result['record']['expires_at']}; "
+                     "store it now, it is not shown again\n")
+
+
+@token_app.command("list")
+@reports_errors
+def token_list(ctx: typer.Context, json_output: bool = JsonOpt):
+    """Service tokens the gateway issued (ids only, never the tokens)."""
+    o = merged(ctx, json_output=json_output)
+    result = o.client().request("GET", "/v1/tokens")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.table(["ID", "NAME", "USERS", "PROJECTS", "OPERATIONS", "EXPIRES", "REVOKED"],
+                   [[r["id"], r["name"], ",".join(r["scope"]["users"]), ",".join(r["scope"]["projects"]),
+                     ",".join(r["scope"]["operations"]), r["expires_at"], r["revoked_at"] or ""] for r in result])
+
+
+@token_app.command("revoke")
+@reports_errors
+def token_revoke(ctx: typer.Context, token_id: str = typer.Argument(...), json_output: bool = JsonOpt):
+    """Revoke a service token at once."""
+    o = merged(ctx, json_output=json_output)
+    result = o.client().request("DELETE", f"/v1/tokens/{token_id}")
+    if o.as_json:
+        return o.render.json(result)
+    o.render.line(f"revoked {result['id']} ({result['name']})")

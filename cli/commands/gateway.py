@@ -1,0 +1,89 @@
+"""Running and administering the gateway itself, on its own machine: the only commands that import gateway_api."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from spin_gateway.cli.errors import reports_errors
+from spin_gateway.cli.options import OpaUrlOpt
+from spin_gateway.vocabulary.errors import UsageError
+
+app = typer.Typer(no_args_is_help=True, help="Run and administer the gateway itself.")
+
+
+@app.command("serve")
+@reports_errors
+def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8470, "--port"),
+                  backend: str = typer.Option("podman", "--backend", help="podman | kubernetes | manifests"),
+                  manifests_dir: Path = typer.Option(Path("state/manifests"), "--manifests-dir"),
+                  kubeconfig: str | None = typer.Option(None, "--kubeconfig"),
+                  context: str | None = typer.Option(None, "--context"),
+                  identity: str = typer.Option("users", "--identity", help="users | ldap"),
+                  users: Path = typer.Option(Path("examples/users.yaml"), "--users"),
+                  identity_config: Path | None = typer.Option(None, "--ldap-config", "--identity-config",
+                                                                   help="LDAP settings (YAML) for --identity ldap"),
+                  policy_dir: Path = typer.Option(Path("rego"), "--policy-dir"),
+                  site_data: Path | None = typer.Option(None, "--site-data"),
+                  policy_timeout: float = typer.Option(2.0, "--policy-timeout"),
+                  opa_url: str | None = OpaUrlOpt,
+                  audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
+                  audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
+                  state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  workers: int = typer.Option(1, "--workers"),
+                  trusted_proxy: list[str] = typer.Option(
+                      [], "--trusted-proxy",
+                      help="Address or network (CIDR) of a reverse proxy whose X-Forwarded-For is believed; "
+                           "repeat for several. Without one, the audit's source is the connecting address.")):
+    """Run the gateway (FastAPI on uvicorn)."""
+    from spin_gateway.gateway_api.go_runtime import restart_with_defaults
+
+    restart_with_defaults()  # GOGC/GOMEMLIMIT for the embedded OPA engine, unless the operator set them
+    import uvicorn
+    from pydantic import ValidationError
+
+    from spin_gateway.gateway_api.settings import Settings
+
+    try:  # Settings holds the choices of --backend and --identity
+        settings = Settings.model_validate(dict(
+            host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
+            kube_context=context, identity=identity, users=users, identity_config=identity_config,
+            policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
+            opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir,
+            trusted_proxies=trusted_proxy))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise UsageError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
+    os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
+    if workers > 1:
+        uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                    proxy_headers=False)
+    else:
+        from spin_gateway.gateway_api.app import build_app
+
+        # proxy_headers off: uvicorn would take X-Forwarded-For from any local client; the app decides whom to
+        # believe (Settings.trusted_proxies, gateway_api/source.py).
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@app.command("token")
+@reports_errors
+def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  ttl: int = typer.Option(12 * 3600, "--ttl", help="Seconds")):
+    """Mint a user token with the gateway's signing key (on the gateway's machine; needs read access to the key)."""
+    from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
+
+    token, _claims = TokenSigner(load_or_create_key(state_dir / "signing.key")).issue(user, ttl=ttl)
+    sys.stdout.write(token + "\n")
+
+
+@app.command("hash-password")
+@reports_errors
+def gateway_hash_password():
+    """Read a password on stdin and print its scrypt hash for the users file."""
+    from spin_gateway.gateway_api.identity.users_file import hash_password
+
+    sys.stdout.write(hash_password(sys.stdin.readline().rstrip("\n")) + "\n")

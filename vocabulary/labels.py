@@ -1,0 +1,35 @@
+"""The labels and annotations spin writes on the objects it makes, named once.
+
+State lives in these labels (who owns a project, which facility project it is
+filed under), so the translator that writes them and the backends that read
+them back must agree on every key. The Rego library reads some of them too
+(rego/ names them as strings; tests/policy checks the two agree).
+"""
+
+from __future__ import annotations
+
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_SPIN = "spin"
+LABEL_PROJECT = "spin.io/project"
+LABEL_OWNER = "spin.io/owner"
+LABEL_FACILITY_PROJECT = "spin.io/facility-project"
+LABEL_SERVICE = "spin.io/service"
+#: network.spin.io/<network>: "true" on every pod of a compose network (the NetworkPolicy selects on it).
+NETWORK_LABEL_PREFIX = "network.spin.io/"
+
+#: Annotations the translator writes for what Kubernetes has no field for.
+ANNOTATION_HASH = "spin.io/spec-hash"
+PUBLISHED_ANNOTATION = "spin.io/published"
+DEPENDS_ANNOTATION = "spin.io/depends-on"
+READINESS_ANNOTATION = "spin.io/readiness"
+
+#: Labels only the podman backend puts on what it creates (pods, volumes, networks, files).
+LABEL_KIND = "spin.io/kind"
+LABEL_NAME = "spin.io/name"
+LABEL_GRACE = "spin.io/grace-seconds"
+
+
+def project_labels(project: str, owner: str, facility_project: str) -> dict[str, str]:
+    """The labels every object of a project carries."""
+    return {LABEL_MANAGED_BY: MANAGED_BY_SPIN, LABEL_PROJECT: project, LABEL_OWNER: owner,
+            LABEL_FACILITY_PROJECT: facility_project}
