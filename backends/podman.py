@@ -45,6 +45,7 @@ from spin_gateway.vocabulary.labels import (
     LABEL_KIND,
     LABEL_MANAGED_BY,
     LABEL_NAME,
+    LABEL_NETWORK,
     LABEL_OWNER,
     LABEL_PROJECT,
     LABEL_SERVICE,
@@ -57,7 +58,6 @@ from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
 NOOP_KINDS = {"Namespace", "ServiceAccount"}
-LABEL_NETWORK = "spin.io/network"
 #: Where the gateway keeps this backend's state when it names no --state-dir: the project's secrets and configs
 #: as files (podman_files.py, readable only by each pod's user) and what each pod was decided as (read back by
 #: `spin ps`). Never under a folder a project can mount.
