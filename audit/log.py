@@ -20,7 +20,6 @@ others left before it writes.
 
 from __future__ import annotations
 
-import base64
 import errno
 import fcntl
 import hashlib
@@ -38,6 +37,7 @@ from typing import IO, Any
 
 import structlog
 
+from spin_gateway.audit import records
 from spin_gateway.vocabulary.errors import AuditError
 
 log = logging.getLogger("spin.audit")
@@ -89,7 +89,7 @@ def read_head_slots(data: bytes) -> list[dict[str, Any]]:
     return slots
 
 
-def _last_line(path: Path) -> bytes | None:
+def last_line(path: Path) -> bytes | None:
     try:
         with path.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -212,18 +212,17 @@ class AuditLog:
         torn = self._recover_torn_tail(size)
         if torn:
             size = os.fstat(self._fh.fileno()).st_size
-        last = _last_line(self.path) if size else None
+        last = last_line(self.path) if size else None
         if last is None:
             rotated = rotated_files(self.path)
-            last = _last_line(rotated[-1]) if rotated else None
+            last = last_line(rotated[-1]) if rotated else None
         self._prev = line_hash(last) if last else GENESIS
         self._size, self._lines = size, _count_lines(self.path)
         gap = self._gap_since_head()
         if torn:
-            self._append([{"type": "recovery", "detail": "a partial record from a crash was moved into this record",
-                           "torn_bytes_b64": base64.b64encode(torn).decode()}])
+            self._append([records.recovery(torn)])
         if gap:
-            self._append([{"type": "gap", **gap}])
+            self._append([records.gap(**gap)])
 
     def _gap_since_head(self) -> dict[str, Any] | None:
         """Compare the end of the log with what the head file says was written last.

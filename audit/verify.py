@@ -22,10 +22,10 @@ from pathlib import Path
 
 from spin_gateway.audit.log import (
     GENESIS,
-    _last_line,
     all_files,
     head_mac,
     head_path,
+    last_line,
     line_hash,
     read_head_slots,
     record_mac,
@@ -136,9 +136,9 @@ def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None,
               first: str = GENESIS) -> Iterator[_FileResult]:
     """Each file starts from the hash of the previous file's last line, so files are walked independently:
     in parallel (one process per core) when there are several. Results come back in file order."""
-    lasts = [_last_line(f) for f in files[:-1]]
+    lasts = [last_line(f) for f in files[:-1]]
     starts = [first] + [line_hash(last) if last else GENESIS for last in lasts]
-    jobs = [(f, start, key, head_hash) for f, start in zip(files, starts, strict=True)]
+    jobs = [(f, start, key, head_hash) for f, start in zip(files, starts, strict=False)]  # no files: no jobs
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2:
         yield from map(_walk_args, jobs)

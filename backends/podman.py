@@ -28,7 +28,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -121,18 +121,26 @@ class PodmanRunner:
         self.timeout = timeout
 
     def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        proc = self.run(*args, stdin=stdin)
+        if check and proc.returncode != 0:
+            message = (proc.stderr or proc.stdout).strip().splitlines()
+            raise PodmanError(f"podman {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}")
+        return proc.stdout
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """podman's whole answer (exit code, stdout, stderr), within the timeout."""
         try:
-            proc = subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
+            return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
                                   timeout=self.timeout)
         except FileNotFoundError:
             raise PodmanError("podman is not installed on the gateway's machine",
                               hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
         except subprocess.TimeoutExpired:
             raise PodmanError(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
-        if check and proc.returncode != 0:
-            message = (proc.stderr or proc.stdout).strip().splitlines()
-            raise PodmanError(f"podman {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}")
-        return proc.stdout
+
+    def succeeds(self, *args: str) -> bool:
+        """Whether podman exits 0 (`volume exists`, `network exists`)."""
+        return self.run(*args).returncode == 0
 
 
 def _labels(ref: ProjectRef, service: str | None = None) -> dict[str, str]:
@@ -186,7 +194,7 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 
 def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
-              files_root: Path | None = None, sources: list[dict[str, Any]] = ()) -> dict[str, Any]:
+              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
@@ -455,6 +463,9 @@ class PodmanBackend:
         self.podman(*args, name)
         return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="created", message=f"volume {name}")
 
+    def _volume_exists(self, name: str) -> bool:
+        return self.podman.succeeds("volume", "exists", name)
+
     def _ensure_network(self, ref: ProjectRef, network: str) -> None:
         """One isolated network per compose network: members reach each other by service name (dnsname), and
         podman's isolate option drops traffic between isolated networks, so no other project's pod reaches it."""
@@ -623,8 +634,7 @@ class PodmanBackend:
         for pod in self._pods(ref):
             info = self._inspect_pod(pod["Name"]) or {}
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
-            containers = [self._inspect_container(i) for i in ids]
-            containers = [c for c in containers if c]
+            containers = [c for c in map(self._inspect_container, ids) if c]
             job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
             states = [self._container_state(pod["Name"], c, job=job) for c in containers]
             ports = []
@@ -684,10 +694,9 @@ class PodmanBackend:
             if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
                 return name, False, "its readiness probe cannot be read"
             try:
-                proc = subprocess.run([self.podman.binary, "exec", container["Id"], *command], capture_output=True,
-                                      text=True, timeout=self.podman.timeout)
-            except subprocess.TimeoutExpired:
-                return name, False, "readiness probe timed out"
+                proc = self.podman.run("exec", container["Id"], *command)
+            except PodmanError as exc:  # it did not finish in time
+                return name, False, f"readiness probe: {exc.message}"
             if proc.returncode != 0:
                 return name, False, f"readiness probe failed (exit code {proc.returncode})"
         return name, True, ""
@@ -723,8 +732,7 @@ class PodmanBackend:
                     args += ["--tail", str(tail)]
                 if since:
                     args += ["--since", since]
-                proc = subprocess.run([self.podman.binary, *args, container["Id"]], capture_output=True, text=True,
-                                      timeout=self.podman.timeout)
+                proc = self.podman.run(*args, container["Id"])
                 for line in (proc.stdout + proc.stderr).splitlines():
                     yield f"{svc} | {line}"
 

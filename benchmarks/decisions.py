@@ -108,8 +108,8 @@ def run_with_env(seconds: float, env: dict[str, str], policy_dir: Path = ROOT / 
     import subprocess
     import sys
 
-    code = ("import json, sys; sys.path.insert(0, %r); from benchmarks import decisions; "
-            "print(json.dumps(decisions.run(%r, %r)))" % (str(ROOT), seconds, str(policy_dir)))
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks import decisions; "
+            f"print(json.dumps(decisions.run({seconds!r}, {str(policy_dir)!r})))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=seconds * 4 + 60, cwd=ROOT)
     if out.returncode != 0:

@@ -208,19 +208,23 @@ def key_values(value: Any, where: str, environ: Mapping[str, str] | None = None,
                null: str | None = None) -> dict[str, Any]:
     """environment / labels / annotations / args: list or mapping -> mapping of strings.
 
-    A key without a value stays null (environment), or becomes `null` (labels: "").
+    A key without a value stays null (environment), or becomes `null` (labels: ""). With `environ`
+    (environment), a key without a value takes the shell's or .env's value in either form, as in
+    Docker Compose: `- KEY` and `KEY:` are the same thing written two ways.
     """
     if value is None:
         return {}
+    out: dict[str, Any] = {}
     if isinstance(value, dict):
-        out = {}
         for k, v in value.items():
             if isinstance(v, (dict, list)):
                 raise _err(f"{where}.{k}", "must be a string, number or boolean")
-            out[str(k)] = null if v is None else _scalar(v)
+            if v is None and environ is not None and str(k) in environ:
+                out[str(k)] = environ[str(k)].replace("$", "$$")  # the value as the model writes it: $$ for a dollar
+            else:
+                out[str(k)] = null if v is None else _scalar(v)
         return out
     if isinstance(value, list):
-        out = {}
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise _err(f"{where}[{i}]", "must be a string KEY=VALUE")

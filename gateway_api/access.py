@@ -7,16 +7,6 @@ from spin_gateway.vocabulary.errors import Forbidden
 from spin_gateway.vocabulary.types import Identity
 
 
-def facility_project_for(identity: Identity, requested: str | None) -> str:
-    """The facility project a new compose project is filed under: one the caller belongs to."""
-    if requested is None:
-        return identity.projects[0] if identity.projects else identity.name
-    if requested in identity.projects or requested == identity.name or identity.admin:
-        return requested
-    raise Forbidden(f"you ({identity.name}) are not a member of facility project {requested!r}",
-                    hint=f"Use one of your projects: {', '.join(identity.projects) or identity.name}.")
-
-
 def may_act_on(identity: Identity, info: ProjectInfo) -> bool:
     return (identity.admin or info.owner == identity.name
             or (info.facility_project != "" and info.facility_project in identity.projects))

@@ -10,16 +10,26 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.identity.base import IdentityProvider
-from spin_gateway.gateway_api.schemas import ConvertResponse, PlanResponse, ProjectList, ProjectSummary, StatusResponse
+from spin_gateway.gateway_api.schemas import (
+    ConvertResponse,
+    Health,
+    PlanResponse,
+    PolicyInfo,
+    ProjectList,
+    ProjectSummary,
+    StatusResponse,
+)
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, SpinError
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied
+from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Identity
 
 
@@ -29,6 +39,15 @@ class Caller:
     token_id: str
     token_kind: str = "user"
     source: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """An administrator with their own token. A service token acting for an administrator has its scope
+        (the users it may act for), not the administrator's powers (service tokens, reloads, `--as`)."""
+        return self.identity.admin and self.token_kind == "user"
+
+    def who(self) -> records.Who:
+        return records.Who(self.identity, self.token_id, self.token_kind, self.source)
 
 
 def _translate(model: dict[str, Any], project: str, namespace: str, labels: dict[str, str],
@@ -74,15 +93,15 @@ class Gateway:
         with self._locks_guard:
             return self._locks.setdefault(namespace, threading.Lock())
 
-    def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> None:
-        self.audit.write({
-            "type": "access", "request_id": uuid.uuid4().hex, "operation": operation, "project": project,
-            "user": {"name": caller.identity.name, "uid": caller.identity.uid},
-            "token": {"id": caller.token_id, "kind": caller.token_kind}, "source": caller.source,
-            "decision": "deny", "violations": [{"rule": "access", "message": exc.message}],
-        })
+    def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> NoReturn:
+        """Every refusal is audited: the record is on disk before the caller hears no."""
+        self.audit.write(records.access_refused(uuid.uuid4().hex, operation, project, caller.who(), exc.message))
         exc.audited = True  # type: ignore[attr-defined]  # the refusal handler need not write it again
         raise exc
+
+    def require_admin(self, caller: Caller, what: str) -> None:
+        if not caller.is_admin:
+            self.deny_access(caller, what, what, Forbidden(f"only administrators (with their own token) may {what}"))
 
     def _authorise(self, caller: Caller, operation: str, project: str, ref: ProjectRef):
         info = self.backend.existing(ref)
@@ -92,13 +111,26 @@ class Gateway:
             self.deny_access(caller, operation, project, exc)
         return info
 
-    def _acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
+    def acting_identity(self, caller: Caller, as_user: str | None, operation: str, project: str) -> Identity:
+        """Whom a dry run decides for: the caller, or the user an administrator names (`spin check --as`).
+
+        Deciding as another user is an administrator's own power (Caller.is_admin).
+        """
         if not as_user or as_user == caller.identity.name:
             return caller.identity
-        if not caller.identity.admin:
+        if not caller.is_admin:
             self.deny_access(caller, operation, project, Forbidden(
-                f"only administrators may {operation} as another user ({as_user})"))
+                f"only administrators, with their own token, may decide as another user ({as_user})",
+                hint="Leave out --as (as_user), or ask an administrator."))
         return self.identity.lookup(as_user)
+
+    def filed_under(self, caller: Caller, identity: Identity, requested: str | None, operation: str,
+                    project: str) -> str:
+        """The facility project a new project of `identity` is filed under; a refusal is audited."""
+        try:
+            return facility_project_for(identity, requested)
+        except Forbidden as exc:
+            self.deny_access(caller, operation, project, exc)
 
     # -- operations -----------------------------------------------------------
 
@@ -108,7 +140,7 @@ class Gateway:
         from spin_gateway.translate import convert
 
         conversion = convert(validate_model(model), project=project, owner=caller.identity.name,
-                             facility_project=access.facility_project_for(caller.identity, None),
+                             facility_project=facility_project_for(caller.identity),
                              allow_unsupported=allow_unsupported)
         return ConvertResponse(project=project, namespace=conversion.namespace, objects=conversion.objects,
                                notices=conversion.notices)
@@ -118,11 +150,8 @@ class Gateway:
            allow_unsupported: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
-        identity = self._acting_identity(caller, as_user if dry_run else None, operation, project)
-        try:
-            fproject = access.facility_project_for(identity, facility_project)
-        except Forbidden as exc:  # every refusal is audited, this one too
-            self.deny_access(caller, operation, project, exc)
+        identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
+        fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         with self._project_lock(namespace):
             info = self._authorise(caller, operation, project, ref)
@@ -169,14 +198,19 @@ class Gateway:
         response.status = "removed"
         return response
 
-    def status(self, caller: Caller, project: str) -> StatusResponse:
+    def status(self, caller: Caller, project: str, limit: int = 100, cursor: str | None = None) -> StatusResponse:
         namespace = planning.namespace_for(project)
         info = self._authorise(caller, "status", project, ProjectRef(project, namespace))
         if info is None:
             raise NotFound(f"project {project!r} does not exist")
         ref = ProjectRef(project, namespace, info.owner, info.facility_project)
+        # Pages by service name, like the project list.
+        services = sorted((s for s in self.backend.status(ref) if cursor is None or s.service > cursor),
+                          key=lambda s: s.service)
+        page = services[:limit]
         return StatusResponse(project=project, namespace=namespace, owner=info.owner,
-                              facility_project=info.facility_project, services=self.backend.status(ref))
+                              facility_project=info.facility_project, services=page,
+                              next_cursor=page[-1].service if len(services) > limit else None)
 
     def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None) -> list[str]:
         namespace = planning.namespace_for(project)
@@ -194,6 +228,21 @@ class Gateway:
         return ProjectList(items=[ProjectSummary(**vars(p)) for p in page],
                            next_cursor=page[-1].project if len(visible) > limit else None)
 
+    def readiness(self) -> Health:
+        checks = {"policy": self.policy.revision, "backend": self.backend.name, "identity": self.identity.name}
+        if self.policy.last_reload_error:
+            checks["policy_reload"] = self.policy.last_reload_error
+        return Health(status="ready", checks=checks)
+
+    def policy_info(self) -> PolicyInfo:
+        return PolicyInfo(revision=self.policy.revision, engine=self.policy.engine.name,
+                          policy_dir=str(self.policy.policy_dir), last_reload_error=self.policy.last_reload_error)
+
+    def reload_policy(self, caller: Caller) -> PolicyInfo:
+        self.require_admin(caller, "reload the policy")
+        self.policy.reload()
+        return self.policy_info()
+
     def _response(self, outcome: Outcome, ctx: RequestContext) -> PlanResponse:
         return PlanResponse(project=outcome.project, namespace=outcome.namespace,
                             facility_project=outcome.facility_project, allowed=outcome.allowed,
@@ -208,4 +257,4 @@ def _denial_message(outcome: Outcome) -> str:
     return f"refused by policy ({len(lines)} violation{'s' if len(lines) != 1 else ''}): " + "; ".join(lines)
 
 
-__all__ = ["Caller", "Gateway", "SpinError"]
+__all__ = ["Caller", "Gateway"]

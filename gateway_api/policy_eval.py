@@ -12,11 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from spin_gateway.gateway_api import access
 from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.interceptor.intercept import RequestContext, intercept
 from spin_gateway.policy.evaluate import namespace_of, summarise
-from spin_gateway.vocabulary.errors import Forbidden, UsageError
+from spin_gateway.vocabulary.errors import UsageError
 from spin_gateway.vocabulary.types import Call, Decision, Plan, Violation
 
 
@@ -95,18 +94,13 @@ class PolicyEvalResponse(BaseModel):
 
 
 def evaluate(gateway: Gateway, caller: Caller, body: PolicyEvalRequest) -> PolicyEvalResponse:
-    identity = caller.identity
-    if body.as_user and body.as_user != identity.name:
-        if not identity.admin or caller.token_kind != "user":
-            gateway.deny_access(caller, "policy-eval", body.namespace,
-                                Forbidden(f"only administrators may evaluate as another user ({body.as_user})"))
-        identity = gateway.identity.lookup(body.as_user)
+    identity = gateway.acting_identity(caller, body.as_user, "policy-eval", body.namespace)
     for i, obj in enumerate(body.objects):
         if not isinstance(obj.get("kind"), str) or not obj["kind"]:
             raise UsageError(f"objects[{i}] has no kind", hint="Send Kubernetes objects with apiVersion, kind and metadata.")
     namespace = namespace_of(body.objects, body.namespace)
     plan = Plan(project=namespace, namespace=namespace, owner=identity.name,
-                facility_project=access.facility_project_for(identity, body.facility_project),
+                facility_project=gateway.filed_under(caller, identity, body.facility_project, "policy-eval", namespace),
                 calls=[Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(body.objects)])
     ctx = RequestContext(request_id=uuid.uuid4().hex, operation="check", source=caller.source,
                          token_id=caller.token_id, token_kind=caller.token_kind,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -95,12 +95,15 @@ class TokenResponse(BaseModel):
     user: str
 
 
+Operation = Literal["up", "down", "check", "read"]
+
+
 class ServiceTokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     users: list[str] = Field(default_factory=list, max_length=1000)
     projects: list[str] = Field(default_factory=list, max_length=1000)
-    operations: list[Literal["up", "down", "check", "read"]] = Field(default_factory=lambda: ["up", "down", "check", "read"])
+    operations: list[Operation] = Field(default_factory=lambda: list(get_args(Operation)))
     ttl_seconds: int = Field(default=30 * 86400, ge=60, le=366 * 86400)
 
     @model_validator(mode="after")

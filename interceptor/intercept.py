@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.policy.decide import Decided, Decider, decide_call, undecided
@@ -74,53 +75,22 @@ def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: boo
     return decided
 
 
-def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided) -> dict[str, Any]:
-    d = decided.decision
-    return {
-        "type": "decision",
-        "request_id": ctx.request_id,
-        "call_id": d.call_id,
-        "user": {"name": identity.name, "uid": identity.uid},
-        "token": {"id": ctx.token_id, "kind": ctx.token_kind},
-        "on_behalf_of": ctx.on_behalf_of,
-        "source": ctx.source,
-        "project": plan.project,
-        "facility_project": plan.facility_project,
-        "namespace": plan.namespace,
-        "operation": ctx.operation,
-        "verb": d.operation,
-        "object": {"kind": d.kind, "name": d.name},
-        "decision": "allow" if d.allowed else "deny",
-        "violations": [v.model_dump() for v in d.violations],
-        "warnings": d.warnings,
-        "patches": d.patches,
-        "policy_revision": d.revision,
-        "engine": d.engine,
-        "decision_ms": d.duration_ms,
-        "error": d.error,
-    }
+def _who(ctx: RequestContext, identity: Identity) -> records.Who:
+    return records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+
+
+def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided) -> records.Record:
+    return records.decision(ctx.request_id, ctx.operation, _who(ctx, identity), plan, decided.decision)
+
+
+def _backend_name(backend: Backend) -> str:
+    return getattr(backend, "name", type(backend).__name__)
 
 
 def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, backend: Backend, result: CallResult | None,
-                    error: SpinError | None = None, *, operation: str | None = None) -> dict[str, Any]:
-    return {
-        "type": "forward",
-        "request_id": ctx.request_id,
-        "call_id": result.call_id if result else None,
-        "user": {"name": identity.name, "uid": identity.uid},
-        "token": {"id": ctx.token_id, "kind": ctx.token_kind},
-        "on_behalf_of": ctx.on_behalf_of,
-        "source": ctx.source,
-        "project": plan.project,
-        "facility_project": plan.facility_project,
-        "namespace": plan.namespace,
-        "operation": operation or ctx.operation,
-        "backend": getattr(backend, "name", type(backend).__name__),
-        "object": {"kind": result.kind, "name": result.name} if result else None,
-        "backend_result": result.action if result else "failed",
-        "backend_message": (result.message if result else "") or (error.message if error else ""),
-        "error": error.kind if error else None,
-    }
+                    error: SpinError | None = None, *, operation: str | None = None) -> records.Record:
+    return records.forward(ctx.request_id, operation or ctx.operation, _who(ctx, identity), plan,
+                           _backend_name(backend), result, error)
 
 
 def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, backend: Backend | None,
@@ -200,7 +170,6 @@ def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: B
         return
     audit.write_many([_forward_record(ctx, identity, plan, backend, result, operation="rollback")
                       for result in undone] or
-                     [_forward_record(ctx, identity, plan, backend, None, operation="rollback")
-                      | {"backend_result": "absent", "backend_message": "nothing had been created"}])
+                     [records.nothing_to_undo(ctx.request_id, _who(ctx, identity), plan, _backend_name(backend))])
     exc.message += "; everything this `up` had created was removed again (the project is as before)"
     exc.details["rolled_back"] = True

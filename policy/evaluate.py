@@ -9,6 +9,7 @@ import yaml
 from spin_gateway.policy.decide import decide_call
 from spin_gateway.policy.service import EngineFactory, PolicyService, factory_for
 from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Call, Decision, Identity, Plan
 
 
@@ -38,7 +39,7 @@ def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Pat
         calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
         namespace = namespace_of(objects, project)
         plan = Plan(project=project if namespace == project else namespace, namespace=namespace, owner=identity.name,
-                    facility_project=facility_project or _default_facility_project(identity),
+                    facility_project=facility_project_for(identity, facility_project),
                     calls=calls)
         return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
     finally:
@@ -54,11 +55,6 @@ def namespace_of(objects: list[dict], default: str) -> str:
         if meta.get("namespace"):
             return meta["namespace"]
     return default
-
-
-def _default_facility_project(identity: Identity) -> str:
-    # As the gateway files a new project: under the caller's first facility project, else their name.
-    return identity.projects[0] if identity.projects else identity.name
 
 
 def summarise(decisions: list[Decision]) -> dict:

@@ -161,20 +161,25 @@ def _check_tmpfs(value, *_):
         if not path.startswith("/"):
             out.append(((i,), f"tmpfs path {path!r} is not an absolute path in the container", "Write /path[:size=64m]."))
             continue
+        # The place names the option: --allow-unsupported leaves out that option, never the mount.
         for opt in filter(None, options.split(",")):
             name, _, setting = opt.partition("=")
             if name == "size":
                 try:
                     units.byte_count(setting)
                 except ValueError:
-                    out.append(((i,), f"tmpfs size {setting!r} is not a size", "Write size=64m."))
-            elif name not in ("rw", "noexec", "nosuid", "nodev"):
-                out.append(((i,), f"tmpfs option {opt!r} has no Kubernetes form (an emptyDir in memory takes only a size)",
+                    out.append(((i, opt), f"tmpfs size {setting!r} is not a size", "Write size=64m."))
+            elif name not in TMPFS_FLAGS:
+                out.append(((i, opt), f"tmpfs option {opt!r} has no Kubernetes form (an emptyDir in memory takes only "
+                                      "a size; its mode, owner and other mount options are the kubelet's)",
                             "Remove the option; only size= is kept."))
-            elif name in ("noexec", "nosuid", "nodev"):
-                out.append(((i,), f"tmpfs option {opt!r}: Kubernetes cannot set mount flags on an emptyDir",
-                            "Remove the option."))
     return out
+
+
+#: tmpfs options Docker accepts that a memory emptyDir cannot carry, and why that is an approximation,
+#: not a refusal: Docker mounts every `tmpfs:` path noexec,nosuid,nodev whether written or not, and an
+#: emptyDir can be none of them; `exec`/`suid`/`dev` (Docker's way to lift them) are what the emptyDir is.
+TMPFS_FLAGS = ("rw", "noexec", "nosuid", "nodev", "exec", "suid", "dev")
 
 
 _PROPAGATION = {"rprivate": None, "private": None, "rslave": "HostToContainer", "slave": "HostToContainer",
@@ -220,10 +225,15 @@ def _check_named_volumes(value, *_):
     out = _check_top_labels(value)
     for name, spec in (value or {}).items():
         spec = spec or {}
-        for key in ("driver", "driver_opts"):
-            if spec.get(key) not in (None, "local", {}):
-                out.append(((name, key), "volume drivers and driver options are Docker plugins; Kubernetes provisions "
-                                         "storage through the cluster's storage classes", f"Remove {key}."))
+        if spec.get("driver") not in (None, "local"):
+            out.append(((name, "driver"), "volume drivers are Docker plugins; Kubernetes provisions storage through "
+                                          "the cluster's storage classes", "Remove driver."))
+        for opt, setting in (spec.get("driver_opts") or {}).items():
+            hint = ("A local volume with o: bind is a bind mount: mount the host path in the service instead."
+                    if (spec.get("driver_opts") or {}).get("o") == "bind" else f"Remove driver_opts.{opt}.")
+            out.append(((name, "driver_opts", opt), f"driver option {opt}={setting!r} is passed to Docker's local "
+                                                    "driver (mount(8)); a claim has the cluster's storage class instead",
+                        hint))
     return out
 
 
@@ -232,8 +242,11 @@ def _check_networks_top(value, *_):
     for name, spec in (value or {}).items():
         spec = spec or {}
         if spec.get("external"):
-            out.append(((name, "external"), "an external network joins containers outside the project; a namespace "
-                                             "has no such network", "Remove the external network; reach other projects through their published ports."))
+            out.append(((name, "external"), "an external network joins this project's containers to containers of "
+                                             "other projects; each project here is its own namespace, and no network "
+                                             "spans them", "Remove `external` to make it a network of this project "
+                                             "(--allow-unsupported does that: only this project's services share it); "
+                                             "reach other projects through their published ports."))
         for key in ("driver", "driver_opts"):
             if spec.get(key) not in (None, "bridge", "overlay", {}):
                 out.append(((name, key), "network drivers are Docker's; the cluster network is the site's",
@@ -259,8 +272,12 @@ def _check_service_networks(value, *_):
 def _check_network_mode(value, *_):
     if value in (None, "", "bridge", "default"):
         return []
-    return [((), f"network_mode {value!r}: a pod has its own network; it cannot share the host's or another "
-                 "container's, or have none", "Remove network_mode; services reach each other by name.")]
+    if value.startswith(("service:", "container:")):
+        return [((), f"network_mode {value!r} shares another container's network namespace (its localhost, its "
+                     "ports); each service here is its own pod, and pods share no namespace",
+                 f"Remove network_mode and reach {value.split(':', 1)[1]!r} by its name instead of localhost.")]
+    return [((), f"network_mode {value!r}: a pod has its own network; it cannot share the host's, or have none",
+             "Remove network_mode; services reach each other by name.")]
 
 
 def _check_secrets_top(value, service, svc, model, what="secret"):
@@ -276,8 +293,9 @@ def _check_secrets_top(value, service, svc, model, what="secret"):
         elif spec.get("content") is None and spec.get("file") is not None:
             out.append(((name,), f"the {what} file {spec['file']} was not read into the request",
                         "Run `spin convert/up/check` where the file exists; the CLI reads it into the request."))
-        if spec.get("driver") or spec.get("template_driver") or spec.get("driver_opts"):
-            out.append(((name, "driver"), f"{what} drivers are Docker plugins", "Remove driver/template_driver."))
+        for key in ("driver", "template_driver", "driver_opts"):  # one finding per key: --allow-unsupported drops each
+            if spec.get(key):
+                out.append(((name, key), f"{what} drivers are Docker plugins", f"Remove {key}."))
     return out
 
 
@@ -288,9 +306,6 @@ def _check_configs_top(value, service, svc, model):
 def _check_file_refs(value, service, svc, model):
     out: list[Problem] = []
     for i, ref in enumerate(value or []):
-        if ref.get("uid") not in (None, "") or ref.get("gid") not in (None, ""):
-            out.append(((i,), "Kubernetes cannot set a mounted file's owner (only the pod-wide fsGroup)",
-                        "Remove uid/gid; the file is readable by the container's user through its mode."))
         if ref.get("mode") is not None:
             try:
                 units.file_mode(ref["mode"])
@@ -303,12 +318,10 @@ def _check_ports(value, *_):
     out: list[Problem] = []
     for i, port in enumerate(value or []):
         published = port.get("published")
-        if published is None or published == "":
-            out.append(((i,), f"container port {port.get('target')} is published on a random host port; "
-                                  "the gateway publishes on fixed ports only", "Write HOST:CONTAINER, e.g. \"8080:80\", or use expose."))
-        elif "-" in str(published):
-            out.append(((i,), f"a host port range ({published}) for one container port: Docker picks any "
-                                            "free one, Kubernetes cannot", "Write one host port."))
+        # No published port (Docker picks a random host port): an in-cluster port, with a notice.
+        if published not in (None, "") and "-" in str(published):
+            out.append(((i, "published"), f"a host port range ({published}) for one container port: Docker picks "
+                                          "any free one, Kubernetes cannot", "Write one host port."))
     return out
 
 
@@ -340,6 +353,57 @@ def _check_healthcheck(value, *_):
     return out
 
 
+def _check_dns(value, *_):
+    out: list[Problem] = [((i,), f"{item!r} is not an IP address", "Write the name server's address.")
+                          for i, item in enumerate(value or []) if not is_ip(str(item))]
+    if len(value or []) > MAX_NAMESERVERS:
+        out.append(((), f"{len(value)} name servers; a pod takes at most {MAX_NAMESERVERS}", "Keep at most three."))
+    return out
+
+
+MAX_NAMESERVERS = 3
+
+
+def _check_volumes_from(value, service, svc, model):
+    """Same-project services only, and only what can be shared between two pods: named volumes and binds."""
+    out: list[Problem] = []
+    services = model.get("services") or {}
+    for i, item in enumerate(value or []):
+        source, _, mode = item.partition(":")
+        if source == "container":
+            out.append(((i,), f"{item!r} mounts the volumes of a container outside the project",
+                        "Mount the same named volume in both, or use volumes_from: [<service>]."))
+            continue
+        if source not in services:
+            out.append(((i,), f"{source!r} is not a service of the project", "Name a service of this file."))
+            continue
+        if mode not in ("", "ro", "rw"):
+            out.append(((i,), f"mode {mode!r} is not ro or rw", "Write <service>:ro or <service>:rw."))
+        own = {v.get("target") for v in svc.get("volumes") or []}
+        for owner, vol in shared_volumes(services, source):
+            if vol.get("type") == "volume" and not vol.get("source") and vol.get("target") not in own:
+                out.append(((i,), f"{owner}'s anonymous volume at {vol.get('target')} would be shared; an anonymous "
+                                  "volume becomes an emptyDir, which two pods cannot share",
+                            f"Name the volume in {owner} (a top-level volume), so both mount the same claim."))
+    return out
+
+
+def shared_volumes(services: dict[str, Any], name: str, seen: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, mount) of everything `volumes_from: [name]` mounts: name's volumes, then those name itself takes
+    from others (Docker copies the other container's mounts, its own volumes_from included); first path wins."""
+    if name in seen or name not in services:
+        return []  # a cycle: Docker Compose refuses it before this
+    out: list[tuple[str, dict[str, Any]]] = [(name, v) for v in services[name].get("volumes") or []]
+    taken = {v.get("target") for _, v in out}
+    for item in services[name].get("volumes_from") or []:
+        source, _, mode = item.partition(":")
+        for owner, vol in shared_volumes(services, source, seen | {name}):
+            if vol.get("target") not in taken:
+                taken.add(vol.get("target"))
+                out.append((owner, {**vol, "read_only": mode == "ro"} if mode else vol))
+    return out
+
+
 def _check_depends_on(value, service, svc, model):
     out: list[Problem] = []
     for dep, spec in (value or {}).items():
@@ -351,7 +415,7 @@ def _check_depends_on(value, service, svc, model):
 def _check_deploy(value, service, svc, model):
     out: list[Problem] = []
     value = value or {}
-    if value.get("mode") not in (None, "replicated"):
+    if value.get("mode") not in (None, "replicated", "global"):
         out.append((("mode",), f"deploy mode {value['mode']!r}: only replicated services are mapped", "Remove deploy.mode."))
     if (value.get("replicas") or 0) > MAX_REPLICAS:
         out.append((("replicas",), f"{value['replicas']} replicas, more than {MAX_REPLICAS}", f"Ask for at most {MAX_REPLICAS}."))
@@ -507,15 +571,16 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("attach", "ignored", "nothing: it only says whether `docker compose up` shows the logs", "not read",
        why="it only controls whether `docker compose up` follows the logs"),
     _k("blkio_config", "refused", "", "not read", why="block I/O weights have no Kubernetes form"),
-    _k("build", "refused", "with `image:` as well, the image is deployed as named and build is reported as a notice",
-       "builds the image locally or in the cluster when asked (--build), then pushes it", why="the gateway deploys images, it does not build them",
-       hint="Build and push the image, then name it with `image:`."),
+    _k("build", "mapped", "the image it would build: `image:` when given, else localhost/<project>-<service>:latest "
+       "(Docker Compose's name for it), with a notice that it must be built and pushed first; the gateway builds nothing",
+       "builds the image locally or in the cluster when asked (--build), then pushes it"),
     _k("cap_add", "mapped", "container securityContext.capabilities.add (CAP_ prefix dropped)", "container capabilities.add", _check_caps),
     _k("cap_drop", "mapped", "container securityContext.capabilities.drop", "container capabilities.drop", _check_caps),
     _k("cgroup", "refused", "", "not read", why="the cgroup namespace is the runtime's"),
     _k("cgroup_parent", "refused", "", "listed as unsupported: a warning, then dropped", why="the cgroup hierarchy is the node's"),
     _k("command", "mapped", "container args (a `$$` of the model is one dollar, as Docker runs it)", "container args", _check_entrypoint),
-    _k("configs", "mapped", "a ConfigMap per config, mounted (subPath) at the target with its mode",
+    _k("configs", "mapped", "a ConfigMap per config, mounted (subPath) at the target with its permission bits "
+       "(uid/gid: a notice, as for secrets)",
        "a ConfigMap, mounted at the target", _check_file_refs),
     _k("container_name", "mapped", "one more headless Service of that name, so peers still reach it by it",
        "becomes the object and container name"),
@@ -532,17 +597,21 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("depends_on", "mapped", "start order: dependencies first in the plan, conditions in the annotation spin.io/depends-on",
        "listed as unsupported: a warning, then dropped", _check_depends_on),
     _k("deploy", "mapped", "replicas, resources, restart_policy (labels: workload labels; update_config, rollback_config, "
-       "placement, endpoint_mode are swarm-only and ignored with a Notice)", "replicas, resources, placement (node selector), update_config (strategy), labels, mode global (DaemonSet), restart_policy"
-       "placement constraints to node affinity, labels, mode global to DaemonSet", _check_deploy),
+       "placement, endpoint_mode are swarm-only and ignored with a Notice; mode global: one replica, as Docker Compose "
+       "runs it on one machine, with a notice)", "replicas, resources, placement constraints to node affinity, "
+       "update_config (strategy), labels, mode global to DaemonSet, restart_policy", _check_deploy),
     _k("develop", "ignored", "nothing: `docker compose watch` is a development loop", "not read",
        why="`docker compose watch` is a local development loop"),
     _k("device_cgroup_rules", "refused", "", "not read", why="device access is the site's device plugins"),
     _k("devices", "refused", "", "listed as unsupported: a warning, then dropped", why="devices are the site's device plugins"),
-    _k("dns", "refused", "", "listed as unsupported: a warning, then dropped",
-       why="replacing the nameservers would lose the cluster DNS that services find each other by"),
+    _k("dns", "mapped", "pod dnsConfig.nameservers after the cluster DNS (approximated, with a notice: they are asked "
+       "only when the cluster DNS does not answer)", "listed as unsupported: a warning, then dropped", _check_dns),
     _k("dns_opt", "mapped", "pod dnsConfig.options (cluster DNS kept)", "not read", None),
     _k("dns_search", "mapped", "pod dnsConfig.searches (cluster DNS kept)", "listed as unsupported: a warning, then dropped", None),
-    _k("domainname", "refused", "", "pod subdomain", why="a pod's domain is the cluster's"),
+    _k("domainname", "ignored", "nothing: the pod's domain is the cluster's (<namespace>.svc...)",
+       "pod subdomain (a subdomain needs a headless Service of that name to resolve)",
+       why="a pod's domain name is the cluster's (<namespace>.svc.<cluster domain>); `hostname -d` in the container "
+           "prints that, not the compose value, and no peer resolved the compose one in Docker either"),
     _k("entrypoint", "mapped", "container command", "container command", _check_entrypoint),
     _k("environment", "mapped", "container env (a variable with no value is left out, as Docker leaves it out)", "container env"),
     _k("expose", "mapped", "ports of the service's headless Service", "Service ports", _check_expose),
@@ -579,7 +648,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("pid", "refused", "", "read, but hostPID is not set", why="a pod cannot share the host's PID namespace here"),
     _k("pids_limit", "refused", "", "not read", why="the PID limit is the node's"),
     _k("platform", "mapped", "nodeSelector kubernetes.io/os and kubernetes.io/arch", "not read", _check_platform),
-    _k("ports", "mapped", "ports of the headless Service; the published ones in its annotation spin.io/published",
+    _k("ports", "mapped", "ports of the headless Service; the published ones in its annotation spin.io/published; "
+       "a port with no host port (random in Docker) is an in-cluster port only, with a notice",
        "Service ports (hostPort only with a kompose.* label)", _check_ports),
     _k("post_start", "mapped", "lifecycle.postStart exec", "not read", _check_lifecycle),
     _k("pre_stop", "mapped", "lifecycle.preStop exec", "not read", _check_lifecycle),
@@ -594,7 +664,8 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("runtime", "refused", "", "not read", why="OCI runtimes are named by the site's RuntimeClasses, not by compose",
        hint="Ask the site which RuntimeClass to use; remove runtime."),
     _k("scale", "mapped", "replicas", "not read (deploy.replicas is)", _check_replicas),
-    _k("secrets", "mapped", "a Secret per secret, mounted (subPath) at /run/secrets/<name> or the target, with its mode",
+    _k("secrets", "mapped", "a Secret per secret, mounted (subPath) at /run/secrets/<name> or the target, with its "
+       "permission bits (uid/gid: a notice, Docker Compose ignores them outside swarm too)",
        "a Secret, mounted at the target; external secrets unsupported", _check_file_refs),
     _k("security_opt", "mapped", "securityContext: no-new-privileges to allowPrivilegeEscalation false; seccomp, apparmor, label",
        "listed as unsupported: a warning, then dropped", _check_security_opt),
@@ -604,7 +675,9 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("stop_signal", "mapped", "nothing for SIGTERM (Kubernetes' own); other signals refused", "listed as unsupported: a warning, then dropped", _check_stop_signal),
     _k("storage_opt", "refused", "", "not read", why="storage driver options are the node's"),
     _k("sysctls", "mapped", "pod securityContext.sysctls", "listed as unsupported: a warning, then dropped", _check_sysctls),
-    _k("tmpfs", "mapped", "an emptyDir (medium Memory, sizeLimit from size=) per path", "emptyDir in memory", _check_tmpfs),
+    _k("tmpfs", "mapped", "an emptyDir (medium Memory, sizeLimit from size=) per path; approximated, with a notice: "
+       "Docker mounts it noexec,nosuid,nodev, an emptyDir carries no mount flags; other options refused one by one",
+       "emptyDir in memory", _check_tmpfs),
     _k("tty", "mapped", "container tty", "container tty"),
     _k("ulimits", "refused", "", "listed as unsupported: a warning, then dropped", why="ulimits are the container runtime's defaults on the node"),
     _k("use_api_socket", "refused", "", "not read", why="the Docker API socket must never reach a workload"),
@@ -613,8 +686,9 @@ SERVICE_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("uts", "refused", "", "listed as unsupported: a warning, then dropped", why="a pod cannot share the host's UTS namespace here"),
     _k("volumes", "mapped", "named: PersistentVolumeClaim; no source: emptyDir; bind: hostPath; tmpfs: emptyDir in memory",
        "PVCs by default; host paths are dropped with a warning unless --volumes hostPath", _check_volumes),
-    _k("volumes_from", "refused", "", "not read", why="pods cannot share another pod's mounts",
-       hint="Mount the same named volume in both services."),
+    _k("volumes_from", "mapped", "the same named volumes (claims) and bind mounts at the same paths, read-only with :ro; "
+       "anonymous volumes and containers outside the project refused", "the other service's volumes, recursively, as the same claims",
+       _check_volumes_from),
     _k("working_dir", "mapped", "container workingDir", "container workingDir"),
 ]}
 
@@ -624,10 +698,11 @@ TOP_LEVEL_KEYS: dict[str, Key] = {k.name: k for k in [
     _k("networks", "mapped", "one NetworkPolicy per network: services reach each other only over networks they share; "
        "a service only on internal networks may reach only its peers and DNS (an egress policy)",
        "a NetworkPolicy per network; drivers, ipam and the rest not read", _check_networks_top),
-    _k("volumes", "mapped", "one PersistentVolumeClaim per named volume used (external: the claim must exist)", "top-level volumes reported as unsupported; claims come from the mounts",
+    _k("volumes", "mapped", "one PersistentVolumeClaim per named volume used (external: none made; a notice names the claim that must exist)", "top-level volumes reported as unsupported; claims come from the mounts",
        _check_named_volumes),
-    _k("secrets", "mapped", "one Secret per secret, with the content the CLI read", "Secrets from the files; external secrets unsupported", _check_secrets_top),
-    _k("configs", "mapped", "one ConfigMap per config, with the content the CLI read", "ConfigMaps from the files", _check_configs_top),
+    _k("secrets", "mapped", "one Secret per secret, with the content the CLI read (external: none made; a notice names the Secret that "
+       "must exist)", "Secrets from the files; external secrets unsupported", _check_secrets_top),
+    _k("configs", "mapped", "one ConfigMap per config, with the content the CLI read (external: as for secrets)", "ConfigMaps from the files", _check_configs_top),
     _k("models", "refused", "", "not read", why="Docker Model Runner is Docker's"),
     _k("include", "applied", "merged by the loader", "applied by compose-go"),
     _k("version", "applied", "obsolete; read and dropped by the loader with a warning", "ignored by compose-go"),
@@ -660,8 +735,6 @@ def find_unsupported(model: dict[str, Any]) -> list[Finding]:
                 continue
             place = ("services", name, key)
             if row.fate == "refused":
-                if key == "build" and svc.get("image"):
-                    continue  # reported as a Notice: the named image is deployed
                 if value is False:
                     continue  # the default, asked for explicitly
                 found.append(Finding(place, row.why, row.hint or _REFUSE_HINT))
@@ -731,10 +804,39 @@ def ignored_keys(model: dict[str, Any]) -> list[tuple[str, str]]:
             row = SERVICE_KEYS.get(key)
             if row is not None and row.fate == "ignored" and _present(value):
                 out.append((f"services.{name}.{key}", row.why))
-        if svc.get("build") and svc.get("image"):
-            out.append((f"services.{name}.build", f"the gateway does not build; the image {svc['image']} is deployed as "
-                                                  "named, so build and push it first"))
+        if svc.get("build"):
+            out.append((f"services.{name}.build", build_notice(model.get("name") or "", name, svc)))
         for key in DEPLOY_IGNORED:
             if _present((svc.get("deploy") or {}).get(key)):
                 out.append((f"services.{name}.deploy.{key}", "swarm only: Docker Compose ignores it too"))
     return out
+
+
+#: Where a service that only names a build finds its image: podman tags a local build `localhost/<name>`,
+#: and Docker Compose names the image it builds `<project>-<service>` (tag latest).
+LOCAL_IMAGE_PREFIX = "localhost/"
+
+
+def image_of(project: str, service: str, svc: dict[str, Any]) -> str:
+    """The image a service runs: its `image:`, or the one Docker Compose would build for it."""
+    if svc.get("image"):
+        return svc["image"]
+    return f"{LOCAL_IMAGE_PREFIX}{project}-{service}".lower() + ":latest"
+
+
+def build_notice(project: str, service: str, svc: dict[str, Any]) -> str:
+    build = svc.get("build") or {}
+    image = image_of(project, service, svc)
+    context = build.get("context") or "."
+    command = f"podman build -t {image}"
+    dockerfile = build.get("dockerfile")
+    if dockerfile and dockerfile != "Dockerfile":
+        command += f" -f {dockerfile if dockerfile.startswith('/') else context.rstrip('/') + '/' + dockerfile}"
+    if build.get("target"):
+        command += f" --target {build['target']}"
+    if build.get("args"):
+        command += " --build-arg ..."  # the values are not repeated here: a build argument may hold a secret
+    command += f" {context}"
+    named = "named by `image:`" if svc.get("image") else "Docker Compose's name for the build"
+    return (f"the gateway does not build; it deploys {image} ({named}), which must exist where the pods run: build "
+            f"it first (`{command}`) and push it to the registry the site names")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spin_gateway.translate import network, storage, workloads
-from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys
+from spin_gateway.translate.key_table import Finding, find_unsupported, ignored_keys, image_of, render, shared_volumes
 from spin_gateway.translate.names import NameTable, service_label
+from spin_gateway.translate.notices import approximations
 from spin_gateway.translate.order import start_order
 from spin_gateway.vocabulary.errors import TranslateError
 from spin_gateway.vocabulary.types import Notice
@@ -88,30 +89,26 @@ def _check_output(objects: list[dict[str, Any]]) -> None:
 
 def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels: dict[str, str],
                   allow_unsupported: bool = False) -> Translation:
-    services: dict[str, dict[str, Any]] = model.get("services") or {}
     check_bounds(model)
-    for name, svc in services.items():
-        if not svc.get("image"):
-            raise TranslateError(f"services.{name}.build: the service has no image, only a build: the gateway deploys "
-                                 "images, it does not build them",
-                                 hint=f"Build and push the image, then add `image: <registry>/<name>:<tag>` to {name}.")
     findings = find_unsupported(model)
     if findings and not allow_unsupported:
         raise _refusal(findings)
-    notices = [Notice(path=f.path, action="ignored", reason=f"{f.reason} (left out: --allow-unsupported)")
+    notices = [Notice(path=f.path, action="ignored", reason=f"{f.reason} (--allow-unsupported: {_left_out(f)})")
                for f in findings]
     notices += [Notice(path=path, action="ignored", reason=why) for path, why in ignored_keys(model)]
     if findings:
         model = _without(model, findings)
-        services = model["services"]
+    model = _with_images(model, project)
+    model = _with_volumes_from(model)
+    services: dict[str, dict[str, Any]] = model["services"]
 
     k8s = _service_names(services, notices)
-    notices += _approximations(services)
+    notices += approximations(model, namespace)
     nets = NameTable("network")
     for svc in services.values():
         for net in network.service_networks(svc):
             nets.add(net, f"networks.{net}")
-    aliases = _aliases(services, k8s)
+    aliases = _aliases(services, k8s, notices)
 
     counts = {name: workloads.replicas(svc) for name, svc in services.items()}
     claim_objects = storage.claims(model, counts, labels, namespace)
@@ -141,7 +138,7 @@ def _service_names(services: dict[str, dict[str, Any]], notices: list[Notice]) -
     return k8s
 
 
-def _aliases(services: dict[str, dict[str, Any]], k8s: dict[str, str]) -> dict[str, list[str]]:
+def _aliases(services: dict[str, dict[str, Any]], k8s: dict[str, str], notices: list[Notice]) -> dict[str, list[str]]:
     """compose service -> its other Service names (container_name, network aliases), none taken twice."""
     taken = NameTable("service or alias", service_label)
     for name in sorted(services):
@@ -155,31 +152,17 @@ def _aliases(services: dict[str, dict[str, Any]], k8s: dict[str, str]) -> dict[s
         own: list[str] = []
         for alias in wanted:
             alias_k8s = taken.add(alias, f"services.{name}: alias {alias!r}") if alias != name else k8s[name]
+            if alias_k8s != alias.lower() and alias != name:  # DNS ignores case: Web and web are one name
+                where = "container_name" if alias == svc.get("container_name") else "networks"
+                notices.append(Notice(path=f"services.{name}.{where}", action="approximated",
+                                      reason=f"{alias!r} is not a Kubernetes name (lowercase letters, digits and '-'): "
+                                             f"peers reach {name} as {alias_k8s!r}, not as {alias!r}"))
             if alias_k8s != k8s[name] and alias_k8s not in own:
                 if alias_k8s in k8s.values():
                     raise TranslateError(f"services.{name}: the alias {alias!r} is the name of another service",
                                          hint="Choose another container_name or alias.")
                 own.append(alias_k8s)
         out[name] = own
-    return out
-
-
-def _approximations(services: dict[str, dict[str, Any]]) -> list[Notice]:
-    """What is translated but does not behave quite as in Docker: said, not hidden."""
-    out = []
-    for name in sorted(services):
-        for i, vol in enumerate(services[name].get("volumes") or []):
-            if vol.get("type") == "volume" and not vol.get("source"):
-                out.append(Notice(path=f"services.{name}.volumes[{i}]", action="approximated",
-                                  reason=f"the anonymous volume at {vol['target']} becomes an emptyDir: it starts empty "
-                                         "(Docker copies the image's files there) and lives as long as the pod"))
-        for dep, spec in (services[name].get("depends_on") or {}).items():
-            condition = (spec or {}).get("condition", "service_started")
-            if condition != "service_started" and dep in services:
-                out.append(Notice(path=f"services.{name}.depends_on.{dep}", action="approximated",
-                                  reason=f"{name} is applied after {dep}, but Kubernetes does not wait for "
-                                         f"{condition.removeprefix('service_').replace('_', ' ')}; the condition is "
-                                         "kept in the annotation spin.io/depends-on"))
     return out
 
 
@@ -199,11 +182,61 @@ def _without(model: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
     return out
 
 
+def _left_out(finding: Finding) -> str:
+    """Exactly what --allow-unsupported leaves out for one finding, the rest being translated."""
+    place = finding.place
+    if len(place) >= 5 and place[2] == "tmpfs" and isinstance(place[3], int):
+        return f"the option {place[4]} is left out, the tmpfs mount is kept"
+    if len(place) >= 2 and place[0] in ("secrets", "configs") and len(place) == 2:
+        return f"the {place[0][:-1]} {place[1]} and every mount of it are left out"
+    return f"{render(place)} is left out, the rest is translated"
+
+
+def _with_images(model: dict[str, Any], project: str) -> dict[str, Any]:
+    """A service with only a build runs the image Docker Compose would build for it (see key_table.image_of)."""
+    if all(svc.get("image") for svc in model["services"].values()):
+        return model
+    out = {**model, "services": dict(model["services"])}
+    for name, svc in model["services"].items():
+        if not svc.get("image"):
+            # Compose uses the image it built when it is there: so does the pod, instead of pulling `latest`.
+            out["services"][name] = {"pull_policy": "missing", **svc, "image": image_of(project, name, svc)}
+    return out
+
+
+def _with_volumes_from(model: dict[str, Any]) -> dict[str, Any]:
+    """volumes_from: the named volumes and binds of the other service at the same paths (:ro read-only).
+
+    The service's own mounts win at a path both have, as in Docker. Anonymous volumes and containers
+    outside the project are refused by the support table (an emptyDir is one pod's)."""
+    if not any(svc.get("volumes_from") for svc in model["services"].values()):
+        return model
+    out = {**model, "services": dict(model["services"])}
+    for name, svc in model["services"].items():
+        extra: list[dict[str, Any]] = []
+        taken = {v.get("target") for v in svc.get("volumes") or []}
+        for item in svc.get("volumes_from") or []:
+            source, _, mode = item.partition(":")
+            for _owner, vol in shared_volumes(model["services"], source, frozenset({name})):
+                shareable = vol.get("type") == "bind" or (vol.get("type") == "volume" and vol.get("source"))
+                if not shareable or vol.get("target") in taken:
+                    continue
+                taken.add(vol.get("target"))
+                # no mode: each mount keeps its own; :ro or :rw sets all of them, as in Docker
+                extra.append({**vol, "read_only": mode == "ro"} if mode else dict(vol))
+        if extra:
+            out["services"][name] = {**svc, "volumes": [*(svc.get("volumes") or []), *extra]}
+    return out
+
+
 def _removal_order(place: tuple[str | int, ...]) -> list[tuple[int, int | str]]:
     return [(1, part) if isinstance(part, int) else (0, part) for part in place]
 
 
 def _drop(node: Any, place: tuple[str | int, ...]) -> None:
+    if len(place) == 5 and place[2] == "tmpfs" and isinstance(place[3], int) and isinstance(place[4], str):
+        _drop_tmpfs_option(node, place)
+        return
     for part in place[:-1]:
         try:
             node = node[part]
@@ -214,3 +247,14 @@ def _drop(node: Any, place: tuple[str | int, ...]) -> None:
         del node[last]
     elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
         node.pop(last)
+
+
+def _drop_tmpfs_option(model: dict[str, Any], place: tuple[str | int, ...]) -> None:
+    """`/run:size=1x,mode=1777` without the option `mode=1777`: the mount stays, only the option goes."""
+    _, service, _, index, option = place
+    items = ((model.get("services") or {}).get(service) or {}).get("tmpfs") or []
+    if not isinstance(index, int) or not 0 <= index < len(items):
+        return
+    path, _, options = items[index].partition(":")
+    kept = [o for o in options.split(",") if o and o != option]
+    items[index] = f"{path}:{','.join(kept)}" if kept else path

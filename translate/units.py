@@ -6,7 +6,7 @@ import math
 
 from spin_gateway.vocabulary.units import byte_count, seconds
 
-__all__ = ["byte_count", "file_mode", "quantity_bytes", "quantity_cpus", "seconds", "whole_seconds"]
+__all__ = ["byte_count", "file_mode", "quantity_bytes", "quantity_cpus", "seconds", "special_bits", "whole_seconds"]
 
 def whole_seconds(duration: str, minimum: int = 0) -> int:
     """Rounded up: Kubernetes counts whole seconds, and a shorter wait than asked would be a surprise."""
@@ -32,10 +32,27 @@ def quantity_cpus(cpus: float | int | str) -> str:
 
 
 def file_mode(mode: str | int) -> int:
-    """A file mode: compose writes it as an octal string ('0440') or the number itself."""
+    """A file mode: compose writes it as an octal string ('0440') or the number itself.
+
+    Docker Compose reads an unquoted `mode: 644` as the decimal number 644 (0o1204, printed "01204"):
+    the setuid, setgid and sticky bits (0o7000) are Docker's to read but no Kubernetes mode holds them,
+    so only the permission bits are returned; `special_bits` says what was left out.
+    """
+    value = _mode_value(mode)
+    return value & 0o777
+
+
+def special_bits(mode: str | int) -> int:
+    return _mode_value(mode) & 0o7000
+
+
+def _mode_value(mode: str | int) -> int:
     if isinstance(mode, bool):
         raise ValueError("a mode cannot be true or false")
-    value = int(mode, 8) if isinstance(mode, str) else int(mode)
-    if not 0 <= value <= 0o777:
-        raise ValueError(f"{mode!r} is not a file mode between 0000 and 0777")
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else int(mode)
+    except ValueError:
+        raise ValueError(f"{mode!r} is not an octal file mode") from None
+    if not 0 <= value <= 0o7777:
+        raise ValueError(f"{mode!r} is not a file mode between 0000 and 07777")
     return value

@@ -70,8 +70,14 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
     # Docker's defaults, written out: Kubernetes' own are different (10s period, 1s timeout).
     timing = {"periodSeconds": ("interval", "30s"), "timeoutSeconds": ("timeout", "30s"),
               "initialDelaySeconds": ("start_period", None)}
+    # Docker reads 0 (retries, or a zero duration) as "inherit": the image's, else Docker's default.
     for field, (key, default) in timing.items():
         value = healthcheck.get(key) or default
+        try:
+            if value is not None and units.seconds(value) == 0:
+                value = default
+        except ValueError:
+            pass  # refused by the support table
         if value is None:
             continue
         try:
@@ -79,7 +85,7 @@ def _probe(healthcheck: dict[str, Any] | None) -> dict[str, Any] | None:
         except ValueError:
             pass  # refused by the support table
     retries = healthcheck.get("retries")
-    probe["failureThreshold"] = max(1, int(retries) if retries is not None else 3)
+    probe["failureThreshold"] = int(retries) if retries else 3
     return probe
 
 
@@ -231,6 +237,9 @@ def pod_spec(name: str, svc: dict[str, Any], mounts: Mounts) -> dict[str, Any]:
     if aliases:
         spec["hostAliases"] = [{"ip": ip, "hostnames": hosts} for ip, hosts in aliases.items()]
     dns: dict[str, Any] = {}
+    if svc.get("dns"):
+        # Added after the cluster DNS (dnsPolicy ClusterFirst stays), so service names still resolve.
+        dns["nameservers"] = [str(s) for s in svc["dns"]]
     if svc.get("dns_search"):
         dns["searches"] = list(svc["dns_search"])
     if svc.get("dns_opt"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from spin_gateway.vocabulary.errors import AuthError, Forbidden, NotFound
+from spin_gateway.vocabulary.errors import AuthError, NotFound
 
 OPERATIONS = ("up", "down", "check", "read")
 
@@ -107,9 +107,3 @@ class TokenRegistry:
         if record.revoked_at is not None:
             raise AuthError("this service token has been revoked", hint="Ask the gateway's administrators for a new one.")
         return record
-
-
-def require_scope(scope: TokenScope, user: str, user_projects: list[str], operation: str) -> None:
-    reason = scope.permits(user, user_projects, operation)
-    if reason:
-        raise Forbidden(reason, hint="Ask an administrator for a token with the scope you need.")

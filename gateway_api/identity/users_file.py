@@ -124,7 +124,3 @@ class UsersFileProvider:
         if entry is None or not entry.password_hash or not ok:
             raise AuthError("wrong user name or password")
         return self._identity(data, username, entry)
-
-    def all_users(self) -> list[Identity]:
-        data = self._load()
-        return [self._identity(data, n, e) for n, e in sorted(data.users.items())]

@@ -19,7 +19,9 @@ def test_an_admin_checks_as_another_user_and_the_decision_is_that_users(client, 
 def test_members_list_only_projects_of_their_facility_projects(client, token_for):
     assert client.put("/v1/projects/astro-web", json={"compose": WEB}, headers=token_for("alice")).status_code == 200
     assert client.put("/v1/projects/climate-web", json={"compose": WEB}, headers=token_for("mallory")).status_code == 200
-    names = lambda user: {p["project"] for p in client.get("/v1/projects", headers=token_for(user)).json()["items"]}
+    def names(user):
+        return {p["project"] for p in client.get("/v1/projects", headers=token_for(user)).json()["items"]}
+
     assert names("alice") == {"astro-web"}
     assert names("mallory") == {"climate-web"}
     assert names("bob") == {"astro-web", "climate-web"}  # in both

@@ -21,7 +21,7 @@ def differences(ours: Any, theirs: Any, path: str = "") -> list[str]:
         if len(ours) != len(theirs):
             return [f"{path}: {len(ours)} items, docker compose has {len(theirs)}: {ours!r} vs {theirs!r}"]
         out = []
-        for i, (a, b) in enumerate(zip(ours, theirs)):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
             out.extend(differences(a, b, f"{path}[{i}]"))
         return out
     return [] if ours == theirs else [f"{path}: {ours!r}, docker compose: {theirs!r}"]

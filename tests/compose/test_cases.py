@@ -41,8 +41,9 @@ def test_case_reads_as_docker_compose_reads_it(case):
     if spec.get("project_name"):
         extra += ["-p", spec["project_name"]]
     theirs = docker_compose_config(case, files, env, profiles, extra)
-    load = lambda: load_project(list(files), environ=oracle_environment(case, env), profiles=profiles, env_files=spec.get("env_files"),
-                                project_name=spec.get("project_name"), working_dir=case)
+    def load():
+        return load_project(list(files), environ=oracle_environment(case, env), profiles=profiles,
+                            env_files=spec.get("env_files"), project_name=spec.get("project_name"), working_dir=case)
     if "error" in spec:
         assert isinstance(theirs, str), f"{case.name}: docker compose accepts this case; fix case.json"
         with pytest.raises(ComposeError) as info:

@@ -17,7 +17,7 @@ def test_the_binary_is_docker_compose_2_40_3():
 def test_a_missing_binary_fails_with_what_to_do(monkeypatch):
     monkeypatch.setattr(oracle.metadata, "files", lambda name: [])
     monkeypatch.delenv("SPIN_NO_ORACLE", raising=False)
-    with pytest.raises(pytest.fail.Exception, match="scripts/install.sh"):
+    with pytest.raises(pytest.fail.Exception, match=r"scripts/install\.sh"):
         oracle.compose_binary()
 
 

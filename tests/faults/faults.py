@@ -90,7 +90,7 @@ class FailingPodmanRunner(PodmanRunner):
         if args[:2] == ("kube", "play"):
             self.plays += 1
             if self.plays == self.n:
-                raise PodmanError("podman kube play failed: injected fault (play number %d)" % self.n)
+                raise PodmanError(f"podman kube play failed: injected fault (play number {self.n})")
         return super().__call__(*args, stdin=stdin, check=check)
 
 

@@ -39,7 +39,7 @@ def clean():
     backend.delete(ref, [], volumes=True)
 
 
-def test_podman_failing_on_the_second_workload_leaves_nothing_and_up_again_converges(tmp_path, podman_ready,
+def test_podman_failing_on_the_second_workload_leaves_nothing_and_up_again_converges(tmp_path, podman_ready,  # noqa: F811 (the fixture imported above)
                                                                                       allow_all, clean):
     backend, ref = clean
     audit = AuditLog(tmp_path / "audit.log")

@@ -120,7 +120,7 @@ def evaluate(paths: list[Path], site: Path, tmp: Path, *, user: str = "alice",
     assert result.exit_code in (0, 1), result.output
     decisions = json.loads(result.stdout)["decisions"]
     assert len(decisions) == len(paths)
-    return {p.name: d for p, d in zip(paths, decisions)}
+    return {p.name: d for p, d in zip(paths, decisions, strict=True)}
 
 
 @pytest.fixture(scope="module")

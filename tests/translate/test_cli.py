@@ -54,12 +54,17 @@ def test_a_missing_secret_file_is_a_clear_error_naming_the_secret(tmp_path):
     assert "secrets.pw" in result.output and "nope.txt" in result.output and "does not exist" in result.output
 
 
-def test_a_build_only_service_says_the_gateway_deploys_images(tmp_path):
+def test_a_build_only_service_runs_compose_s_image_name_and_says_to_build_it(tmp_path):
     (tmp_path / "app").mkdir()
     f = _write(tmp_path, "services:\n  app:\n    build: ./app\n")
-    result = runner.invoke(app, ["-f", f, "-p", "demo", "convert", "--allow-unsupported"])
-    assert result.exit_code == 2
-    assert "services.app.build" in result.output and "does not build" in result.output and "image:" in result.output
+    result = runner.invoke(app, ["-f", f, "-p", "demo", "convert"])
+    assert result.exit_code == 0, result.output
+    objects = list(yaml.safe_load_all(result.stdout))
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "localhost/demo-app:latest"
+    assert pod["containers"][0]["imagePullPolicy"] == "IfNotPresent"  # the local build, not a pull of :latest
+    notice = next(line for line in result.stderr.splitlines() if "services.app.build" in line)
+    assert "does not build" in notice and f"podman build -t localhost/demo-app:latest {tmp_path / 'app'}" in notice
 
 
 def _model(**spec):

@@ -35,6 +35,13 @@ PORT = {"target": 80, "published": "8080", "protocol": "tcp"}
 ROWS = {
     "annotations": ({"annotations": {"example.org/a": "1"}},
                     lambda o: _workload(o)["spec"]["template"]["metadata"]["annotations"] == {"example.org/a": "1"}),
+    "build": ({"build": {"context": "/src"}, "image": None},
+              lambda o: _c(o)["image"] == "localhost/demo-web:latest" and _c(o)["imagePullPolicy"] == "IfNotPresent"),
+    "dns": ({"dns": ["10.0.0.53"]}, lambda o: _pod(o)["dnsConfig"] == {"nameservers": ["10.0.0.53"]}
+            and "dnsPolicy" not in _pod(o)),
+    "volumes_from": ({"volumes_from": ["db:ro"]}, lambda o: _c(o)["volumeMounts"] == [
+        {"name": "claim-data", "mountPath": "/data", "readOnly": True}]
+        and _kinds(o, "PersistentVolumeClaim")["data"]["spec"]["accessModes"] == ["ReadWriteMany"]),
     "cap_add": ({"cap_add": ["NET_ADMIN"]}, lambda o: _c(o)["securityContext"]["capabilities"] == {"add": ["NET_ADMIN"]}),
     "cap_drop": ({"cap_drop": ["ALL"]}, lambda o: _c(o)["securityContext"]["capabilities"] == {"drop": ["ALL"]}),
     "command": ({"command": ["run"]}, lambda o: _c(o)["args"] == ["run"]),
@@ -99,7 +106,8 @@ def test_every_mapped_key_has_a_row():
 @pytest.mark.parametrize("key", sorted(ROWS))
 def test_the_mapped_key_becomes_what_the_table_says(key):
     snippet, expect = ROWS[key]
-    m = model({"web": snippet, "db": {}}, volumes={"data": {}}, secrets={"s": {"content": "x"}}, configs={"c": {"content": "x"}})
+    db = {"volumes": [{"type": "volume", "source": "data", "target": "/data"}]} if key == "volumes_from" else {}
+    m = model({"web": snippet, "db": db}, volumes={"data": {}}, secrets={"s": {"content": "x"}}, configs={"c": {"content": "x"}})
     objs = objects(m)
     assert expect(objs), key
     assert [e for o in objs for e in schema_errors(o)] == []

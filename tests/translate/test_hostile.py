@@ -42,7 +42,7 @@ def test_a_dependency_cycle_is_refused_naming_the_services():
 
 
 def test_a_name_with_nothing_kubernetes_can_use_is_refused():
-    with pytest.raises(TranslateError, match="networks.___"):
+    with pytest.raises(TranslateError, match=r"networks\.___"):
         translate(model({"a": {"networks": {"___": None}}}, networks={"___": {}}))
 
 

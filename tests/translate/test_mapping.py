@@ -115,7 +115,7 @@ def test_the_gateway_labels_go_on_every_object_and_cannot_be_overridden():
               volumes={"data": {}}, secrets={"pw": {"content": "hunter2"}})
     for obj in objects(m):
         assert LABELS.items() <= obj["metadata"]["labels"].items(), obj["kind"]
-    with pytest.raises(TranslateError, match="spin.io/"):
+    with pytest.raises(TranslateError, match=r"spin\.io/"):
         translate(model({"web": {"labels": {"spin.io/owner": "mallory"}}}))
 
 
@@ -243,7 +243,8 @@ def test_objects_come_in_apply_order_and_dependencies_start_first():
     web = one(m, "Deployment", "web")
     assert json.loads(web["metadata"]["annotations"]["spin.io/depends-on"]) == {"api": "service_healthy"}
     # nothing in Kubernetes waits for "healthy": said, not hidden
-    assert [(n.path, n.action) for n in translate(m).notices] == [("services.web.depends_on.api", "approximated")]
+    assert [(n.path, n.action) for n in translate(m).notices if "depends_on" in n.path] == [
+        ("services.web.depends_on.api", "approximated")]
 
 
 def test_names_are_made_dns_safe_and_the_change_is_reported():
@@ -273,12 +274,15 @@ def test_allow_unsupported_leaves_out_only_what_cannot_be_translated_and_says_so
     assert sc == {"runAsUser": 1000, "allowPrivilegeEscalation": False, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def test_build_without_image_is_refused_even_with_allow_unsupported():
-    m = {"name": "demo", "services": {"web": {"build": {"context": "/src"}}}}
-    for allow in (False, True):
-        with pytest.raises(TranslateError, match="does not build") as err:
-            translate(m, allow_unsupported=allow)
-        assert "image:" in err.value.hint
+def test_build_without_image_runs_the_image_docker_compose_would_build_and_says_so():
+    m = {"name": "demo", "services": {"web": {"build": {"context": "/src", "dockerfile": "docker/Dockerfile.prod",
+                                                         "args": {"TOKEN": "s3cret"}}}}}
+    t = translate(m)
+    c = next(o for o in t.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"] == "localhost/demo-web:latest" and c["imagePullPolicy"] == "IfNotPresent"
+    [notice] = [n for n in t.notices if n.path == "services.web.build"]
+    assert "podman build -t localhost/demo-web:latest -f /src/docker/Dockerfile.prod --build-arg ... /src" in notice.reason
+    assert "s3cret" not in notice.reason  # a build argument may be a secret: never repeated
 
 
 def test_build_with_image_deploys_the_image_and_says_so():
@@ -314,15 +318,19 @@ def test_an_anonymous_volume_is_reported_as_an_approximation():
 
 def test_allow_unsupported_leaves_out_the_right_place_even_under_a_dotted_service_name():
     m = model({"web.frontend": {"deploy": {"replicas": 5000}, "labels": {"spin.io/owner": "mallory", "tier": "a"},
-                                "ports": [{"target": 80, "protocol": "tcp"}, {"target": 81, "published": "81", "protocol": "tcp"}]}})
+                                "ports": [{"target": 80, "published": "8000-8010", "protocol": "tcp"},
+                                          {"target": 81, "published": "81", "protocol": "tcp"}]}})
     t = translate(m, allow_unsupported=True)
     assert sorted(n.path for n in t.notices if n.action == "ignored") == [
         "services.web.frontend.deploy.replicas", "services.web.frontend.labels.spin.io/owner",
-        "services.web.frontend.ports[0]"]
+        "services.web.frontend.ports[0].published"]
+    # only the host port range goes: port 80 stays an in-cluster port, and says so
+    assert [n.path for n in t.notices if n.action == "approximated" and "ports" in n.path] == ["services.web.frontend.ports[0]"]
     d = next(o for o in t.objects if o["kind"] == "Deployment")
     assert d["spec"]["replicas"] == 1 and d["metadata"]["labels"]["spin.io/owner"] == "alice"
     assert d["metadata"]["labels"]["tier"] == "a"
-    assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 81, "protocol": "TCP"}]
+    assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"},
+                                                                       {"containerPort": 81, "protocol": "TCP"}]
 
 
 def test_a_service_whose_name_starts_with_a_digit_gets_a_service_name_kubernetes_accepts():

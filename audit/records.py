@@ -1,0 +1,134 @@
+"""Every audit record the gateway writes, built here from typed arguments: one function per record shape.
+
+The log (log.py) adds `schema_version`, `time`, `record_id`, `prev` and `mac`; these functions give the rest.
+docs/audit.md describes the fields. `spin audit` and GET /v1/audit filter on `type`, `user.name`, `project`,
+`facility_project`, `decision` and `violations[].rule`; `spin audit verify` reads only what the log adds.
+Records name objects and never copy their contents (a Secret's data never reaches the log).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from spin_gateway.vocabulary.errors import SpinError
+from spin_gateway.vocabulary.types import CallResult, Decision, Identity, Plan
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Who:
+    """Whom a request is for and how it came: the fields each record of one request repeats."""
+
+    user: Identity
+    token_id: str | None
+    token_kind: str = "user"  # user | service (a facility system acting for `user`)
+    source: str | None = None  # the client's address
+    on_behalf_of: str | None = None  # an administrator's `check --as` names the user here
+
+    def _user(self) -> dict[str, Any]:
+        return {"name": self.user.name, "uid": self.user.uid}
+
+    def _token(self) -> dict[str, Any]:
+        return {"id": self.token_id, "kind": self.token_kind}
+
+
+def _request(request_id: str, operation: str, who: Who, plan: Plan) -> Record:
+    """What decision and forward records share: who, which request, which project."""
+    return {
+        "request_id": request_id,
+        "user": who._user(),
+        "token": who._token(),
+        "on_behalf_of": who.on_behalf_of,
+        "source": who.source,
+        "project": plan.project,
+        "facility_project": plan.facility_project,
+        "namespace": plan.namespace,
+        "operation": operation,
+    }
+
+
+def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision) -> Record:
+    """One call of a plan, as the policy decided it (written before anything is forwarded)."""
+    return {
+        "type": "decision",
+        **_request(request_id, operation, who, plan),
+        "call_id": d.call_id,
+        "verb": d.operation,
+        "object": {"kind": d.kind, "name": d.name},
+        "decision": "allow" if d.allowed else "deny",
+        "violations": [v.model_dump() for v in d.violations],
+        "warnings": d.warnings,
+        "patches": d.patches,
+        "policy_revision": d.revision,
+        "engine": d.engine,
+        "decision_ms": d.duration_ms,
+        "error": d.error,
+    }
+
+
+def forward(request_id: str, operation: str, who: Who, plan: Plan, backend: str, result: CallResult | None,
+            error: SpinError | None = None) -> Record:
+    """What a backend did with one approved call; with no result, the forward failed (`error` says how)."""
+    return {
+        "type": "forward",
+        **_request(request_id, operation, who, plan),
+        "call_id": result.call_id if result else None,
+        "backend": backend,
+        "object": {"kind": result.kind, "name": result.name} if result else None,
+        "backend_result": result.action if result else "failed",
+        "backend_message": (result.message if result else "") or (error.message if error else ""),
+        "error": error.kind if error else None,
+    }
+
+
+def nothing_to_undo(request_id: str, who: Who, plan: Plan, backend: str) -> Record:
+    """A rollback after a failed `up` that found nothing the `up` had created."""
+    return forward(request_id, "rollback", who, plan, backend, None) | {
+        "backend_result": "absent", "backend_message": "nothing had been created"}
+
+
+def access_refused(request_id: str, operation: str, target: str, who: Who, message: str) -> Record:
+    """A refusal before any policy decision: someone else's project, a power the caller lacks, a token's scope.
+
+    `target` goes in `project`: the project, or what was refused (a path, "reload the policy").
+    """
+    return {
+        "type": "access", "request_id": request_id, "operation": operation, "project": target,
+        "user": who._user(), "token": who._token(), "source": who.source,
+        "decision": "deny", "violations": [{"rule": "access", "message": message}],
+    }
+
+
+def login_refused(username: str, source: str | None, message: str) -> Record:
+    """A refused login: the name as typed (guessing shows in the log), never the password."""
+    return {"type": "login", "user": {"name": username}, "source": source,
+            "decision": "deny", "violations": [{"rule": "login", "message": message}]}
+
+
+def login(user: Identity, source: str | None, token_id: str) -> Record:
+    return {"type": "login", "user": {"name": user.name, "uid": user.uid}, "source": source,
+            "decision": "allow", "token": {"id": token_id, "kind": "user"}}
+
+
+def token_created(by: Identity, token_id: str, name: str, scope: dict[str, Any], expires_at: int) -> Record:
+    """A service token created: by whom, its name and scope (never the token itself)."""
+    return {"type": "token", "operation": "create", "token_id": token_id, "name": name,
+            "user": {"name": by.name, "uid": by.uid}, "scope": scope, "expires_at": expires_at}
+
+
+def token_revoked(by: Identity, token_id: str) -> Record:
+    return {"type": "token", "operation": "revoke", "token_id": token_id, "user": {"name": by.name, "uid": by.uid}}
+
+
+def recovery(torn: bytes) -> Record:
+    """After a power cut: the bytes of a partial last line, kept rather than dropped."""
+    return {"type": "recovery", "detail": "a partial record from a crash was moved into this record",
+            "torn_bytes_b64": base64.b64encode(torn).decode()}
+
+
+def gap(detail: str, **head: Any) -> Record:
+    """On start: the log ends before the record the head file names (or the head is missing)."""
+    return {"type": "gap", "detail": detail, **head}

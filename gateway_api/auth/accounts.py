@@ -1,0 +1,59 @@
+"""Logging in and service tokens: issued, listed and revoked here, each audited."""
+
+from __future__ import annotations
+
+import time
+
+from spin_gateway.audit import records
+from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
+from spin_gateway.gateway_api.auth.tokens import TokenSigner
+from spin_gateway.gateway_api.gateway import Caller, Gateway
+from spin_gateway.gateway_api.schemas import ServiceTokenRequest, ServiceTokenResponse, TokenResponse, WhoAmI
+from spin_gateway.vocabulary.errors import AuthError
+
+
+def login(gateway: Gateway, signer: TokenSigner, username: str, password: str, *, ttl: int,
+          source: str | None) -> TokenResponse:
+    # Logins are audited, refused ones too (guessing shows in the log); the password never is.
+    try:
+        identity = gateway.identity.authenticate(username, password)
+    except AuthError as exc:
+        gateway.audit.write(records.login_refused(username, source, exc.message))
+        raise
+    token, claims = signer.issue(identity.name, ttl=ttl)
+    gateway.audit.write(records.login(identity, source, claims.token_id))
+    return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
+
+
+def whoami(who: Caller) -> WhoAmI:
+    i = who.identity
+    return WhoAmI(name=i.name, uid=i.uid, gid=i.gid, groups=[g.model_dump() for g in i.groups],
+                  projects=i.projects, admin=i.admin, token_kind=who.token_kind, token_id=who.token_id)
+
+
+def create_service_token(gateway: Gateway, signer: TokenSigner, registry: TokenRegistry, who: Caller,
+                         body: ServiceTokenRequest) -> ServiceTokenResponse:
+    gateway.require_admin(who, "create service tokens")
+    scope = TokenScope(users=body.users, projects=body.projects, operations=list(body.operations))
+    token, claims = signer.issue(f"service:{body.name}", kind="service", ttl=body.ttl_seconds,
+                                 scopes=scope.model_dump())
+    record = TokenRecord(id=claims.token_id, name=body.name, created_by=who.identity.name,
+                         created_at=int(time.time()), expires_at=claims.expires_at, scope=scope)
+    # On the record before it exists: a token whose creation could not be audited is never registered.
+    # (Revocation goes the other way: revoked first, so an audit failure cannot keep a token alive.)
+    gateway.audit.write(records.token_created(who.identity, record.id, body.name, scope.model_dump(),
+                                              record.expires_at))
+    registry.add(record)
+    return ServiceTokenResponse(token=token, record=record)
+
+
+def list_service_tokens(gateway: Gateway, registry: TokenRegistry, who: Caller) -> list[TokenRecord]:
+    gateway.require_admin(who, "list service tokens")
+    return registry.list()
+
+
+def revoke_service_token(gateway: Gateway, registry: TokenRegistry, who: Caller, token_id: str) -> TokenRecord:
+    gateway.require_admin(who, "revoke service tokens")
+    record = registry.revoke(token_id)
+    gateway.audit.write(records.token_revoked(who.identity, token_id))
+    return record

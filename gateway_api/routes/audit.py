@@ -1,0 +1,41 @@
+"""The audit records a caller may read, as pages or streamed JSON lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from spin_gateway.audit.query import AuditFilter, query
+from spin_gateway.gateway_api import audit_view
+from spin_gateway.gateway_api.deps import Auth, GatewayDep, SettingsDep
+from spin_gateway.gateway_api.routes import errors
+from spin_gateway.gateway_api.schemas import AuditPage
+
+router = APIRouter(tags=["audit"])
+
+_NDJSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {
+    "schema": {"type": "string", "description": "One audit record (JSON) per line"}}}}}
+
+
+@router.get("/v1/audit", response_model=AuditPage, responses={**errors(401, 403, 404), **_NDJSON},
+            summary="Decision records; administrators see everyone's, others their own and their facility projects'. "
+                    "stream=true gives JSON lines")
+def audit(who: Auth, gateway: GatewayDep, settings: SettingsDep,
+          user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
+          decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
+          since: datetime | None = None, until: datetime | None = None,
+          type: str | None = Query(None, pattern="^(decision|forward|drift|refusal|access|token|recovery|login)$"),
+          limit: int = Query(100, ge=1, le=10000), stream: bool = False,
+          cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
+                                     description="next_cursor of a page: the records older than that page")):
+    flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
+                      viewer=audit_view.viewer_for(gateway, who, user))
+    records = query(settings.audit_log, flt)
+    if stream:
+        return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
+                                 media_type="application/x-ndjson")
+    return audit_view.page(records, limit, cursor)

@@ -1,0 +1,63 @@
+"""Compose projects: list, check, up, down, status, logs, convert."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from spin_gateway.gateway_api.deps import Auth, CheckAuth, DownAuth, GatewayDep, UpAuth
+from spin_gateway.gateway_api.routes import PROJECT, errors
+from spin_gateway.gateway_api.schemas import (
+    ComposeRequest,
+    ConvertResponse,
+    LogsResponse,
+    PlanResponse,
+    ProjectList,
+    StatusResponse,
+)
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/v1/projects", response_model=ProjectList, responses=errors(401))
+def list_projects(who: Auth, gateway: GatewayDep, limit: int = Query(100, ge=1, le=1000),
+                  cursor: str | None = Query(None, max_length=63)) -> ProjectList:
+    return gateway.list_projects(who, limit, cursor)
+
+
+@router.post("/v1/projects/{project}/check", response_model=PlanResponse, responses=errors(401, 403, 404, 422, 503),
+             summary="Decide every call of `up` without forwarding anything (dry run)")
+def check(who: CheckAuth, gateway: GatewayDep, body: ComposeRequest, project: str = PROJECT) -> PlanResponse:
+    return gateway.up(who, project, body.compose, facility_project=body.facility_project, dry_run=True,
+                      as_user=body.as_user, allow_unsupported=body.allow_unsupported)
+
+
+@router.put("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 409, 422, 502, 503, 504),
+            summary="Bring the project up (idempotent: the same compose twice reports `unchanged`)")
+def up(who: UpAuth, gateway: GatewayDep, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
+       timeout: float = Query(120, gt=0, le=3600)) -> PlanResponse:
+    return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout,
+                      allow_unsupported=body.allow_unsupported)
+
+
+@router.delete("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 404, 502, 503))
+def down(who: DownAuth, gateway: GatewayDep, project: str = PROJECT, volumes: bool = False) -> PlanResponse:
+    return gateway.down(who, project, volumes=volumes)
+
+
+@router.get("/v1/projects/{project}", response_model=StatusResponse, responses=errors(401, 403, 404))
+def status(who: Auth, gateway: GatewayDep, project: str = PROJECT, limit: int = Query(100, ge=1, le=1000),
+           cursor: str | None = Query(None, max_length=63, description="next_cursor of the previous page")
+           ) -> StatusResponse:
+    return gateway.status(who, project, limit, cursor)
+
+
+@router.get("/v1/projects/{project}/logs", response_model=LogsResponse, responses=errors(401, 403, 404))
+def logs(who: Auth, gateway: GatewayDep, project: str = PROJECT, service: str | None = Query(None, max_length=63),
+         tail: int | None = Query(None, ge=0, le=100000), since: str | None = Query(None, max_length=40)) -> LogsResponse:
+    return LogsResponse(project=project, lines=gateway.logs(who, project, service, tail, since))
+
+
+@router.post("/v1/projects/{project}/convert", response_model=ConvertResponse, responses=errors(401, 422),
+             summary="The Kubernetes objects of a compose model, before policy")
+def convert(who: Auth, gateway: GatewayDep, body: ComposeRequest, project: str = PROJECT) -> ConvertResponse:
+    return gateway.convert(who, project, body.compose, allow_unsupported=body.allow_unsupported)
