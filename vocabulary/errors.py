@@ -16,9 +16,9 @@
     ├── AuditError                            the audit log cannot be written: nothing is forwarded (exit 3, 503)
     ├── ForwardError                          the backend refused or failed (exit 3, 502)
     │   ├── PodmanError
-    │   └── KubeApiError                      carries the Kubernetes Status reason and code
+    │   ├── KubeApiError                      carries the Kubernetes Status reason and code
+    │   └── RuntimeDrift                      what runs differs from the decision: workload stopped, audited as drift (exit 1, 409)
     ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
-    ├── RunDrift                              what runs differs from what the policy decided (exit 1, 409)
     └── InternalError                         the gateway failed unexpectedly: a bug (exit 3, 500)
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
@@ -149,11 +149,17 @@ class WaitTimeout(SpinError):
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
 
-class RunDrift(SpinError):
+class RuntimeDrift(ForwardError):
+    """What runs differs from what the policy decided, read back after the apply: the workload is stopped.
+
+    A ForwardError (the backend ran something), but refused like a policy denial: exit 1, HTTP 409.
+    """
+
     exit_code = 1
     http_status = 409
-    default_hint = ("What runs is not what the policy decided (an admission webhook or the runtime changed it); "
-                    "the difference is in the audit log as a `drift` record. Ask the site's administrators.")
+    default_hint = ("The gateway stopped the project's workload: the backend (or an admission webhook or the "
+                    "runtime) ran something the policy never decided. The difference is named above and audited "
+                    "as a `drift` record; tell the site's security staff.")
 
 
 class InternalError(SpinError):
@@ -167,6 +173,6 @@ class InternalError(SpinError):
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
     "IdentityUnavailable", "InternalError", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "RunDrift", "SpinError", "TranslateError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

@@ -24,6 +24,7 @@ def login(gateway: Gateway, signer: TokenSigner, username: str, password: str, *
         identity = gateway.identity.authenticate(username, password)
     except AuthError as exc:
         gateway.audit.write(records.login_refused(printable(username), source, exc.message))
+        exc.audited = True  # type: ignore[attr-defined]  # the login record is its refusal record
         raise
     token, claims = signer.issue(identity.name, ttl=ttl)
     gateway.audit.write(records.login(identity, source, claims.token_id))
