@@ -53,6 +53,7 @@ from spin_gateway.vocabulary.labels import (
     PUBLISHED_ANNOTATION,
     READINESS_ANNOTATION,
 )
+from spin_gateway.vocabulary.naming import is_dns_label
 from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
@@ -515,18 +516,39 @@ class PodmanBackend:
         return (inspect.get("Labels") or {}).get(ANNOTATION_HASH)
 
     def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
-        results = []
+        """Remove what the approved DELETE calls name; a pod or volume made since the plan was decided stays,
+        and so do the project's networks and files while anything of it is left."""
+        approved = {(c.kind, c.name): c.id for c in calls}
+        results: list[CallResult] = []
+        left = False
         for pod in self._pods(ref):
+            labels = pod.get("Labels", {})
+            call_id = approved.get((labels.get(LABEL_KIND, ""), labels.get(LABEL_NAME, "")))
+            if call_id is None:
+                left = True
+                results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="skipped",
+                                          message="not in the approved plan"))
+                continue
             self._remove_pod(pod)
-            results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
-        for name in self._networks(ref):
-            self.podman("network", "rm", "-f", name)
-        podman_files.remove(self.files_root, ref.namespace)
-        self._forget_decided(ref)
-        if volumes:
-            for name in self._volumes(ref):
-                self.podman("volume", "rm", "-f", name)
-                results.append(CallResult(call_id="down", kind="PersistentVolumeClaim", name=name, action="deleted"))
+            results.append(CallResult(call_id=call_id, kind="Pod", name=pod["Name"], action="deleted"))
+        for name in self._volumes(ref):
+            call_id = approved.get(("PersistentVolumeClaim", name.removeprefix(volume_name(ref, ""))))
+            if call_id is None or not volumes:
+                left = True
+                if call_id is not None:
+                    results.append(CallResult(call_id=call_id, kind="PersistentVolumeClaim", name=name,
+                                              action="skipped", message="volume kept; `spin down -v` removes it"))
+                continue
+            self.podman("volume", "rm", "-f", name)
+            results.append(CallResult(call_id=call_id, kind="PersistentVolumeClaim", name=name, action="deleted"))
+        # The project's networks, files and decision records go with its Namespace call, once nothing is left
+        # that still uses them (a kept volume uses none of them).
+        pods_left = left and any(r.kind == "Pod" and r.action == "skipped" for r in results)
+        if ("Namespace", ref.namespace) in approved and not pods_left:
+            for name in self._networks(ref):
+                self.podman("network", "rm", "-f", name)
+            podman_files.remove(self.files_root, ref.namespace)
+            self._forget_decided(ref)
         return results
 
     # -- what runs, read back ------------------------------------------------
@@ -550,7 +572,7 @@ class PodmanBackend:
 
     def _forget_decided(self, ref: ProjectRef) -> None:
         import shutil
-        if podman_files._DNS_LABEL.match(ref.namespace):
+        if is_dns_label(ref.namespace):
             shutil.rmtree(self.decided_root / ref.namespace, ignore_errors=True)
 
     def observe(self, pod: str) -> runtime_check.Observed | None:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from spin_gateway.vocabulary.errors import PodmanError
+from spin_gateway.vocabulary.naming import is_dns_label
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 DEFAULT_MODE = 0o644  # Kubernetes' default for secret and configMap volumes
 
@@ -102,7 +102,7 @@ def materialise(root: Path, namespace: str, spec: dict[str, Any], sources: list[
 
     Returns a digest of what was written, so a changed secret changes the pod's hash and replaces it.
     """
-    if not _DNS_LABEL.match(namespace):
+    if not is_dns_label(namespace):
         raise PodmanError(f"namespace {namespace!r} is not a DNS label")
     for private in (root, root / namespace):  # root's alone: nobody else lists or enters them
         private.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -119,7 +119,7 @@ def materialise(root: Path, namespace: str, spec: dict[str, Any], sources: list[
             volumes.append(volume)
             continue
         source = volume.get("secret") or volume.get("configMap")
-        if not _DNS_LABEL.match(volume["name"]):
+        if not is_dns_label(volume["name"]):
             raise PodmanError(f"volume name {volume['name']!r} is not a DNS label")
         obj = by_name.get((kind, ref))
         if obj is None:
@@ -160,5 +160,5 @@ def materialise(root: Path, namespace: str, spec: dict[str, Any], sources: list[
 
 
 def remove(root: Path, namespace: str) -> None:
-    if _DNS_LABEL.match(namespace):
+    if is_dns_label(namespace):
         shutil.rmtree(root / namespace, ignore_errors=True)

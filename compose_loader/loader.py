@@ -78,7 +78,7 @@ def _service_fields(raw: dict[str, Any], where: str, base: Path, environ: Mappin
         "secrets": lambda v: N.file_refs(v, f"{where}.secrets"),
         "configs": lambda v: N.file_refs(v, f"{where}.configs"),
         "env_file": lambda v: N.env_files(v, f"{where}.env_file", base),
-        "label_file": lambda v: [N._absolutise(str(f), base) for f in (v if isinstance(v, list) else [v])],
+        "label_file": lambda v: [N.absolutise(str(f), base) for f in (v if isinstance(v, list) else [v])],
         "build": lambda v: N.build(v, f"{where}.build", base, environ),
         "networks": lambda v: N.networks(v, f"{where}.networks"),
         "expose": lambda v: N.string_list(v, f"{where}.expose", numbers=True),
@@ -204,7 +204,7 @@ class _Reader:
         for section in ("secrets", "configs"):
             for spec in (out.get(section) or {}).values():
                 if isinstance(spec, dict) and spec.get("file"):
-                    spec["file"] = N._absolutise(str(spec["file"]), base, _home(self.environ))
+                    spec["file"] = N.absolutise(str(spec["file"]), base, _home(self.environ))
         for include in doc.get("include") or []:
             out = merge_models(self._include(include, base, path, depth), out, allow_override=False, where=str(path))
         return out
@@ -221,7 +221,7 @@ class _Reader:
         if not target:
             raise ComposeError(f"{where}: needs `service`", hint="Write `extends: {service: base}`.")
         if ext.get("file"):
-            other = N._absolutise(str(ext["file"]), path.parent)
+            other = N.absolutise(str(ext["file"]), path.parent)
             if not Path(other).is_file():
                 raise ComposeError(f"{where}: {other} not found", hint="The file is relative to the extending file.")
             base_doc = self.read(Path(other), depth + 1)
@@ -252,15 +252,15 @@ class _Reader:
         paths = paths if isinstance(paths, list) else [paths]
         if not paths or not all(isinstance(p, str) and p for p in paths):
             raise ComposeError(f"{where}: needs a path", hint="Write `include: [{path: other/compose.yaml}]`.")
-        targets = [Path(N._absolutise(p, base)) for p in paths]
+        targets = [Path(N.absolutise(p, base)) for p in paths]
         for target in targets:
             if not target.is_file():
                 raise ComposeError(f"{where}: {target} not found", hint="Fix the path; it is relative to the including file.")
         folder = entry.get("project_directory")
-        project_dir = Path(N._absolutise(str(folder), base)) if folder else targets[0].parent
+        project_dir = Path(N.absolutise(str(folder), base)) if folder else targets[0].parent
         env_files = entry.get("env_file")
         env_files = env_files if isinstance(env_files, list) else [env_files] if env_files else []
-        files = [Path(N._absolutise(str(f), base)) for f in env_files] or (
+        files = [Path(N.absolutise(str(f), base)) for f in env_files] or (
             [project_dir / ".env"] if (project_dir / ".env").is_file() else [])
         env: dict[str, str] = {}
         for f in files:

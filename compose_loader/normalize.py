@@ -120,7 +120,7 @@ def _expand_home(source: str, home: str | None) -> str:
     return source
 
 
-def _absolutise(path: str, base: Path, home: str | None = None) -> str:
+def absolutise(path: str, base: Path, home: str | None = None) -> str:
     """Like filepath.Abs: join and clean `.` and `..` lexically (no symlinks followed)."""
     expanded = Path(_expand_home(path, home))
     return os.path.normpath(str(expanded if expanded.is_absolute() else base / expanded))
@@ -133,7 +133,7 @@ def _clean_target(target: str) -> str:
 def _bind_source(source: str, base: Path, home: str | None) -> str:
     """An absolute source is kept as written (as Docker Compose does); a relative one is made absolute."""
     expanded = _expand_home(source, home)
-    return expanded if expanded.startswith("/") else _absolutise(expanded, base)
+    return expanded if expanded.startswith("/") else absolutise(expanded, base)
 
 
 def volumes(value: Any, where: str, base: Path, home: str | None = None) -> list[dict[str, Any]]:
@@ -308,9 +308,9 @@ def env_files(value: Any, where: str, base: Path) -> list[dict[str, Any]]:
     out = []
     for i, item in enumerate(items):
         if isinstance(item, str):
-            out.append({"path": _absolutise(item, base), "required": True})
+            out.append({"path": absolutise(item, base), "required": True})
         elif isinstance(item, dict) and item.get("path"):
-            out.append({"path": _absolutise(str(item["path"]), base), "required": bool(item.get("required", True)),
+            out.append({"path": absolutise(str(item["path"]), base), "required": bool(item.get("required", True)),
                         **({"format": item["format"]} if "format" in item else {})})
         else:
             raise _err(f"{where}[{i}]", "must be a path or a mapping with `path`")
@@ -344,7 +344,7 @@ def build(value: Any, where: str, base: Path, environ: Mapping[str, str] | None 
         if key in entry:
             entry[key] = key_values(entry[key], f"{where}.{key}") if key == "labels" else extra_hosts(entry[key], f"{where}.{key}")
     context = str(entry.get("context", "."))
-    entry["context"] = context if _REMOTE_CONTEXT.match(context) else _absolutise(context, base)
+    entry["context"] = context if _REMOTE_CONTEXT.match(context) else absolutise(context, base)
     return entry  # the default dockerfile is set after files are merged, so an override keeps a custom one
 
 

@@ -27,6 +27,11 @@ _RULE = ("use lowercase letters, digits, '-' and '_', starting with a letter or 
          f"at most {MAX_PROJECT_NAME} characters")
 
 
+def is_dns_label(name: str) -> bool:
+    """A DNS-1123 label: what a namespace, and every name spin derives a path or object name from, must be."""
+    return isinstance(name, str) and bool(_DNS_LABEL.match(name))
+
+
 def is_compose_project_name(name: str) -> bool:
     """Whether Docker Compose accepts `name` as given (with -p or COMPOSE_PROJECT_NAME)."""
     return bool(_COMPOSE_PROJECT.match(name))

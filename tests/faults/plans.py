@@ -49,6 +49,12 @@ def plan(namespace: str, objects: list[dict[str, Any]], existing: set[tuple[str,
                             facility_project="astro", existing=set(existing))
 
 
+def down_calls(backend, ref) -> list:
+    """The DELETE calls `spin down` would send for what the backend says the project holds."""
+    return planning.down_plan(backend.existing_objects(ref), project=ref.project, namespace=ref.namespace,
+                              owner=ref.owner, facility_project=ref.facility_project).calls
+
+
 def ctx(request_id: str = "req-1", operation: str = "up") -> RequestContext:
     return RequestContext(request_id=request_id, operation=operation, token_id="tok-1", source="127.0.0.1")
 
