@@ -72,6 +72,21 @@ class AuthError(SpinError):
     default_hint = "Run `spin login`, or set SPIN_TOKEN to a valid token."
 
 
+class LoginRefused(AuthError):
+    """A refused login. `account` and `uid` name the user the typed name resolved to, when it resolved:
+    for the audit record only. The answer never shows them (it is the same whether or not the user exists)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, account: str | None = None,
+                 uid: int | None = None):
+        super().__init__(message, hint)
+        self.account = account
+        self.uid = uid
+
+    @property
+    def kind(self) -> str:
+        return "AuthError"  # what clients see is an AuthError like any other
+
+
 class Forbidden(AuthError):
     exit_code = 1
     http_status = 403
@@ -158,7 +173,7 @@ class InternalError(SpinError):
 
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
-    "IdentityUnavailable", "InternalError", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
+    "IdentityUnavailable", "InternalError", "KubeApiError", "LoginRefused", "NotFound", "OpaUnavailable", "PodmanError",
     "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

@@ -24,18 +24,21 @@ from collections.abc import Iterator
 
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
 from ldap3.core import exceptions as lx
+from ldap3.protocol.sasl.sasl import sasl_prep
 from ldap3.utils.conv import escape_filter_chars
 
 from spin_gateway.gateway_api.identity.cache import TtlCache
 from spin_gateway.gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
-from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, LoginRefused, NotFound
 from spin_gateway.vocabulary.types import Group, Identity
 
 # ldap3's ServerPool sleeps this long after every cycle over its servers, even after
 # the last one it is allowed: pure added latency before the 503. (A process-wide setting.)
 set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
 
-_INVALID_CREDENTIALS = 49
+# invalidCredentials, inappropriateAuthentication: the password (the caller's input) was refused.
+_REFUSED_CREDENTIALS = (49, 48)
+_WRONG = "wrong user name or password"
 _HINT_DOWN = ("The facility's LDAP service did not answer in time; try again shortly. "
               "Administrators: check the servers in the gateway's LDAP config.")
 
@@ -252,10 +255,17 @@ class LdapProvider:
     def authenticate(self, username: str, password: str) -> Identity:
         if not password:
             raise AuthError("an empty password is refused", hint="Type your facility password.")
-        wrong = AuthError("wrong user name or password")
         user = self._find_user(username) if _plausible_name(username) else None
         if user is None:
-            raise wrong
+            raise LoginRefused(_WRONG)
+        # The same answer as a wrong password (the caller learns nothing), but the audit record names the account.
+        wrong = LoginRefused(_WRONG, account=user.name, uid=user.uid)
+        try:
+            # ldap3 runs SASLprep (RFC 4013) on the password before the bind: a NUL or other control character
+            # is the caller's input, refused as a wrong password, not an outage.
+            sasl_prep(password)
+        except lx.LDAPSASLPrepError:
+            raise wrong from None
         with self._boundary((password,)):
             conn = self._open(user.dn, password)
             try:
@@ -264,7 +274,7 @@ class LdapProvider:
                 with contextlib.suppress(Exception):
                     conn.unbind()
         if not bound:
-            if result.get("result") == _INVALID_CREDENTIALS:
+            if result.get("result") in _REFUSED_CREDENTIALS:
                 raise wrong
             raise IdentityUnavailable(f"LDAP refused the bind: {result.get('description', 'unknown')}",
                                       hint=_HINT_DOWN)
