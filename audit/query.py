@@ -33,7 +33,7 @@ class AuditFilter:
     rule: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    type: str | None = None  # decision | forward | access | token | recovery
+    type: str | None = None  # decision | forward | drift | access | token | recovery
     viewer: Viewer | None = None  # None: an administrator, who reads everything
 
     def matches(self, record: dict[str, Any]) -> bool:

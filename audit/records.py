@@ -90,6 +90,21 @@ def nothing_to_undo(request_id: str, who: Who, plan: Plan, backend: str) -> Reco
         "backend_result": "absent", "backend_message": "nothing had been created"}
 
 
+def drift(request_id: str, operation: str, who: Who, plan: Plan, backend: str, differences: list[str],
+          revision: str = "") -> Record:
+    """What runs differs from what was decided (read back after an apply); the workload was stopped."""
+    return {"type": "drift", **_request(request_id, operation, who, plan), "backend": backend,
+            "policy_revision": revision, "differences": list(differences)}
+
+
+def refusal(status: int, error: Any, detail: str, method: str, path: str, source: str | None,
+            who: Who | None) -> Record:
+    """An answer that refused a request no other record covers (401, 403, 422, 5xx): every refusal is on record."""
+    return {"type": "refusal", "status": status, "error": error, "detail": detail[:500], "method": method,
+            "path": path[:200], "source": source, "user": who._user() if who else None,
+            "token": who._token() if who else None}
+
+
 def access_refused(request_id: str, operation: str, target: str, who: Who, message: str) -> Record:
     """A refusal before any policy decision: someone else's project, a power the caller lacks, a token's scope.
 

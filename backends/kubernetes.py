@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
+from spin_gateway.backends.drift import runtime_drift, security_drift
 from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
 from spin_gateway.backends.kube_status import (
     age,
@@ -41,7 +42,7 @@ from spin_gateway.vocabulary.labels import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
 #: Kinds a project may hold (those the translator makes); listed to find what to prune and what
@@ -55,14 +56,20 @@ PROJECT_KINDS: list[tuple[str, str]] = [
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 
 
+def _waiting_for(obj: dict[str, Any]) -> str:
+    finalizers = meta_of(obj).get("finalizers") or []
+    return f" (waiting for {', '.join(finalizers)})" if finalizers else ""
+
+
 class KubernetesBackend:
     name = "kubernetes"
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, *, api_client: Any = None,
-                 timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0):
+                 timeout: float = 30, delete_timeout: float = 120, poll: float = 1.0, settle: float = 2.0):
         self.api = KubeApi(api_client or client_from(kubeconfig, context), timeout=timeout)
         self.delete_timeout = delete_timeout
         self.poll = poll
+        self.settle = settle
 
     # -- reading -------------------------------------------------------------
 
@@ -163,7 +170,7 @@ class KubernetesBackend:
         return out
 
     def _apply_one(self, resource: Resource, obj: dict[str, Any],
-                   current: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+                   current: dict[str, Any] | None) -> tuple[dict[str, Any], Action]:
         """Server-side apply; an object the apply would not change is not written at all.
 
         Kubernetes 1.20 stores some no-op applies anyway (a PersistentVolumeClaim
@@ -282,7 +289,7 @@ class KubernetesBackend:
                 results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action="skipped",
                                           message="volume kept; `spin down -v` removes it"))
                 continue
-            action = "deleted" if self._delete_object(obj) else "absent"
+            action: Action = "deleted" if self._delete_object(obj) else "absent"
             results.append(CallResult(call_id=call_id, kind=key[0], name=key[1], action=action))
             gone_wanted.append(obj)
         # The namespace goes too once nothing is kept in it (and always with -v).
@@ -310,9 +317,7 @@ class KubernetesBackend:
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}"
-                                  f"{' (waiting for ' + ', '.join(meta_of(o).get('finalizers')) + ')' if meta_of(o).get('finalizers') else ''}"
-                                  for o in pending)
+                names = ", ".join(f"{o['kind']}/{meta_of(o)['name']}{_waiting_for(o)}" for o in pending)
                 raise KubeApiError(f"{where}: still being deleted after {self.delete_timeout:g}s: {names}",
                                    "The cluster is still removing them; run `spin down` again to wait longer.",
                                    status=None, reason="Timeout")
@@ -392,7 +397,10 @@ class KubernetesBackend:
         return "; ".join(reasons)
 
     def _last_lines(self, ref: ProjectRef, pod: dict[str, Any], container: str, count: int = 5) -> list[str]:
-        for previous in (True, False):
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        state = next((cs.get("state") or {} for cs in statuses if cs.get("name") == container), {})
+        # A container that has just exited has its own logs; one waiting in its back-off, its previous run's.
+        for previous in ((False, True) if "terminated" in state else (True, False)):
             try:
                 text = self.api.request("GET", f"/api/v1/namespaces/{ref.namespace}/pods/{meta_of(pod)['name']}/log",
                                         what="read logs", query={"container": container, "tailLines": count,
@@ -401,29 +409,87 @@ class KubernetesBackend:
             except KubeApiError:
                 continue
             lines = [line for line in text.splitlines() if line.strip()]
-            if lines:
+            # The kubelet answers 200 with this sentence when that run's log is already gone.
+            if lines and not lines[0].startswith("unable to retrieve container logs"):
                 return lines[-count:]
         return []
+
+    # -- verifying -----------------------------------------------------------
+
+    def _current_pods(self, ref: ProjectRef, workload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The live pods of the workload's current revision (a rollout's old pods are on their way out)."""
+        service = labels_of(workload).get(LABEL_SERVICE, meta_of(workload)["name"])
+        pods = [p for p in self._pods(ref, service) if not meta_of(p).get("deletionTimestamp")
+                and (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Pending")]
+        if workload.get("kind") != "Deployment":
+            return pods
+        name = meta_of(workload)["name"]
+        live = self.api.get(f"/apis/apps/v1/namespaces/{ref.namespace}/deployments/{name}", f"read Deployment/{name}")
+        revision = ((live or {}).get("metadata", {}).get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        sets = self._list("apps/v1", "ReplicaSet", ref, project_selector(ref))
+        current = {labels_of(rs).get("pod-template-hash") for rs in sets
+                   if (meta_of(rs).get("annotations") or {}).get("deployment.kubernetes.io/revision") == revision
+                   and any(o.get("name") == name for o in meta_of(rs).get("ownerReferences") or [])}
+        return [p for p in pods if labels_of(p).get("pod-template-hash") in current]
+
+    def verify_running(self, ref: ProjectRef, objects: list[dict[str, Any]]) -> list[str]:
+        """Decided vs. running: every security difference between the approved workloads and their pods.
+
+        The decided side is each approved (patched) object's pod template; the running
+        side is each current pod as the API server stored it (after admission and any
+        webhook) and the user the kubelet reports in its container status.
+        """
+        found: list[str] = []
+        for obj in objects:
+            kind = obj.get("kind")
+            if kind not in ("Deployment", "StatefulSet", "Job"):
+                continue
+            decided = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            pods = self._current_pods(ref, obj)
+            for pod in pods:
+                where = f"{kind}/{meta_of(obj)['name']} pod {meta_of(pod)['name']}"
+                for diff in security_drift(decided, pod.get("spec") or {}):
+                    found.append(f"{where}: {diff}")
+                statuses = (pod.get("status") or {}).get("containerStatuses") or []
+                for diff in runtime_drift(decided, statuses):
+                    found.append(f"{where}: {diff}")
+        return found
 
     def status(self, ref: ProjectRef) -> list[ServiceStatus]:
         return self._statuses(ref, explain=True)[0]
 
     def wait(self, ref: ProjectRef, timeout: float) -> list[ServiceStatus]:
+        """Ready, and still ready `settle` seconds later (restarts unchanged).
+
+        A container without a readiness probe is Ready the moment it starts, so one
+        that exits at once makes its Deployment Available for an instant before the
+        kubelet restarts it (seen on the test node): without the second look,
+        `up --wait` reported a crash loop as ready.
+        """
         deadline = time.monotonic() + timeout
+        ready_since: tuple[float, list[int]] | None = None
         while True:
             statuses, ready = self._statuses(ref, explain=False)
-            if ready:
+            if ready and not statuses:
+                return statuses  # nothing to wait for
+            restarts = [s.restarts for s in statuses]
+            if not ready or (ready_since and ready_since[1] != restarts):
+                ready_since = None
+            elif ready_since is None:
+                ready_since = (time.monotonic(), restarts)
+            if ready_since and time.monotonic() - ready_since[0] >= self.settle:
                 return statuses
             if time.monotonic() >= deadline:
                 statuses, ready = self._statuses(ref, explain=True)
-                if ready:
+                if ready and ready_since:
                     return statuses
                 waiting = [s for s in statuses if s.state not in {"running", "completed", "stopped"}]
                 reasons = "; ".join(f"{s.service} ({s.ready}/{s.desired} ready): {s.message or s.state}"
                                     for s in waiting)
                 raise WaitTimeout(f"not ready after {timeout:g}s: {reasons}",
                                   data=[s.model_dump() for s in statuses])
-            time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
+            nap = self.poll if ready_since is None else min(self.poll, self.settle / 2)
+            time.sleep(min(nap, max(0.05, deadline - time.monotonic())))
 
     def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
         query_base = {"tailLines": tail, **parse_since(since)}

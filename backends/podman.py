@@ -1,11 +1,20 @@
 """The single-machine backend: approved objects run with `podman kube play`.
 
 Podman runs Pods, not controllers, so each Deployment/StatefulSet becomes one
-pod named <namespace>-<service> built from its (already approved and patched)
-pod template; a Service's published ports become host ports on 127.0.0.1 of
-the pod it selects (the role kube-proxy plays in a cluster); a PVC becomes a
-named podman volume <namespace>-<claim>. Everything carries the project and
-owner labels, so `down` finds exactly the project's pods and volumes.
+pod named <namespace>_<service> built from its (already approved and patched)
+pod template; a Service's published ports (its spin.io/published annotation, as
+the published_ports rule decided it, host address included) become host ports
+of the pod it selects (the role kube-proxy plays in a cluster); a PVC becomes a
+named podman volume <namespace>_<claim>; each compose network becomes its own
+isolated podman network spin_<namespace>_<network>. Namespaces and Kubernetes
+names hold no `_`, so these names are injective: no project's name can be
+spelt by another's. Every object carries the project and owner labels, and the
+backend checks them on every pod, volume and network before it touches one.
+
+Nothing is added after the decision: what the backend derives (host ports,
+names, networks, the files of secrets) comes from the decided objects, and what
+runs is read back after each apply (runtime_check.py) and compared with them;
+a difference stops the project's pods and fails the `up` (RuntimeDrift).
 
 Idempotency: each pod carries the hash of what was played; the same hash
 means unchanged, another means `kube play --replace`.
@@ -16,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -25,9 +35,9 @@ from typing import Any
 
 import yaml
 
-from spin_gateway.backends import podman_files
+from spin_gateway.backends import podman_files, runtime_check
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
-from spin_gateway.vocabulary.errors import PodmanError, WaitTimeout
+from spin_gateway.vocabulary.errors import PodmanError, RuntimeDrift, WaitTimeout
 from spin_gateway.vocabulary.labels import (
     ANNOTATION_HASH,
     LABEL_FACILITY_PROJECT,
@@ -35,9 +45,11 @@ from spin_gateway.vocabulary.labels import (
     LABEL_KIND,
     LABEL_MANAGED_BY,
     LABEL_NAME,
+    LABEL_NETWORK,
     LABEL_OWNER,
     LABEL_PROJECT,
     LABEL_SERVICE,
+    NETWORK_LABEL_PREFIX,
     PUBLISHED_ANNOTATION,
     READINESS_ANNOTATION,
 )
@@ -45,16 +57,60 @@ from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
-NOOP_KINDS = {"Namespace", "NetworkPolicy", "ServiceAccount"}
-#: Where the project's secrets and configs are written as files (podman_files.py).
-DEFAULT_FILES_ROOT = Path("/var/lib/spin/podman-files")
+NOOP_KINDS = {"Namespace", "ServiceAccount"}
+#: Where the gateway keeps this backend's state when it names no --state-dir: the project's secrets and configs
+#: as files (podman_files.py, readable only by each pod's user) and what each pod was decided as (read back by
+#: `spin ps`). Never under a folder a project can mount.
+DEFAULT_STATE_DIR = Path("/var/lib/spin")
+DEFAULT_FILES_ROOT = DEFAULT_STATE_DIR / "podman-files"
 #: A container counts as ready only after running this long without a restart: a crash-looping
 #: container is "running" for a moment after each restart.
 STABLE_SECONDS = 3.0
 
 
-def network_name(ref: ProjectRef) -> str:
-    return f"spin-{ref.namespace}"
+def network_name(ref: ProjectRef, network: str = "default") -> str:
+    """`_` separates the parts: neither a namespace nor a compose network's DNS name holds one."""
+    return f"spin_{ref.namespace}_{network}"
+
+
+def pod_name(ref: ProjectRef, service: str) -> str:
+    return f"{ref.namespace}_{service}"
+
+
+def volume_name(ref: ProjectRef, claim: str) -> str:
+    return f"{ref.namespace}_{claim}"
+
+
+def pod_networks(template: dict[str, Any]) -> list[str]:
+    """The compose networks a pod is on: the translator's network.spin.io/<net> labels (default if none)."""
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    return sorted(k.removeprefix(NETWORK_LABEL_PREFIX) for k, v in labels.items()
+                  if k.startswith(NETWORK_LABEL_PREFIX) and v == "true") or ["default"]
+
+
+def carried_policy(policy: dict[str, Any]) -> str | None:
+    """How this machine enforces a NetworkPolicy, or None if it cannot (the call is then refused).
+
+    The translator's two ingress shapes are enforced: members of one compose network only (each compose
+    network is its own isolated podman network) and a published port (bound only as decided). Anything
+    else, egress limits included, podman cannot enforce.
+    """
+    spec = policy.get("spec") or {}
+    name = (policy.get("metadata") or {}).get("name", "")
+    if spec.get("policyTypes") != ["Ingress"] or "egress" in spec:
+        return None
+    selector = (spec.get("podSelector") or {}).get("matchLabels") or {}
+    rules = spec.get("ingress") or []
+    if len(rules) != 1 or len(selector) != 1:
+        return None
+    (key, value), = selector.items()
+    rule = rules[0]
+    if key.startswith(NETWORK_LABEL_PREFIX) and value == "true" and set(rule) == {"from"} \
+            and rule["from"] == [{"podSelector": {"matchLabels": {key: "true"}}}]:
+        return f"network {key.removeprefix(NETWORK_LABEL_PREFIX)} is its own isolated podman network"
+    if key == LABEL_SERVICE and set(rule) == {"ports"} and name.startswith("published-"):
+        return "the published ports are bound only on the decided host addresses"
+    return None
 
 
 class PodmanRunner:
@@ -109,25 +165,31 @@ def _service_of(obj: dict[str, Any]) -> str:
 
 
 def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """service label -> [{containerPort, hostPort, hostIP, protocol}] from the Services that publish."""
+    """service label -> [{containerPort, hostPort, hostIP, protocol}] from the Services that publish.
+
+    Exactly what the published_ports rule decided: an entry it did not give a host address, or one that
+    cannot be read, is refused here rather than bound on a default the rule never saw.
+    """
     out: dict[str, list[dict[str, Any]]] = {}
     for svc in services:
         selector = svc.get("spec", {}).get("selector", {})
         target = selector.get(LABEL_SERVICE)
         raw = svc.get("metadata", {}).get("annotations", {}).get(PUBLISHED_ANNOTATION)
-        if not target or not raw:
+        if not raw:
             continue
+        name = svc.get("metadata", {}).get("name")
         try:
             published = json.loads(raw)
-        except ValueError:
-            continue
-        for entry in published:
-            out.setdefault(target, []).append({
-                "containerPort": int(entry["target"]),
-                "hostPort": int(entry["published"]),
-                "hostIP": entry.get("host_ip") or "127.0.0.1",
-                "protocol": str(entry.get("protocol", "tcp")).upper(),
-            })
+            entries = [{"containerPort": int(e["target"]), "hostPort": int(e["published"]),
+                        "hostIP": e["host_ip"], "protocol": str(e.get("protocol") or "tcp").upper()}
+                       for e in published]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PodmanError(f"Service {name}: its {PUBLISHED_ANNOTATION} annotation cannot be read ({exc})",
+                              hint="Publish ports with the compose file's ports key.") from None
+        if not target or any(not isinstance(e["hostIP"], str) or not e["hostIP"] for e in entries):
+            raise PodmanError(f"Service {name}: a published port has no decided host address or pod",
+                              hint="The published_ports rule gives every entry one; update the policy library.")
+        out.setdefault(target, []).extend(entries)
     return out
 
 
@@ -145,7 +207,7 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     for volume in spec.get("volumes", []) or []:
         claim = volume.get("persistentVolumeClaim")
         if claim:
-            claim["claimName"] = f"{ref.namespace}-{claim['claimName']}"
+            claim["claimName"] = volume_name(ref, claim["claimName"])
     containers = spec.get("containers", [])
     # podman 4.3's kube play publishes every containerPort on 0.0.0.0 even without a hostPort
     # (fixed upstream later), so an expose-only port would be open to the world. In a cluster a
@@ -176,7 +238,7 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"{ref.namespace}-{service}", "labels": labels,
+        "metadata": {"name": pod_name(ref, service), "labels": labels,
                      "annotations": dict(meta.get("annotations", {}) or {})},
         "spec": spec,
     }
@@ -185,20 +247,59 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     return pod
 
 
+def _owned(labels: dict[str, str] | None, ref: ProjectRef) -> bool:
+    """The object is this project's: podman's label filters are not trusted to have said so."""
+    labels = labels or {}
+    return (labels.get(LABEL_MANAGED_BY) == "spin" and labels.get(LABEL_PROJECT) == ref.project
+            and (not ref.facility_project or labels.get(LABEL_FACILITY_PROJECT, "") == ref.facility_project))
+
+
+def _host_path_checks(spec: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Each decided bind source as the host sees it now: refused if a symlink makes it another path.
+
+    The rules decided the path as written; the kernel follows symlinks when podman mounts it, so a link in
+    one's own home to another home would mount that home. Returns the owners, to find a mount that
+    changed them (podman's :U). A symlink a container creates after its mount is the node's to contain.
+    """
+    owners = {}
+    for volume in spec.get("volumes") or []:
+        path = (volume.get("hostPath") or {}).get("path")
+        if not isinstance(path, str):
+            continue
+        real = os.path.realpath(path)
+        if real != path:
+            raise PodmanError(f"volume {volume.get('name')}: {path} is {real} on this machine (a symbolic link), "
+                              "which is not what the policy decided",
+                              hint="Mount the real folder; the policy decides it as written.")
+        try:
+            st = os.stat(path)
+            owners[path] = (st.st_uid, st.st_gid)
+        except OSError:
+            pass  # podman reports a missing folder in its own words
+    return owners
+
+
 class PodmanBackend:
     name = "podman"
 
-    def __init__(self, runner: PodmanRunner | None = None, files_root: Path | str = DEFAULT_FILES_ROOT):
+    def __init__(self, runner: PodmanRunner | None = None, files_root: Path | str | None = None,
+                 state_dir: Path | str | None = None):
         self.podman = runner or PodmanRunner()
-        self.files_root = Path(files_root)
+        state = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
+        self.files_root = Path(files_root) if files_root is not None else state / "podman-files"
+        #: What each pod was decided as (pod spec, ports, networks, owners), for the read-back of `spin ps`.
+        self.decided_root = state / "podman-decided"
 
     # -- reading -------------------------------------------------------------
 
     def _pods(self, ref: ProjectRef | None = None) -> list[dict[str, Any]]:
         args = ["pod", "ps", "--format", "json", "--filter", f"label={LABEL_MANAGED_BY}=spin"]
         if ref is not None:
-            args += ["--filter", f"label={LABEL_PROJECT}={ref.project}"]
-        return json.loads(self.podman(*args) or "[]") or []
+            args = ["pod", "ps", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}"]
+        pods = json.loads(self.podman(*args) or "[]") or []
+        if ref is None:
+            return [p for p in pods if (p.get("Labels") or {}).get(LABEL_MANAGED_BY) == "spin"]
+        return [p for p in pods if _owned(p.get("Labels"), ref)]
 
     def _inspect_pod(self, name: str) -> dict[str, Any] | None:
         out = self.podman("pod", "inspect", name, check=False)
@@ -209,10 +310,28 @@ class PodmanBackend:
             return data[0] if data else None
         return data
 
+    def _labels_of(self, what: str, name: str) -> dict[str, str] | None:
+        """The labels of an existing volume or network, None if there is none by that name."""
+        out = self.podman(what, "inspect", name, check=False)
+        try:
+            data = json.loads(out or "[]")
+        except ValueError:
+            return None
+        if isinstance(data, list):
+            data = data[0] if data else None
+        # volume inspect says "Labels", network inspect "labels"
+        return (data.get("Labels") or data.get("labels") or {}) if isinstance(data, dict) else None
+
     def _volumes(self, ref: ProjectRef) -> list[str]:
-        out = self.podman("volume", "ls", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}",
-                          "--filter", f"label={LABEL_MANAGED_BY}=spin")
-        return [v["Name"] for v in json.loads(out or "[]") or []]
+        # One label filter, then every label checked here: podman 4.3 ORs repeated label filters on
+        # `volume ls` (while `pod ps` ANDs them), so two filters listed every spin volume on the machine.
+        out = self.podman("volume", "ls", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}")
+        return [v["Name"] for v in json.loads(out or "[]") or [] if _owned(v.get("Labels"), ref)]
+
+    def _networks(self, ref: ProjectRef) -> list[str]:
+        out = self.podman("network", "ls", "--format", "json", "--filter", f"label={LABEL_PROJECT}={ref.project}")
+        return [n["name"] if "name" in n else n.get("Name") for n in json.loads(out or "[]") or []
+                if _owned(n.get("labels") or n.get("Labels"), ref)]
 
     def existing(self, ref: ProjectRef) -> ProjectInfo | None:
         pods = self._pods(ref)
@@ -231,7 +350,7 @@ class PodmanBackend:
             if labels.get(LABEL_KIND) and labels.get(LABEL_NAME):
                 found.add((labels[LABEL_KIND], labels[LABEL_NAME]))
         for volume in self._volumes(ref):
-            found.add(("PersistentVolumeClaim", volume.removeprefix(f"{ref.namespace}-")))
+            found.add(("PersistentVolumeClaim", volume.removeprefix(volume_name(ref, ""))))
         return found
 
     def list_projects(self) -> list[ProjectInfo]:
@@ -249,16 +368,50 @@ class PodmanBackend:
     def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
         objects = [c.object for c in calls]
         unsupported = sorted({o["kind"] for o in objects} - WORKLOAD_KINDS - NOOP_KINDS
-                             - {"Service", "PersistentVolumeClaim", "ConfigMap", "Secret"})
+                             - {"Service", "PersistentVolumeClaim", "ConfigMap", "Secret", "NetworkPolicy"})
         if unsupported:
             raise PodmanError(f"the podman backend cannot run {', '.join(unsupported)} objects",
                               hint="Use --backend kubernetes for these, or remove them from the compose file.")
+        carried = {}
+        for obj in objects:
+            if obj["kind"] == "NetworkPolicy":
+                how = carried_policy(obj)
+                if how is None:
+                    raise PodmanError(f"NetworkPolicy {obj['metadata'].get('name')}: podman cannot enforce it on one "
+                                      "machine (only members-only compose networks and published ports are)",
+                                      hint="Remove `internal: true` or the rule it comes from, "
+                                           "or run the project with --backend kubernetes.")
+                carried[obj["metadata"].get("name")] = how
         publish = _published_ports([o for o in objects if o["kind"] == "Service"])
         results: list[CallResult] = []
         config_docs = [c.object for c in calls if c.kind in {"ConfigMap", "Secret"}]
+        workloads = [c for c in calls if c.kind in WORKLOAD_KINDS]
+        # Everything checked before anything changes: names another project holds, symlinked bind sources.
+        pods = []
+        for call in workloads:
+            service = _service_of(call.object)
+            template = _pod_template(call.object)
+            owners = _host_path_checks(template.get("spec") or {})
+            self._check_not_foreign("pod", pod_name(ref, service), ref)
+            if len(pod_networks(template)) > 1:
+                # Tried: a pod on two CNI networks gets both networks' dnsname servers in resolv.conf and the
+                # first answers NXDOMAIN for the other's names, so half its peers would not resolve.
+                raise PodmanError(f"service {service} is on several compose networks "
+                                  f"({', '.join(pod_networks(template))}); podman 4.3 resolves the names of only "
+                                  "one of them for a pod, so the podman backend cannot run it as compose means it",
+                                  hint="Put the service on one network, or run the project with --backend kubernetes.")
+            for net in pod_networks(template):
+                self._check_not_foreign("network", network_name(ref, net), ref)
+            pods.append((call, service, template, owners))
+        for call in calls:
+            if call.kind == "PersistentVolumeClaim":
+                self._check_not_foreign("volume", volume_name(ref, call.name), ref)
         for call in calls:
             kind = call.kind
-            if kind in NOOP_KINDS or kind in {"Service", "ConfigMap", "Secret"}:
+            if kind == "NetworkPolicy":
+                results.append(CallResult(call_id=call.id, kind=kind, name=call.name, action="enforced",
+                                          message=carried[call.name]))
+            elif kind in NOOP_KINDS or kind in {"Service", "ConfigMap", "Secret"}:
                 # Nothing to create on one machine: the pods carry their effect (a first up must not
                 # read "unchanged Namespace/...").
                 results.append(CallResult(call_id=call.id, kind=kind, name=call.name, action="skipped",
@@ -266,23 +419,43 @@ class PodmanBackend:
             elif kind == "PersistentVolumeClaim":
                 results.append(self._ensure_volume(ref, call))
         wanted = set()
-        workloads = [c for c in calls if c.kind in WORKLOAD_KINDS]
-        if workloads:
-            self._ensure_network(ref)
-        for call in workloads:
-            pod = build_pod(ref, call.object, publish.get(_service_of(call.object), []), self.files_root, config_docs)
+        played = []
+        for call, service, template, owners in pods:
+            nets = pod_networks(template)
+            for net in nets:
+                self._ensure_network(ref, net)
+            pod = build_pod(ref, call.object, publish.get(service, []), self.files_root, config_docs)
             wanted.add(pod["metadata"]["name"])
-            results.append(self._play(call, pod, ref))
+            results.append(self._play(call, pod, ref, nets))
+            decided = {"spec": pod["spec"], "networks": [network_name(ref, n) for n in nets],
+                       "ports": [[p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]]
+                                 for p in publish.get(service, [])],
+                       "owners": {k: list(v) for k, v in owners.items()}, "job": call.kind == "Job"}
+            self._save_decided(ref, pod["metadata"]["name"], decided)
+            played.append((pod["metadata"]["name"], decided))
         for pod in self._pods(ref):
             if pod["Name"] not in wanted:  # a service the compose file no longer has
                 self._remove_pod(pod)
                 results.append(CallResult(call_id="prune", kind="Pod", name=pod["Name"], action="deleted",
                                           message="no longer in the project"))
+        self._verify_or_stop(ref, played)
         return results
 
+    def _check_not_foreign(self, what: str, name: str, ref: ProjectRef) -> None:
+        """A pod, volume or network by this name that is not the project's own is never touched."""
+        if what == "pod":
+            info = self._inspect_pod(name)
+            labels = None if info is None else (info.get("Labels") or {})
+        else:
+            labels = self._labels_of(what, name)
+        if labels is not None and not _owned(labels, ref):
+            raise PodmanError(f"a podman {what} named {name} exists and is not project {ref.project}'s; "
+                              "nothing was changed",
+                              hint="Pick another project or service name; the other one belongs to someone else.")
+
     def _ensure_volume(self, ref: ProjectRef, call: Call) -> CallResult:
-        name = f"{ref.namespace}-{call.name}"
-        if self._volume_exists(name):
+        name = volume_name(ref, call.name)
+        if self._labels_of("volume", name) is not None:  # ownership was checked before anything changed
             return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged")
         args = ["volume", "create"]
         for key, value in _labels(ref).items():
@@ -293,13 +466,14 @@ class PodmanBackend:
     def _volume_exists(self, name: str) -> bool:
         return self.podman.succeeds("volume", "exists", name)
 
-    def _ensure_network(self, ref: ProjectRef) -> None:
-        """One network per project: services reach each other by service name (aardvark DNS), as in a cluster."""
-        name = network_name(ref)
-        if self.podman.succeeds("network", "exists", name):
+    def _ensure_network(self, ref: ProjectRef, network: str) -> None:
+        """One isolated network per compose network: members reach each other by service name (dnsname), and
+        podman's isolate option drops traffic between isolated networks, so no other project's pod reaches it."""
+        name = network_name(ref, network)
+        if self._labels_of("network", name) is not None:
             return
-        args = ["network", "create"]
-        for key, value in _labels(ref).items():
+        args = ["network", "create", "--opt", "isolate=true"]
+        for key, value in {**_labels(ref), LABEL_NETWORK: network}.items():
             args += ["--label", f"{key}={value}"]
         self.podman(*args, name)
 
@@ -307,7 +481,7 @@ class PodmanBackend:
         grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
         self.podman("pod", "rm", "-f", "-t", grace if grace.isdigit() else "10", pod["Name"])
 
-    def _play(self, call: Call, pod: dict[str, Any], ref: ProjectRef) -> CallResult:
+    def _play(self, call: Call, pod: dict[str, Any], ref: ProjectRef, networks: list[str]) -> CallResult:
         name = pod["metadata"]["name"]
         current = self._inspect_pod(name)
         want = pod["metadata"]["annotations"][ANNOTATION_HASH]
@@ -320,7 +494,9 @@ class PodmanBackend:
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
         documents = yaml.safe_dump(pod, sort_keys=True)
-        args = ["kube", "play", "--network", f"{network_name(ref)}:alias={_service_of(call.object)}"]
+        args = ["kube", "play"]
+        for net in networks:
+            args += ["--network", f"{network_name(ref, net)}:alias={_service_of(call.object)}"]
         if current is not None:
             args.append("--replace")
         try:
@@ -343,14 +519,113 @@ class PodmanBackend:
         for pod in self._pods(ref):
             self._remove_pod(pod)
             results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="deleted"))
-        if self.podman.succeeds("network", "exists", network_name(ref)):
-            self.podman("network", "rm", "-f", network_name(ref))
+        for name in self._networks(ref):
+            self.podman("network", "rm", "-f", name)
         podman_files.remove(self.files_root, ref.namespace)
+        self._forget_decided(ref)
         if volumes:
             for name in self._volumes(ref):
                 self.podman("volume", "rm", "-f", name)
                 results.append(CallResult(call_id="down", kind="PersistentVolumeClaim", name=name, action="deleted"))
         return results
+
+    # -- what runs, read back ------------------------------------------------
+
+    def _decided_file(self, ref: ProjectRef, pod: str) -> Path:
+        return self.decided_root / ref.namespace / f"{pod}.json"
+
+    def _save_decided(self, ref: ProjectRef, pod: str, decided: dict[str, Any]) -> None:
+        path = self._decided_file(ref, pod)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(decided))
+        os.chmod(tmp, 0o600)  # it names the secrets' files, not their contents, but is nobody else's business
+        os.replace(tmp, path)
+
+    def _load_decided(self, ref: ProjectRef, pod: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._decided_file(ref, pod).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _forget_decided(self, ref: ProjectRef) -> None:
+        import shutil
+        if podman_files._DNS_LABEL.match(ref.namespace):
+            shutil.rmtree(self.decided_root / ref.namespace, ignore_errors=True)
+
+    def observe(self, pod: str) -> runtime_check.Observed | None:
+        """What the pod runs with: podman inspect, and /proc/<pid>/status of each container's first process."""
+        info = self._inspect_pod(pod)
+        if info is None:
+            return None
+        containers = {}
+        prefix = f"{pod}-"
+        for entry in info.get("Containers", []):
+            if entry.get("Id") == info.get("InfraContainerID"):
+                continue
+            c = self._inspect_container(entry["Id"])
+            if not c:
+                continue
+            name = c.get("Name", "").removeprefix(prefix)
+            host = c.get("HostConfig") or {}
+            mounts = []
+            for m in c.get("Mounts") or []:
+                source = m.get("Name") if m.get("Type") == "volume" else m.get("Source", "")
+                owner = None
+                if m.get("Type") == "bind":
+                    try:
+                        st = os.stat(m.get("Source", ""))
+                        owner = (st.st_uid, st.st_gid)
+                    except OSError:
+                        pass
+                mounts.append(runtime_check.ObservedMount(m.get("Destination", ""), source or "", m.get("Type", ""),
+                                                          not m.get("RW", True), owner))
+            pid = (c.get("State") or {}).get("Pid") or 0
+            status = None
+            if (c.get("State") or {}).get("Status") == "running" and pid:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    status = None
+            if status is not None:
+                containers[name] = runtime_check.ObservedContainer.from_proc(
+                    name, bool(host.get("Privileged")), status, mounts)
+            else:
+                containers[name] = runtime_check.ObservedContainer(name=name, running=False,
+                                                                   privileged=bool(host.get("Privileged")),
+                                                                   mounts=mounts)
+        infra = info.get("InfraConfig") or {}
+        ports = set()
+        for key, binds in (infra.get("PortBindings") or {}).items():
+            container_port, _, proto = key.partition("/")
+            for b in binds or []:
+                ports.add((b.get("HostIp") or "0.0.0.0", int(b.get("HostPort") or 0), int(container_port),
+                           (proto or "tcp").upper()))
+        return runtime_check.Observed(containers=containers, ports=ports, networks=set(infra.get("Networks") or []))
+
+    def verify(self, ref: ProjectRef, pod: str, decided: dict[str, Any]) -> list[str]:
+        observed = self.observe(pod)
+        if observed is None:
+            return []
+        return runtime_check.compare(
+            decided["spec"], observed, ports={tuple(p) for p in decided.get("ports", [])},
+            networks=set(decided.get("networks", [])),
+            owners={k: tuple(v) for k, v in (decided.get("owners") or {}).items()})
+
+    def _verify_or_stop(self, ref: ProjectRef, played: list[tuple[str, dict[str, Any]]]) -> None:
+        """Read back each pod just played; any difference stops the project's pods and fails the up."""
+        drift = {}
+        for name, decided in played:
+            diffs = self.verify(ref, name, decided)
+            if diffs:
+                drift[name] = diffs
+        if not drift:
+            return
+        for pod in self._pods(ref):
+            self.podman("pod", "stop", "-t", "0", pod["Name"], check=False)
+        summary = "; ".join(f"{pod}: {', '.join(d)}" for pod, d in drift.items())
+        raise RuntimeDrift(f"what runs differs from what the policy decided, so the project's pods were stopped: "
+                           f"{summary}", drift=drift)
 
     # -- observing -----------------------------------------------------------
 
@@ -372,8 +647,14 @@ class PodmanBackend:
             state = (info.get("State") or pod.get("Status", "")).lower()
             if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
                 state = "completed"
+            decided = self._load_decided(ref, pod["Name"])
+            if decided is None:
+                verified = "unknown: no decision on record for this pod"
+            else:
+                diffs = self.verify(ref, pod["Name"], decided)
+                verified = "drift: " + "; ".join(diffs) if diffs else "as decided"
             out.append(ServiceStatus(
-                service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod",
+                service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod", verified=verified,
                 ready=1 if ready else 0, desired=1,
                 state=state if ready or not not_ready else f"{state}, not ready",
                 ports=sorted(ports), restarts=sum(int(c.get("RestartCount") or 0) for c in containers),

@@ -3,8 +3,12 @@
 podman 4.3's `kube play` ignores `subPath`, so a compose secret mounted at
 /run/secrets/pw arrived as a folder holding the file instead of the file.
 Here the approved Secret and ConfigMap objects are written to a folder per
-project (modes as the objects ask, owned by the user the pod runs as) and the
-pod's secret/configMap volumes become read-only binds of those files. The
+project under the gateway's --state-dir and the pod's secret/configMap volumes
+become read-only binds of those files. Only the pod's user reads them: each
+file is owned by the pod's uid and gid with at most 0440 (the object's mode
+without its write and world bits), each folder 0550 likewise, and the folders
+above 0700 root's, so no other project's container, even one that binds a
+symlink to here, can read them. The
 policy decided the objects as the translator made them; this only realises
 them on one machine, as a kubelet does in a cluster.
 """
@@ -25,6 +29,11 @@ from spin_gateway.vocabulary.errors import PodmanError
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 DEFAULT_MODE = 0o644  # Kubernetes' default for secret and configMap volumes
+
+
+def file_mode(requested: int) -> int:
+    """The object's mode without write or world bits, and always readable by its owner: 0644 -> 0440."""
+    return (int(requested) & 0o440) | 0o400
 
 
 def _contents(obj: dict[str, Any]) -> dict[str, bytes]:
@@ -57,8 +66,25 @@ def _owner(spec: dict[str, Any]) -> tuple[int, int]:
     return int(uid), int(gid)
 
 
+def _folder(path: Path, top: Path, owner: tuple[int, int]) -> None:
+    """path and its parents up to top (the volume's folder): the pod's user's, 0550."""
+    missing = []
+    here = path
+    while here != top.parent and not here.exists():
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+    here = path
+    while True:
+        os.chown(here, *owner)
+        os.chmod(here, 0o550)
+        if here == top:
+            break
+        here = here.parent
+
+
 def _write(path: Path, data: bytes, mode: int, owner: tuple[int, int]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -78,6 +104,9 @@ def materialise(root: Path, namespace: str, spec: dict[str, Any], sources: list[
     """
     if not _DNS_LABEL.match(namespace):
         raise PodmanError(f"namespace {namespace!r} is not a DNS label")
+    for private in (root, root / namespace):  # root's alone: nobody else lists or enters them
+        private.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(private, 0o700)
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in sources}
     owner = _owner(spec)
     digest = hashlib.sha256()
@@ -101,15 +130,16 @@ def materialise(root: Path, namespace: str, spec: dict[str, Any], sources: list[
         contents = _contents(obj)
         folder = root / namespace / volume["name"]
         shutil.rmtree(folder, ignore_errors=True)
+        _folder(folder, folder, owner)
         items = source.get("items") or [{"key": k, "path": k} for k in contents]
         for item in items:
             if item["key"] not in contents:
                 raise PodmanError(f"{kind} {ref!r} has no key {item['key']!r}")
-            mode = item.get("mode", source.get("defaultMode", DEFAULT_MODE))
+            mode = file_mode(item.get("mode", source.get("defaultMode", DEFAULT_MODE)))
             target = folder / _relative(item["path"])
-            _write(target, contents[item["key"]], int(mode), owner)
+            _folder(target.parent, folder, owner)
+            _write(target, contents[item["key"]], mode, owner)
             digest.update(f"{volume['name']}/{item['path']}:{mode:o}:".encode() + contents[item["key"]] + b"\0")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o755)
         rewritten[volume["name"]] = folder
         volumes.append({"name": volume["name"], "hostPath": {"path": str(folder), "type": "Directory"}})
     extra: list[dict[str, Any]] = []

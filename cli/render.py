@@ -70,7 +70,7 @@ class Renderer:
                 for p in d["patches"]:
                     self.line(f"         patch {p.get('op')} {p.get('path')} = {json.dumps(p.get('value'))}")
         for r in result.get("results", []):
-            note = f"  ({r['message']})" if r["action"] == "skipped" and r.get("message") else ""
+            note = f"  ({r['message']})" if r["action"] in ("skipped", "enforced") and r.get("message") else ""
             self.line(f"{r['action']:<10} {r['kind']}/{r['name']}{note}")
         services = result.get("services") or []
         if services:
@@ -79,8 +79,11 @@ class Renderer:
                   f"  [policy {result['policy_revision']}]")
 
     def services(self, services: list[dict[str, Any]]) -> None:
-        self.table(["SERVICE", "READY", "STATE", "PORTS", "RESTARTS"],
-                   [[s["service"], f"{s['ready']}/{s['desired']}", s["state"], ",".join(s["ports"]), s["restarts"]]
+        # VERIFIED: what the backend read back from what runs, against the decision (empty where it reads nothing)
+        verified = any(s.get("verified") for s in services)
+        self.table(["SERVICE", "READY", "STATE", "PORTS", "RESTARTS", *(["VERIFIED"] if verified else [])],
+                   [[s["service"], f"{s['ready']}/{s['desired']}", s["state"], ",".join(s["ports"]), s["restarts"],
+                     *([s.get("verified", "")] if verified else [])]
                     for s in services])
 
     def audit_records(self, records: Iterable[dict[str, Any]]) -> None:

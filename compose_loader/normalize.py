@@ -19,6 +19,7 @@ from spin_gateway.vocabulary.errors import ComposeError
 from spin_gateway.vocabulary.units import byte_count, go_duration, parse_duration
 
 MAX_PORT_RANGE = 1000  # a range expands to one entry per port: bounded so "1-65535" cannot flood the model
+MAX_PORTS = 1000  # entries of one service's ports after ranges expand: many small ranges must not flood it either
 
 
 def _err(where: str, message: str, hint: str = "") -> ComposeError:
@@ -47,7 +48,7 @@ def _quoted(value: Any) -> str:
 def ports(value: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise _err(where, "must be a list", "Write ports as a list, e.g. [\"8080:80\"].")
-    out = []
+    out: list[dict[str, Any]] = []
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         if isinstance(item, int):
@@ -75,6 +76,9 @@ def ports(value: Any, where: str) -> list[dict[str, Any]]:
                 raise _err(here, f"{_quoted(item)} is not a valid port", _PORT_HINT)
             targets = _range(target, here)
             publisheds = _range(published, here) if published else []
+            if len(out) + len(targets) > MAX_PORTS:
+                raise _err(here, f"the service publishes more than {MAX_PORTS} ports",
+                           "Publish fewer ports: each port of a range becomes its own entry.")
             if publisheds and len(publisheds) != len(targets) and len(targets) != 1:
                 raise _err(here, f"port ranges of {item!r} differ in length")
             for j, t in enumerate(targets):

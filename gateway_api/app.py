@@ -16,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from spin_gateway.audit import records
 from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
+from spin_gateway.gateway_api.deps import client_address
 from spin_gateway.gateway_api.gateway import Gateway
 from spin_gateway.gateway_api.routes import ERRORS, audit, auth, health, policy, projects, tokens
 from spin_gateway.gateway_api.settings import Settings
@@ -62,26 +64,42 @@ def _one_error_body(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _refused(request: Request, status: int, body: dict[str, Any], exc: Exception | None = None) -> JSONResponse:
+    """Every refusal goes on the record (401, 403, 422, 5xx and the rest), once: refusals the gateway already
+    audited (policy decisions, access denials, backend failures) carry `audited`."""
+    if not getattr(exc, "audited", False):
+        caller = getattr(request.state, "caller", None)
+        record = records.refusal(status, body.get("error"), str(body.get("detail", "")), request.method,
+                                 request.url.path, client_address(request), caller.who() if caller else None)
+        try:
+            request.app.state.gateway.audit.write(record)
+        except Exception:  # the answer still goes out; an unwritable log fails every forward anyway
+            pass
+    return _error(status, body)
+
+
 def _handle_errors(app: FastAPI) -> None:
-    """One error body everywhere: {error, detail, hint}, and never a traceback."""
+    """One error body everywhere: {error, detail, hint}, never a traceback, and each one on the record."""
 
     @app.exception_handler(SpinError)
-    async def spin_error(_request: Request, exc: SpinError):
-        return _error(exc.http_status, exc.to_body())
+    async def spin_error(request: Request, exc: SpinError):
+        return _refused(request, exc.http_status, exc.to_body(), exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError):
+    async def invalid(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
-        return _error(422, {"error": "InvalidRequest", "detail": problems, "hint": "See /openapi.json for the schema."})
+        return _refused(request, 422, {"error": "InvalidRequest", "detail": problems,
+                                       "hint": "See /openapi.json for the schema."})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, {"error": "HTTPError", "detail": str(exc.detail), "hint": "See /docs for the routes."})
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _refused(request, exc.status_code, {"error": "HTTPError", "detail": str(exc.detail),
+                                                   "hint": "See /docs for the routes."})
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception):
-        return _error(500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
-                            "hint": "This is a bug in the gateway; the administrators have the log."})
+    async def unexpected(request: Request, exc: Exception):
+        return _refused(request, 500, {"error": "InternalError", "detail": f"{type(exc).__name__}",
+                                       "hint": "This is a bug in the gateway; the administrators have the log."})
 
 
 def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> FastAPI:

@@ -16,6 +16,7 @@ from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.gateway_api.settings import Settings
+from spin_gateway.gateway_api.source import client_source
 from spin_gateway.vocabulary.errors import AuthError, NotFound
 
 
@@ -42,7 +43,8 @@ TokensDep = Annotated[TokenRegistry, Depends(get_tokens)]
 
 
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The connecting address, or the client a trusted proxy names in X-Forwarded-For (gateway_api/source.py)."""
+    return client_source(request, request.app.state.settings.trusted_proxies)
 
 
 SourceDep = Annotated[str | None, Depends(client_address)]
@@ -63,10 +65,13 @@ def authenticate(request: Request, operation: str) -> Caller:
         except NotFound:  # removed from the directory since the token was issued: the token is void
             raise AuthError(f"the token's user {claims.subject!r} is no longer known to the facility",
                             hint="Run `spin login` again, or ask the facility about your account.") from None
-        return Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
+        # kept on the request, so the refusal handler (app.py) can name who was refused
+        request.state.caller = Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
+        return request.state.caller
     # A facility system acts for one user per request, within its token's scope (users and resources).
-    return service_caller(gateway, get_tokens(request), claims, request.headers.get("x-spin-user", ""), operation,
-                          source, request.url.path)
+    request.state.caller = service_caller(gateway, get_tokens(request), claims, request.headers.get("x-spin-user", ""),
+                                          operation, source, request.url.path)
+    return request.state.caller
 
 
 def _caller_for(operation: str):

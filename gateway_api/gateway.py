@@ -29,9 +29,9 @@ from spin_gateway.gateway_api.schemas import (
 )
 from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercept
 from spin_gateway.policy.service import PolicyService
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied
+from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.facility import facility_project_for
-from spin_gateway.vocabulary.types import Identity
+from spin_gateway.vocabulary.types import Identity, Plan
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,20 @@ def _status_word(outcome: Outcome) -> str:
         return "denied"
     if outcome.dry_run:
         return "checked"
-    # "skipped": objects a backend has no counterpart for (a Namespace on podman); they change nothing.
-    actions = {r.action for r in outcome.results} - {"skipped"}
+    # "skipped": objects a backend has no counterpart for (a Namespace on podman); they change nothing, nor does
+    # "enforced" (a NetworkPolicy the podman networks carry).
+    actions = {r.action for r in outcome.results} - {"skipped", "enforced"}
     if actions <= {"unchanged"}:
         return "unchanged"
     if actions & {"configured", "deleted"} or "unchanged" in actions:
         return "configured"
     return "created"
+
+
+def _audited(exc: SpinError) -> SpinError:
+    """Its decisions are on the record already (one per call): the refusal handler writes no second one."""
+    exc.audited = True  # type: ignore[attr-defined]
+    return exc
 
 
 class Gateway:
@@ -95,6 +102,7 @@ class Gateway:
     def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> NoReturn:
         """Every refusal is audited: the record is on disk before the caller hears no."""
         self.audit.write(records.access_refused(uuid.uuid4().hex, operation, project, caller.who(), exc.message))
+        exc.audited = True  # type: ignore[attr-defined]  # the refusal handler need not write it again
         raise exc
 
     def require_admin(self, caller: Caller, what: str) -> None:
@@ -187,10 +195,29 @@ class Gateway:
             # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
             response.status = "created"
         if not outcome.allowed and not dry_run:
-            raise PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json"))
+            raise _audited(PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json")))
         if wait and outcome.forwarded:
             response.services = self.backend.wait(ref, timeout)
+            self._verify_running(ref, outcome, ctx, identity)
         return response
+
+    def _verify_running(self, ref: ProjectRef, outcome: Outcome, ctx: RequestContext, identity: Identity) -> None:
+        """Decided vs. running, once the pods are up: a difference is audited (`drift`) and fails the up."""
+        verify = getattr(self.backend, "verify_running", None)
+        if verify is None:
+            return
+        differences = verify(ref, outcome.objects)
+        if not differences:
+            return
+        plan = Plan(project=ref.project, namespace=ref.namespace, owner=ref.owner,
+                    facility_project=ref.facility_project, calls=[])
+        who = records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+        self.audit.write(records.drift(ctx.request_id, ctx.operation, who, plan,
+                                       getattr(self.backend, "name", type(self.backend).__name__), differences,
+                                       outcome.revision))
+        shown = "; ".join(differences[:5]) + (f"; and {len(differences) - 5} more" if len(differences) > 5 else "")
+        raise RuntimeDrift(f"project {ref.project}: what runs differs from what the policy decided: {shown}",
+                       differences=differences)
 
     def down(self, caller: Caller, project: str, *, volumes: bool = False) -> PlanResponse:
         namespace = planning.namespace_for(project)
@@ -207,7 +234,7 @@ class Gateway:
             outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
                                 dry_run=False, volumes=volumes)
         if not outcome.allowed:
-            raise PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json"))
+            raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
         response = self._response(outcome, ctx)
         response.status = "removed"
         return response

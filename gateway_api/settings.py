@@ -28,6 +28,9 @@ class Settings(BaseModel):
     audit_stdout: bool = False
     state_dir: Path = Path("state")
     token_ttl: int = 12 * 3600
+    #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the real client; from anyone
+    #: else the header is ignored and the audit's source is the connecting address.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @property
     def signing_key(self) -> Path:

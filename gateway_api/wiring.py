@@ -15,7 +15,7 @@ from spin_gateway.vocabulary.errors import UsageError
 def make_backend(settings: Settings) -> Backend:
     if settings.backend == "podman":
         from spin_gateway.backends.podman import PodmanBackend
-        return PodmanBackend()
+        return PodmanBackend(state_dir=settings.state_dir)
     if settings.backend == "manifests":
         from spin_gateway.backends.manifests import ManifestsBackend
         return ManifestsBackend(settings.manifests_dir)

@@ -20,7 +20,7 @@ from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.policy.decide import Decided, Decider, decide_call, undecided
-from spin_gateway.vocabulary.errors import AuditError, ForwardError, SpinError
+from spin_gateway.vocabulary.errors import AuditError, ForwardError, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.types import Call, CallResult, Decision, Identity, Notice, Plan
 
 
@@ -121,6 +121,12 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
         exc = raw if isinstance(raw, ForwardError) else ForwardError(
             f"the {getattr(backend, 'name', 'backend')} backend failed: {type(raw).__name__}: {raw}")
         audit.write(_forward_record(ctx, identity, plan, backend, None, exc))
+        exc.audited = True  # type: ignore[attr-defined]  # the forward record is its refusal record
+        if isinstance(exc, RuntimeDrift):
+            # Its own record type, so security staff can find every time a backend ran something undecided.
+            differences = [f"{pod}: {d}" for pod, found in (exc.details.get("drift") or {}).items() for d in found]
+            audit.write(records.drift(ctx.request_id, ctx.operation, _who(ctx, identity), plan,
+                                      getattr(backend, "name", type(backend).__name__), differences))
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:

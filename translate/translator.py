@@ -9,6 +9,7 @@ and the rest is translated without them.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,58 @@ def _refusal(findings: list[Finding]) -> TranslateError:
         unsupported=[{"path": f.path, "reason": f.reason, "hint": f.hint} for f in findings])
 
 
+#: What one compose model may expand to: counted before anything is expanded, so a small body of port
+#: ranges is refused at once instead of growing into millions of entries.
+MAX_SERVICES = 200
+MAX_PORTS_PER_SERVICE = 1000
+MAX_PORTS_PER_PROJECT = 25_000
+MAX_OBJECTS = 2000
+MAX_OBJECT_BYTES = 8 << 20
+
+
+def _range_size(item: Any) -> int:
+    """How many ports an expose or ports entry stands for (1 for what cannot be read: refused elsewhere)."""
+    text = str(item.get("target", "") if isinstance(item, dict) else item).rpartition(":")[2].partition("/")[0]
+    first, _, last = text.partition("-")
+    try:
+        size = int(last or first) - int(first) + 1
+    except ValueError:
+        return 1
+    # A range the support table refuses on its own (reversed, or over 1000 ports) counts once: its message
+    # names the entry.
+    return size if 1 <= size <= 1000 else 1
+
+
+def check_bounds(model: dict[str, Any]) -> None:
+    services = model.get("services") or {}
+    if len(services) > MAX_SERVICES:
+        raise TranslateError(f"services: the project has {len(services)} services, more than {MAX_SERVICES}",
+                             hint="Split it into several projects.")
+    total = 0
+    for name, svc in services.items():
+        count = sum(_range_size(p) for key in ("expose", "ports") for p in (svc.get(key) or []))
+        if count > MAX_PORTS_PER_SERVICE:
+            raise TranslateError(f"services.{name}: expose and ports name {count} ports, more than "
+                                 f"{MAX_PORTS_PER_SERVICE}", hint="Name fewer ports; each port of a range counts.")
+        total += count
+    if total > MAX_PORTS_PER_PROJECT:
+        raise TranslateError(f"services: the project names {total} ports, more than {MAX_PORTS_PER_PROJECT}",
+                             hint="Name fewer ports; each port of a range counts.")
+
+
+def _check_output(objects: list[dict[str, Any]]) -> None:
+    if len(objects) > MAX_OBJECTS:
+        raise TranslateError(f"the project becomes {len(objects)} objects, more than {MAX_OBJECTS}",
+                             hint="Split it into several projects.")
+    size = sum(len(json.dumps(o)) for o in objects)
+    if size > MAX_OBJECT_BYTES:
+        raise TranslateError(f"the project's objects take {size} bytes, more than {MAX_OBJECT_BYTES}",
+                             hint="Move large configs and secrets out of the compose file.")
+
+
 def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels: dict[str, str],
                   allow_unsupported: bool = False) -> Translation:
+    check_bounds(model)
     findings = find_unsupported(model)
     if findings and not allow_unsupported:
         raise _refusal(findings)
@@ -70,6 +121,7 @@ def to_kubernetes(model: dict[str, Any], *, project: str, namespace: str, labels
     for name in sorted(services):
         objects += network.services(name, k8s[name], services[name], aliases[name], labels, namespace)
     objects += network.network_policies(model, k8s, labels, namespace)
+    _check_output(objects)
     return Translation(objects=objects, notices=notices)
 
 

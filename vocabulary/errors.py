@@ -5,6 +5,7 @@
     ├── ComposeError                          a compose file that cannot be read as Docker Compose reads it (exit 2, 422)
     ├── TranslateError                        a compose model that has no faithful Kubernetes form (exit 2, 422)
     ├── AuthError                             no or bad credentials (exit 2, 401)
+    │   ├── LoginRefused                      wrong name or password; shown as AuthError, names the account for the audit
     │   └── Forbidden                         known caller, not allowed to do this (exit 1, 403)
     ├── NotFound                              no such project, token or object (exit 2, 404)
     ├── Conflict                              the name is taken by someone else (exit 2, 409)
@@ -16,7 +17,8 @@
     ├── AuditError                            the audit log cannot be written: nothing is forwarded (exit 3, 503)
     ├── ForwardError                          the backend refused or failed (exit 3, 502)
     │   ├── PodmanError
-    │   └── KubeApiError                      carries the Kubernetes Status reason and code
+    │   ├── KubeApiError                      carries the Kubernetes Status reason and code
+    │   └── RuntimeDrift                      what runs differs from the decision: workload stopped, audited as drift (exit 1, 409)
     ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
     └── InternalError                         the gateway failed unexpectedly: a bug (exit 3, 500)
 
@@ -163,6 +165,19 @@ class WaitTimeout(SpinError):
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
 
+class RuntimeDrift(ForwardError):
+    """What runs differs from what the policy decided, read back after the apply: the workload is stopped.
+
+    A ForwardError (the backend ran something), but refused like a policy denial: exit 1, HTTP 409.
+    """
+
+    exit_code = 1
+    http_status = 409
+    default_hint = ("The gateway stopped the project's workload: the backend (or an admission webhook or the "
+                    "runtime) ran something the policy never decided. The difference is named above and audited "
+                    "as a `drift` record; tell the site's security staff.")
+
+
 class InternalError(SpinError):
     """What the gateway answers for an exception that is not a SpinError; the CLI's class for any bare 5xx."""
 
@@ -173,7 +188,8 @@ class InternalError(SpinError):
 
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
-    "IdentityUnavailable", "InternalError", "KubeApiError", "LoginRefused", "NotFound", "OpaUnavailable", "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "SpinError", "TranslateError",
+    "IdentityUnavailable", "InternalError", "KubeApiError", "LoginRefused", "NotFound", "OpaUnavailable",
+    "PodmanError",
+    "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

@@ -27,6 +27,8 @@ READINESS_ANNOTATION = "spin.io/readiness"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: The compose network a podman network stands for.
+LABEL_NETWORK = "spin.io/network"
 
 
 def project_labels(project: str, owner: str, facility_project: str) -> dict[str, str]:

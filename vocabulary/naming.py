@@ -46,9 +46,17 @@ def check_project_name(project: str) -> str:
 
 
 def namespace_for(project: str) -> str:
-    """The namespace of a compose project: its name with `_` as `-` (a DNS-1123 label)."""
-    namespace = check_project_name(project).replace("_", "-").strip("-")
-    if not _DNS_LABEL.match(namespace):
-        raise ComposeError(f"project name {project!r} does not make a valid namespace ({namespace!r})",
-                           hint="Pass a name that starts and ends with a letter or digit.")
-    return namespace
+    """The namespace of a compose project: its name itself, which must be a DNS-1123 label.
+
+    Never a rewriting of it: with `_` as `-`, `rt_bob_x` and `rt-bob-x` both became `rt-bob-x`, one
+    project's objects the other's. So the name that Compose accepts but a namespace does not is refused,
+    with the name that would do.
+    """
+    check_project_name(project)
+    if not _DNS_LABEL.match(project):
+        suggestion = project.replace("_", "-").strip("-")
+        raise ComposeError(f"project name {project!r} is not a valid namespace: it must be lowercase letters, "
+                           "digits and '-', starting and ending with a letter or digit",
+                           hint=f"Pass -p {suggestion}" if _DNS_LABEL.match(suggestion)
+                           else "Pass a valid name with -p/--project-name.")
+    return project

@@ -108,7 +108,7 @@ class Decision(_Frozen):
 
 
 #: What a backend did with one call.
-Action = Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped"]
+Action = Literal["created", "configured", "unchanged", "deleted", "absent", "failed", "skipped", "enforced"]
 
 
 class CallResult(_Frozen):
@@ -131,6 +131,9 @@ class ServiceStatus(_Frozen):
     restarts: int = 0
     age_seconds: float | None = None
     message: str = ""
+    #: What the backend read back from what runs, compared with the decision: "as decided", "drift: ...",
+    #: or "" where the backend does not read back.
+    verified: str = ""
 
 
 __all__ = [

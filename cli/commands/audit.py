@@ -23,7 +23,7 @@ def audit(ctx: typer.Context, user: str | None = typer.Option(None, "--user"),
           since: datetime | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
           until: datetime | None = typer.Option(None, "--until"),
           limit: int = typer.Option(100, "--limit", help="The newest N records"),
-          record_type: str | None = typer.Option(None, "--type", help="decision | forward | access | token | recovery"),
+          record_type: str | None = typer.Option(None, "--type", help="decision | forward | drift | access | token | recovery"),
           log: Path | None = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log)."""

@@ -33,7 +33,11 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
                   audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
-                  workers: int = typer.Option(1, "--workers")):
+                  workers: int = typer.Option(1, "--workers"),
+                  trusted_proxy: list[str] = typer.Option(
+                      [], "--trusted-proxy",
+                      help="Address or network (CIDR) of a reverse proxy whose X-Forwarded-For is believed; "
+                           "repeat for several. Without one, the audit's source is the connecting address.")):
     """Run the gateway (FastAPI on uvicorn)."""
     from spin_gateway.gateway_api.go_runtime import restart_with_defaults
 
@@ -48,17 +52,21 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
             host=host, port=port, backend=backend, manifests_dir=manifests_dir, kubeconfig=kubeconfig,
             kube_context=context, identity=identity, users=users, identity_config=identity_config,
             policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
-            opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir))
+            opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir,
+            trusted_proxies=trusted_proxy))
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise UsageError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
-        uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                    proxy_headers=False)
     else:
         from spin_gateway.gateway_api.app import build_app
 
-        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning")
+        # proxy_headers off: uvicorn would take X-Forwarded-For from any local client; the app decides whom to
+        # believe (Settings.trusted_proxies, gateway_api/source.py).
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @app.command("token")

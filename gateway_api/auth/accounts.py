@@ -28,6 +28,7 @@ def login(gateway: Gateway, signer: TokenSigner, username: str, password: str, *
             printable(username[:MAX_RECORDED]), source, exc.message,
             account=printable(resolved.account) if resolved and resolved.account is not None else None,
             uid=resolved.uid if resolved else None))
+        exc.audited = True  # type: ignore[attr-defined]  # the login record is its refusal record
         raise
     token, claims = signer.issue(identity.name, ttl=ttl)
     gateway.audit.write(records.login(identity, source, claims.token_id, printable(username[:MAX_RECORDED])))

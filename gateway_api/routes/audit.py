@@ -28,7 +28,7 @@ def audit(who: Auth, gateway: GatewayDep, settings: SettingsDep,
           user: str | None = Query(None, max_length=64), project: str | None = Query(None, max_length=63),
           decision: str | None = Query(None, pattern="^(allow|deny)$"), rule: str | None = Query(None, max_length=64),
           since: datetime | None = None, until: datetime | None = None,
-          type: str | None = Query(None, pattern="^(decision|forward|access|token|recovery|login|reload)$"),
+          type: str | None = Query(None, pattern="^(decision|forward|drift|refusal|access|token|recovery|login|reload|gap)$"),
           limit: int = Query(100, ge=1, le=10000), stream: bool = False,
           cursor: str | None = Query(None, pattern="^[0-9a-f]{32}$",
                                      description="next_cursor of a page: the records older than that page")):

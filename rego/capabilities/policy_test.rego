@@ -26,3 +26,21 @@ test_init_container_is_checked if {
 	some v in capabilities.deny with input as f.request(obj)
 	v.path == "/spec/template/spec/initContainers/0/securityContext/capabilities/add/0"
 }
+
+adding_with_global(caps) := f.request(f.deployment(
+	[f.container({"securityContext": {"capabilities": {"add": caps}}, "volumeMounts": [{"name": "h", "mountPath": "/h"}]})],
+	{"volumes": [{"name": "h", "hostPath": {"path": "/global/homes/a/alice"}}]},
+))
+
+test_beside_global_fs_only_net_bind_service if {
+	denied := {v.path | some v in capabilities.deny} with input as adding_with_global(["NET_BIND_SERVICE", "DAC_OVERRIDE", "CHOWN", "FOWNER", "SETUID", "SETGID"])
+	denied == {sprintf("/spec/template/spec/containers/0/securityContext/capabilities/add/%d", [i]) | some i in numbers.range(1, 5)}
+}
+
+test_beside_global_fs_the_site_names_the_list if {
+	count(capabilities.deny) == 0 with input as adding_with_global(["CHOWN"]) with data.spin.config as {"global_fs": {"capabilities": ["CHOWN"]}}
+}
+
+test_without_global_fs_the_allowlist_holds if {
+	count(capabilities.deny) == 0 with input as adding(["DAC_OVERRIDE", "CHOWN"])
+}

@@ -10,7 +10,7 @@ package spin.lib.patch
 # ops setting keys (one to three, e.g. ["securityContext", "runAsUser"]) under the object
 # `current`, which lives at JSON pointer `base`. Written out per depth: a generic
 # comprehension over the keys cost several times more per call.
-ensure(base, current, [k0], value) := {leaf(base, [k0], value)}
+ensure(base, _, [k0], value) := {leaf(base, [k0], value)}
 
 ensure(base, current, [k0, k1], value) := _missing(base, current, [k0]) | {leaf(base, [k0, k1], value)}
 
@@ -20,6 +20,6 @@ leaf(base, keys, value) := {"op": "add", "path": pointer(base, keys), "value": v
 
 _missing(base, current, keys) := {{"op": "add", "path": pointer(base, keys), "value": {}}} if not is_object(object.get(current, keys, null))
 
-_missing(base, current, keys) := set() if is_object(object.get(current, keys, null))
+_missing(_, current, keys) := set() if is_object(object.get(current, keys, null))
 
 pointer(base, keys) := concat("/", array.concat([base], keys))

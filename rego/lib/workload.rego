@@ -9,11 +9,25 @@ obj := input.request.object
 
 pod_spec_path := ["spec"] if obj.kind == "Pod"
 
-pod_spec_path := ["spec", "template", "spec"] if obj.kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+pod_spec_path := ["spec", "template", "spec"] if obj.kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+pod_spec_path := ["template", "spec"] if obj.kind == "PodTemplate"
 
 pod_spec_path := ["spec", "jobTemplate", "spec", "template", "spec"] if obj.kind == "CronJob"
 
+# Every kind that carries a pod spec: each rule decides them all alike (the kinds rule
+# refuses any kind not here nor in the site's list).
+workload_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController", "PodTemplate"}
+
 is_workload if pod_spec_path
+
+# Every metadata object whose annotations can reach a runtime, as pointer parts: the
+# object's own and each template's (a CronJob has two).
+metadata_paths := array.concat([["metadata"]], [p |
+	some k, part in pod_spec_path
+	part in {"template", "jobTemplate"}
+	p := array.concat(array.slice(pod_spec_path, 0, k + 1), ["metadata"])
+])
 
 pod_spec := object.get(obj, pod_spec_path, {})
 

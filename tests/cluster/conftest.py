@@ -1,5 +1,7 @@
-"""The cluster suite's fixtures: a real control plane (or SPIN_TEST_KUBECONFIG's cluster) and projects in it.
+"""The cluster suite's fixtures: a one-node Kubernetes that runs pods (or SPIN_TEST_KUBECONFIG's cluster).
 
+tests/cluster/node.py brings the node up once per session (control plane, containerd,
+kubelet, kube-proxy, CoreDNS) and takes it down again with the host put back.
 Tests that use the `kube` fixture get the `cluster` marker. In CI (CI=true)
 the suite must run: missing binaries fail it, they never skip it.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import uuid
@@ -17,7 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cluster.controlplane import ControlPlane, find_binaries
+from tests.cluster.controlplane import find_binaries
+from tests.cluster.node import LocalCluster
+from tests.e2e.conftest import ROOT as _ROOT
+from tests.e2e.conftest import SPIN as _SPIN
+from tests.e2e.conftest import LiveGateway as _LiveGateway
+from tests.e2e.conftest import free_port as _free_port
 
 _timings: dict[str, float] = {}
 
@@ -39,7 +47,7 @@ def pytest_terminal_summary(terminalreporter):
 class Cluster:
     kubeconfig: Path
     server: str
-    local: ControlPlane | None = None
+    local: LocalCluster | None = None
     timings: dict[str, float] = field(default_factory=lambda: _timings)
 
     def api_client(self, kubeconfig: Path | None = None):
@@ -63,36 +71,35 @@ def kube():
         server = next(c for c in data["clusters"] if c["name"] == ctx["cluster"])["cluster"]["server"]
         yield Cluster(Path(external), server)
         return
+    # The workload images come from podman's store: they must be there before the node imports them.
+    subprocess.run(["bash", str(Path(__file__).resolve().parents[2] / "scripts/build-image.sh")], check=True)
     binaries = find_binaries()
     if isinstance(binaries, str):
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(binaries)
         pytest.skip(binaries)
-    root = Path(tempfile.mkdtemp(prefix="spin-kube-"))
-    plane = ControlPlane(root, binaries)
+    # Under /var/lib: containerd's overlay snapshots need a file system that supports them (not tmpfs).
+    base = Path("/var/lib/spin-kube-test")
+    base.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    cluster = LocalCluster(root, binaries)
     try:
-        plane.start()
+        cluster.start()
     except Exception:
-        plane.stop()
+        cluster.stop()
         raise
-    _timings["control plane start"] = plane.start_seconds or 0.0
-    build = Path(os.environ.get("SPIN_KUBE_CACHE", "/var/cache/spin-kube")) / "build-seconds"
-    if build.is_file():
-        _timings["control plane build (cached)"] = float(build.read_text().strip() or 0)
+    _timings.update(cluster.timings)
+    cache = Path(os.environ.get("SPIN_KUBE_CACHE", "/var/cache/spin-kube"))
+    for build in sorted(cache.glob("*/build-seconds")):
+        _timings[f"build {build.parent.name}"] = float(build.read_text().strip() or 0)
     try:
-        yield Cluster(plane.admin_kubeconfig, plane.server, plane)
+        yield Cluster(cluster.admin_kubeconfig, cluster.server, cluster)
     finally:
-        plane.stop()
+        problems = cluster.stop()
         # etcd's data and the logs; SPIN_KEEP_KUBE_LOGS=1 keeps them to look into a failure.
         if not os.environ.get("SPIN_KEEP_KUBE_LOGS"):
             shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def no_kubelet(kube):
-    """For tests that read the reasons pods stay Pending: only true of the kubelet-less control plane."""
-    if kube.local is None:
-        pytest.skip("SPIN_TEST_KUBECONFIG's cluster has nodes: pods do not stay Pending with the scheduler's reason")
+        assert not problems, f"the node did not leave the host as it found it: {problems}"
 
 
 @pytest.fixture
@@ -120,9 +127,19 @@ class Projects:
         api = self.kube.admin()
         for ns in self.made:
             try:
+                # A busybox `sleep` as PID 1 ignores SIGTERM: without a short grace each pod waits out its own.
+                api.request("DELETE", f"/api/v1/namespaces/{ns}/pods", what="clean up", retry=False,
+                            body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 1})
+            except Exception:
+                pass
+            try:
                 api.request("DELETE", f"/api/v1/namespaces/{ns}", what="clean up", retry=False)
             except Exception:
                 pass  # already gone, or removed by the test itself
+        if self.kube.local is not None:
+            # One node with 2 cores: the next test's pods need the CPU these still hold.
+            eventually(lambda: all(api.get(f"/api/v1/namespaces/{ns}", "read") is None for ns in self.made),
+                       timeout=90, every=0.5)
 
 
 @pytest.fixture
@@ -222,3 +239,65 @@ def eventually(check, timeout: float = 30, every: float = 0.3):
         if result or time.monotonic() >= deadline:
             return result
         time.sleep(every)
+
+
+def kubectl(kube: Cluster, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    """The real kubectl (built with the cluster) as the admin: exec, logs, port-forward."""
+    tool = kube.local.bin["kubectl"] if kube.local else shutil.which("kubectl")
+    out = subprocess.run([tool, f"--kubeconfig={kube.kubeconfig}", *args], capture_output=True, text=True,
+                         timeout=timeout)
+    if check and out.returncode:
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+    return out
+
+
+def pods_of(kube: Cluster, namespace: str, service: str | None = None) -> list[dict]:
+    """The running pods of a project (or one service), as the admin reads them."""
+    selector = f"spin.io/service={service}" if service else ""
+    items = kube.admin().request("GET", f"/api/v1/namespaces/{namespace}/pods", what="list",
+                                 query={"labelSelector": selector} if selector else None)["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def exec_in(kube: Cluster, pod: dict, *command: str, container: str | None = None) -> str:
+    meta = pod["metadata"]
+    args = ["exec", "-n", meta["namespace"], meta["name"]] + (["-c", container] if container else []) + ["--", *command]
+    return kubectl(kube, *args).stdout
+
+
+class KubeGateway(_LiveGateway):
+    """`spin gateway serve --backend kubernetes --kubeconfig ...` as a process on loopback."""
+
+    def __init__(self, tmp: Path, kubeconfig: Path):  # not super().__init__: that starts a podman gateway
+        import httpx
+
+        self.tmp, self.port = tmp, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = tmp / "state"
+        self.audit_log = self.state / "audit.log"
+        self.log = open(tmp / "gateway.log", "w")
+        self.proc = subprocess.Popen(
+            [*_SPIN, "gateway", "serve", "--port", str(self.port), "--backend", "kubernetes",
+             "--kubeconfig", str(kubeconfig), "--context", "spin-test", "--users", str(_ROOT / "examples/users.yaml"),
+             "--policy-dir", str(_ROOT / "rego"), "--audit-log", str(self.audit_log), "--state-dir", str(self.state)],
+            cwd=_ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gateway did not start: {(tmp / 'gateway.log').read_text()[-2000:]}")
+
+
+@pytest.fixture
+def kube_gateway(kube, tmp_path):
+    shipped = [d for name in ("namespace.yaml", "rbac.yaml")
+               for d in yaml.safe_load_all((_ROOT / "examples/kubernetes" / name).read_text()) if d]
+    apply_manifests(kube, shipped)
+    config = service_account_kubeconfig(kube, tmp_path, "spin-system", "spin-gateway")
+    live = KubeGateway(tmp_path, config)
+    yield live
+    live.stop()

@@ -116,19 +116,20 @@ def test_up_again_after_down_converges(kube, backend, projects, tmp_path):
     assert actions[("Deployment", "web")] == "created"
 
 
-def test_wait_times_out_with_the_schedulers_reason(kube, no_kubelet, backend, projects, tmp_path):
+def test_wait_times_out_with_the_schedulers_reason(kube, backend, projects, tmp_path):
     ref = projects.new("wait")
     up(backend, tmp_path, ref, WEB)
     with pytest.raises(WaitTimeout) as info:
         backend.wait(ref, timeout=3)
     message = info.value.message
     assert "not ready after 3s" in message
-    # No kubelet, so no nodes: the scheduler's own words reach the researcher.
-    assert "web (0/1 ready): cannot be placed on any node: no nodes available to schedule pods" in message
-    assert "worker (0/1 ready)" in message
+    # The node has no volume provisioner: web's claim stays unbound and the scheduler says so.
+    assert ("web (0/1 ready): cannot be placed on any node: 0/1 nodes are available: pod has unbound immediate "
+            "PersistentVolumeClaims") in message
+    assert "worker (" not in message  # worker has no volume: it runs
 
 
-def test_status_shows_each_service_with_its_reason_ports_and_age(kube, no_kubelet, backend, projects, tmp_path):
+def test_status_shows_each_service_with_its_reason_ports_and_age(kube, backend, projects, tmp_path):
     ref = projects.new("ps")
     up(backend, tmp_path, ref, WEB)
     statuses = eventually(lambda: [s for s in backend.status(ref) if "placed" in s.message], timeout=20)
@@ -141,11 +142,11 @@ def test_status_shows_each_service_with_its_reason_ports_and_age(kube, no_kubele
     assert web.restarts == 0
 
 
-def test_logs_say_clearly_there_are_none_without_a_node(kube, no_kubelet, backend, projects, tmp_path):
+def test_logs_say_clearly_there_are_none_for_a_pod_not_on_a_node(kube, backend, projects, tmp_path):
     ref = projects.new("logs")
     up(backend, tmp_path, ref, WEB)
     eventually(lambda: kube.admin().request("GET", f"/api/v1/namespaces/{ref.namespace}/pods", what="list")["items"])
-    lines = eventually(lambda: [l for l in backend.logs(ref, "web", tail=10, since="5m") if "placed" in l], timeout=20)
+    lines = eventually(lambda: [line for line in backend.logs(ref, "web", tail=10, since="5m") if "placed" in line], timeout=20)
     assert lines and lines[0].startswith("web | no logs: pod web-")
     assert "has not started on any node (cannot be placed on any node" in lines[0]
 

@@ -88,7 +88,7 @@ def test_wait_runs_the_healthcheck_before_calling_a_service_ready(gateway, tmp_p
         up = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "8")
         assert up.returncode == 3, up.stdout + up.stderr
         assert "readiness probe failed" in up.stderr
-        pod = f"{project}-slow"
+        pod = f"{project}_slow"  # <namespace>_<service>: no other project can spell it
         subprocess.run(["podman", "exec", f"{pod}-slow", "touch", "/tmp/ready"], check=True)
         again = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "30", "--json")
         assert again.returncode == 0, again.stdout + again.stderr
@@ -140,7 +140,7 @@ def test_secrets_and_configs_arrive_as_files_with_their_modes_and_leave_with_dow
         up = gateway.spin("-f", str(compose), "-p", project, "up", "--wait", "--timeout", "60")
         assert up.returncode == 0, up.stdout + up.stderr
         logs = gateway.spin("-p", project, "logs", "app").stdout
-        assert "444 /run/secrets/pw" in logs and "440 /etc/app.conf" in logs
+        assert "440 /run/secrets/pw" in logs and "440 /etc/app.conf" in logs  # never world-readable
         assert "s3cret" in logs and "threads=4" in logs
         # a changed secret replaces the pod, which then reads the new value
         (tmp_path / "pw.txt").write_text("rotated")
@@ -149,5 +149,4 @@ def test_secrets_and_configs_arrive_as_files_with_their_modes_and_leave_with_dow
         assert "rotated" in gateway.spin("-p", project, "logs", "app").stdout
     finally:
         gateway.spin("-p", project, "down", "-v")
-    from spin_gateway.backends.podman import DEFAULT_FILES_ROOT
-    assert not (DEFAULT_FILES_ROOT / project).exists()
+    assert not (gateway.state / "podman-files" / project).exists()

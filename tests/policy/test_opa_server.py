@@ -1,12 +1,11 @@
 """The OPA server engine (`--opa-url`): its requests, how it reads OPA's answers, and how it fails closed.
 
-No registry ships the `opa` binary, so these tests do not run an OPA server. A small
-local HTTP handler serves OPA's REST shapes with answers recorded from OPA's own Go
-engine (the embedded engine) on the same inputs; it computes nothing itself. That
-checks the client's side: request path and body, answer mapping, startup check,
-and every failure (unreachable, timeout, HTTP 500, undefined result) becoming a
-denial. Agreement of a real OPA server with the embedded engine needs a real OPA
-(docs/policy-engine.md says how to run that check).
+A small local HTTP handler serves OPA's REST shapes with answers recorded from OPA's
+own Go engine (the embedded engine) on the same inputs; it computes nothing itself.
+That checks the client's side, including answers a real OPA gives only when
+broken (an undefined result, a result that is not an object). The real `opa`
+server, its agreement with the embedded engine on every sample and the gateway
+failing closed against it are in tests/policy/test_real_opa.py.
 """
 
 from __future__ import annotations

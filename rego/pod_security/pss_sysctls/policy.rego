@@ -3,7 +3,6 @@
 package spin.rules.pss_sysctls
 
 import data.spin.lib.pod_security as pss
-import data.spin.lib.workload
 
 meta := {
 	"id": "pss-sysctls",
