@@ -264,7 +264,7 @@ class LdapProvider:
         if not groups:
             return groups
         holders: dict[str, list[str]] = {}
-        names = sorted({g.name.lower() for g in groups} | {self.admin_group.lower()})
+        names = sorted({g.name.lower() for g in groups})
         filt = f"(&{self.config.group_filter}(|{''.join(f'(cn={escape_filter_chars(n)})' for n in names)}))"
         for e in self._search(self.config.group_base, filt, ["cn"]):
             for key, values in _all(e["attrs"]).items():
