@@ -117,14 +117,24 @@ def access_refused(request_id: str, operation: str, target: str, who: Who, messa
     }
 
 
-def login_refused(username: str, source: str | None, message: str) -> Record:
-    """A refused login: the name as typed (guessing shows in the log), never the password."""
-    return {"type": "login", "user": {"name": username}, "source": source,
+def login_refused(typed: str, source: str | None, message: str, *, account: str | None = None,
+                  uid: int | None = None) -> Record:
+    """A refused login, never the password.
+
+    `typed` is the name as sent (escaped by the caller); `account` and `uid` the user the identity source
+    resolved it to, when it did. `user.name` is the account (so its owner and `spin audit --user` find the
+    guessing at it), else the name as typed; `user.typed` is always the name as typed.
+    """
+    user: dict[str, Any] = {"name": account if account is not None else typed, "typed": typed}
+    if uid is not None:
+        user["uid"] = uid
+    return {"type": "login", "user": user, "source": source,
             "decision": "deny", "violations": [{"rule": "login", "message": message}]}
 
 
-def login(user: Identity, source: str | None, token_id: str) -> Record:
-    return {"type": "login", "user": {"name": user.name, "uid": user.uid}, "source": source,
+def login(user: Identity, source: str | None, token_id: str, typed: str) -> Record:
+    """A login: the account, and the name as typed (escaped by the caller; LDAP matches names case-insensitively)."""
+    return {"type": "login", "user": {"name": user.name, "uid": user.uid, "typed": typed}, "source": source,
             "decision": "allow", "token": {"id": token_id, "kind": "user"}}
 
 

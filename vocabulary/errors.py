@@ -5,6 +5,7 @@
     ├── ComposeError                          a compose file that cannot be read as Docker Compose reads it (exit 2, 422)
     ├── TranslateError                        a compose model that has no faithful Kubernetes form (exit 2, 422)
     ├── AuthError                             no or bad credentials (exit 2, 401)
+    │   ├── LoginRefused                      wrong name or password; shown as AuthError, names the account for the audit
     │   └── Forbidden                         known caller, not allowed to do this (exit 1, 403)
     ├── NotFound                              no such project, token or object (exit 2, 404)
     ├── Conflict                              the name is taken by someone else (exit 2, 409)
@@ -71,6 +72,21 @@ class TranslateError(SpinError):
 class AuthError(SpinError):
     http_status = 401
     default_hint = "Run `spin login`, or set SPIN_TOKEN to a valid token."
+
+
+class LoginRefused(AuthError):
+    """A refused login. `account` and `uid` name the user the typed name resolved to, when it resolved:
+    for the audit record only. The answer never shows them (it is the same whether or not the user exists)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, account: str | None = None,
+                 uid: int | None = None):
+        super().__init__(message, hint)
+        self.account = account
+        self.uid = uid
+
+    @property
+    def kind(self) -> str:
+        return "AuthError"  # what clients see is an AuthError like any other
 
 
 class Forbidden(AuthError):
@@ -172,7 +188,8 @@ class InternalError(SpinError):
 
 __all__ = [
     "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
-    "IdentityUnavailable", "InternalError", "KubeApiError", "NotFound", "OpaUnavailable", "PodmanError",
+    "IdentityUnavailable", "InternalError", "KubeApiError", "LoginRefused", "NotFound", "OpaUnavailable",
+    "PodmanError",
     "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
     "UsageError", "WaitTimeout",
 ]

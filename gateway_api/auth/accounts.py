@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from spin_gateway.audit import records
-from spin_gateway.gateway_api.auth.names import name_error
+from spin_gateway.gateway_api.auth.names import MAX_RECORDED, name_error
 from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.gateway_api.schemas import ServiceTokenRequest, ServiceTokenResponse, TokenResponse, WhoAmI
-from spin_gateway.vocabulary.errors import AuthError
+from spin_gateway.vocabulary.errors import AuthError, LoginRefused
 from spin_gateway.vocabulary.text import printable
 
 
@@ -23,11 +23,15 @@ def login(gateway: Gateway, signer: TokenSigner, username: str, password: str, *
             raise refused
         identity = gateway.identity.authenticate(username, password)
     except AuthError as exc:
-        gateway.audit.write(records.login_refused(printable(username), source, exc.message))
+        resolved = exc if isinstance(exc, LoginRefused) else None
+        gateway.audit.write(records.login_refused(
+            printable(username[:MAX_RECORDED]), source, exc.message,
+            account=printable(resolved.account) if resolved and resolved.account is not None else None,
+            uid=resolved.uid if resolved else None))
         exc.audited = True  # type: ignore[attr-defined]  # the login record is its refusal record
         raise
     token, claims = signer.issue(identity.name, ttl=ttl)
-    gateway.audit.write(records.login(identity, source, claims.token_id))
+    gateway.audit.write(records.login(identity, source, claims.token_id, printable(username[:MAX_RECORDED])))
     return TokenResponse(token=token, token_id=claims.token_id, expires_at=claims.expires_at, user=identity.name)
 
 

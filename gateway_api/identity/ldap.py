@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import ssl
 import threading
@@ -24,18 +25,32 @@ from collections.abc import Iterator
 
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
 from ldap3.core import exceptions as lx
+from ldap3.protocol.sasl.sasl import sasl_prep
 from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
 
 from spin_gateway.gateway_api.identity.cache import TtlCache
-from spin_gateway.gateway_api.identity.ldap_config import GroupEntry, LdapConfig, is_project
-from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.gateway_api.identity.ldap_config import (
+    GroupEntry,
+    LdapConfig,
+    child_named,
+    is_project,
+    named,
+    same_dn,
+)
+from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, LoginRefused, NotFound, UsageError
+from spin_gateway.vocabulary.text import printable
 from spin_gateway.vocabulary.types import Group, Identity
 
 # ldap3's ServerPool sleeps this long after every cycle over its servers, even after
 # the last one it is allowed: pure added latency before the 503. (A process-wide setting.)
 set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
 
-_INVALID_CREDENTIALS = 49
+_log = logging.getLogger(__name__)
+
+# invalidCredentials, inappropriateAuthentication: the password (the caller's input) was refused.
+_REFUSED_CREDENTIALS = (49, 48)
+_WRONG = "wrong user name or password"
 _HINT_DOWN = ("The facility's LDAP service did not answer in time; try again shortly. "
               "Administrators: check the servers in the gateway's LDAP config.")
 
@@ -69,6 +84,14 @@ class LdapProvider:
     def __init__(self, config: LdapConfig, *, admin_group: str | None = None):
         self.config = config
         self.admin_group = config.admin_group or admin_group or "spin-admins"
+        # Pinned by DN: only this entry makes administrators, wherever else a group of its name appears.
+        self.admin_group_dn = config.admin_group_dn or f"cn={escape_rdn(self.admin_group)},{config.group_base}"
+        if not named(self.admin_group_dn, self.admin_group):
+            # The Rego rules read admin from the group's name: a DN of another name would never count.
+            raise UsageError(f"admin_group_dn {self.admin_group_dn} is not named cn={self.admin_group}, "
+                             f"the admin group of the LDAP config or the site data",
+                             hint="Make admin_group_dn's cn the admin group's name (admin_group).")
+        self.projects_parent_dn = config.projects.parent_dn or config.group_base
         tls = None
         if config.tls != "none" or any(u.startswith("ldaps://") for u in config.urls):
             tls = Tls(validate=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
@@ -224,16 +247,55 @@ class LdapProvider:
         for e in self._search(cfg.group_base, filt, wanted):
             name, gid = _first(e["attrs"], "cn"), _first(e["attrs"], "gidNumber")
             if name and gid and gid.isdigit():
-                groups.append(GroupEntry(name=name, gid=int(gid), attributes=_all(e["attrs"])))
-        return sorted(groups, key=lambda g: (g.name, g.gid))
+                groups.append(GroupEntry(name=name, gid=int(gid), dn=e["dn"], attributes=_all(e["attrs"])))
+        return self._pinned(user, sorted(groups, key=lambda g: (g.name, g.gid)))
+
+    def _is_project(self, group: GroupEntry) -> bool:
+        return is_project(group, self.config.projects, self.projects_parent_dn)
+
+    def _pinned(self, user: _UserEntry, groups: list[GroupEntry]) -> list[GroupEntry]:
+        """The groups the user gains: a name is trusted only where the settings pin it.
+
+        Policy and access checks know groups by name, so two entries of one name (cn matches
+        case-insensitively) must not both count: only the configured entry (the admin group's DN,
+        a project under its parent) does; when neither is configured, neither counts. A group of the
+        admin group's name at another DN never counts. Each refusal is logged with both DNs.
+        """
+        if not groups:
+            return groups
+        holders: dict[str, list[str]] = {}
+        names = sorted({g.name.lower() for g in groups})
+        filt = f"(&{self.config.group_filter}(|{''.join(f'(cn={escape_filter_chars(n)})' for n in names)}))"
+        for e in self._search(self.config.group_base, filt, ["cn"]):
+            for key, values in _all(e["attrs"]).items():
+                for value in values if key.lower() == "cn" else []:
+                    holders.setdefault(value.lower(), []).append(e["dn"])
+        kept = []
+        for g in groups:
+            others = [dn for dn in holders.get(g.name.lower(), []) if not same_dn(dn, g.dn)]
+            if g.name.lower() == self.admin_group.lower():
+                trusted, pin = same_dn(g.dn, self.admin_group_dn), f"admin_group_dn is {self.admin_group_dn}"
+            else:
+                trusted, pin = self._is_project(g), "no entry of this name is pinned in the LDAP settings"
+                if not trusted:
+                    pin = next((f"the project is {dn}" for dn in others
+                                if child_named(dn, g.name, self.projects_parent_dn)), pin)
+            if trusted or not (others or g.name.lower() == self.admin_group.lower()):
+                kept.append(g)
+                continue
+            _log.warning("LDAP: %s (gid %d) is not counted as group %r for %s: %s; the name is also held by %s",
+                         printable(g.dn), g.gid, printable(g.name), printable(user.name), pin,
+                         printable(", ".join(others) or "no other entry"))
+        return kept
 
     def _identity(self, user: _UserEntry) -> Identity:
         groups = self._groups(user)
-        names = {g.name for g in groups}
+        admin = any(g.name.lower() == self.admin_group.lower() and same_dn(g.dn, self.admin_group_dn)
+                    for g in groups)
         return Identity(name=user.name, uid=user.uid, gid=user.gid,
                         groups=[Group(name=g.name, gid=g.gid) for g in groups],
-                        projects=sorted({g.name for g in groups if is_project(g, self.config.projects)}),
-                        admin=self.admin_group in names)
+                        projects=sorted({g.name for g in groups if self._is_project(g)}),
+                        admin=admin)
 
     # -- the IdentityProvider protocol -----------------------------------------------------------------
 
@@ -252,10 +314,17 @@ class LdapProvider:
     def authenticate(self, username: str, password: str) -> Identity:
         if not password:
             raise AuthError("an empty password is refused", hint="Type your facility password.")
-        wrong = AuthError("wrong user name or password")
         user = self._find_user(username) if _plausible_name(username) else None
         if user is None:
-            raise wrong
+            raise LoginRefused(_WRONG)
+        # The same answer as a wrong password (the caller learns nothing), but the audit record names the account.
+        wrong = LoginRefused(_WRONG, account=user.name, uid=user.uid)
+        try:
+            # ldap3 runs SASLprep (RFC 4013) on the password before the bind: a NUL or other control character
+            # is the caller's input, refused as a wrong password, not an outage.
+            sasl_prep(password)
+        except lx.LDAPSASLPrepError:
+            raise wrong from None
         with self._boundary((password,)):
             conn = self._open(user.dn, password)
             try:
@@ -264,7 +333,7 @@ class LdapProvider:
                 with contextlib.suppress(Exception):
                     conn.unbind()
         if not bound:
-            if result.get("result") == _INVALID_CREDENTIALS:
+            if result.get("result") in _REFUSED_CREDENTIALS:
                 raise wrong
             raise IdentityUnavailable(f"LDAP refused the bind: {result.get('description', 'unknown')}",
                                       hint=_HINT_DOWN)

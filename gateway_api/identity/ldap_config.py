@@ -6,7 +6,13 @@
     bind_password_file: /etc/spin/ldap.password       # or bind_password_env: SPIN_LDAP_BIND_PASSWORD
     user_base: ou=people,dc=facility
     group_base: ou=groups,dc=facility
-    projects: {gid_min: 5000, gid_max: 5999, name_pattern: "^p-", attribute: description, value: spin-project}
+    projects: {parent_dn: "ou=projects,ou=groups,dc=facility", gid_min: 5000, gid_max: 5999,
+               name_pattern: "^p-", attribute: description, value: spin-project}
+    admin_group_dn: cn=spin-admins,ou=groups,dc=facility   # default: cn=<admin_group>,<group_base>
+
+Admin and project groups are pinned by DN: the admin group is the entry at admin_group_dn,
+a project is an entry cn=<name> directly under projects.parent_dn (default: group_base). A
+group of the same name elsewhere under the group base gives nothing (see ldap.py).
 
 The bind password is held as a SecretStr: it never shows in a repr, a log or an error.
 """
@@ -19,20 +25,69 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from ldap3.core.exceptions import LDAPInvalidDnError
+from ldap3.utils.dn import parse_dn
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from spin_gateway.vocabulary.errors import UsageError
+
+Dn = tuple[tuple[str, str, str], ...]
+
+
+def parse(dn: str) -> Dn | None:
+    """A DN as comparable parts (attribute types and ASCII values in lower case), None if it is no DN.
+
+    Only ASCII is folded: a value that differs beyond that counts as another entry (refused, never let in).
+    """
+    try:
+        parts = parse_dn(dn)
+    except (LDAPInvalidDnError, ValueError, IndexError):
+        return None
+    return tuple((a.strip().lower(), v.strip().lower() if v.isascii() else v.strip(), sep) for a, v, sep in parts)
+
+
+def same_dn(a: str, b: str) -> bool:
+    pa, pb = parse(a), parse(b)
+    return pa is not None and pa == pb
+
+
+def named(dn: str, name: str) -> bool:
+    """Whether dn's RDN is exactly cn=<name> (one attribute: cn=astro+gidNumber=5003 is another entry)."""
+    parts = parse(dn)
+    if not parts:
+        return False
+    (attr, value, sep), folded = parts[0], name.lower() if name.isascii() else name
+    return attr == "cn" and value == folded and sep != "+"
+
+
+def child_named(dn: str, name: str, parent: str) -> bool:
+    """Whether dn is exactly cn=<name>,<parent>: directly under parent."""
+    parts, above = parse(dn), parse(parent)
+    return named(dn, name) and parts is not None and above is not None and parts[1:] == above
+
+
+def _dn_or_none(v: str | None, what: str) -> str | None:
+    if v is not None and parse(v) is None:
+        raise ValueError(f"{what} {v!r} is not a DN (e.g. cn=spin-admins,ou=groups,dc=facility)")
+    return v
 
 
 class ProjectRule(BaseModel):
     """A group is a facility project if it matches every condition given (none given: every group)."""
 
     model_config = ConfigDict(extra="forbid")
+    parent_dn: str | None = Field(default=None, description="Projects are entries cn=<name> directly under "
+                                                            "this DN (default: group_base)")
     gid_min: int | None = Field(default=None, ge=0)
     gid_max: int | None = Field(default=None, ge=0)
     name_pattern: str | None = Field(default=None, description="Python regex the group name must match (search)")
     attribute: str | None = Field(default=None, description="An attribute of the group entry ...")
     value: str | None = Field(default=None, description="... that must hold this value (case-insensitive)")
+
+    @field_validator("parent_dn")
+    @classmethod
+    def _parent_is_dn(cls, v: str | None) -> str | None:
+        return _dn_or_none(v, "projects.parent_dn")
 
     @field_validator("name_pattern")
     @classmethod
@@ -54,10 +109,14 @@ class ProjectRule(BaseModel):
 class GroupEntry(BaseModel):
     name: str
     gid: int
+    dn: str = ""
     attributes: dict[str, list[str]] = Field(default_factory=dict)
 
 
-def is_project(group: GroupEntry, rule: ProjectRule) -> bool:
+def is_project(group: GroupEntry, rule: ProjectRule, parent_dn: str | None = None) -> bool:
+    """Whether the rule picks the group; with parent_dn, only the entry cn=<name> directly under it can be one."""
+    if parent_dn is not None and not child_named(group.dn, group.name, parent_dn):
+        return False
     if rule.gid_min is not None and group.gid < rule.gid_min:
         return False
     if rule.gid_max is not None and group.gid > rule.gid_max:
@@ -91,6 +150,8 @@ class LdapConfig(BaseModel):
     member_value: Literal["name", "dn"] = "name"
     projects: ProjectRule = Field(default_factory=ProjectRule)
     admin_group: str | None = Field(default=None, description="Default: admin_group of the site data")
+    admin_group_dn: str | None = Field(default=None, description="The one entry that makes administrators "
+                                                                 "(default: cn=<admin_group>,<group_base>)")
     connect_timeout: float = Field(default=2.0, gt=0, le=60)
     # Whole seconds: ldap3 sets SO_RCVTIMEO from it with struct.pack("LL", ...).
     receive_timeout: int = Field(default=3, ge=1, le=120)
@@ -99,6 +160,11 @@ class LdapConfig(BaseModel):
     pool_size: int = Field(default=4, ge=1, le=64)
     cache_ttl: float = Field(default=30.0, ge=0, le=3600, description="Seconds a lookup is reused; 0: never")
     cache_size: int = Field(default=10000, ge=0)
+
+    @field_validator("admin_group_dn", "user_base", "group_base")
+    @classmethod
+    def _is_dn(cls, v: str | None) -> str | None:
+        return _dn_or_none(v, "the DN")
 
     @field_validator("urls")
     @classmethod

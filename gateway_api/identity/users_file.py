@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, NotFound
+from spin_gateway.vocabulary.errors import IdentityUnavailable, LoginRefused, NotFound
 from spin_gateway.vocabulary.types import Group, Identity
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -126,5 +126,6 @@ class UsersFileProvider:
         stored = entry.password_hash if entry and entry.password_hash else _DUMMY_HASH
         ok = bool(password) and check_password(password, stored)
         if entry is None or not entry.password_hash or not ok:
-            raise AuthError("wrong user name or password")
+            raise LoginRefused("wrong user name or password", account=username if entry else None,
+                               uid=entry.uid if entry else None)
         return self._identity(data, username, entry)

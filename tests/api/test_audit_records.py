@@ -52,7 +52,7 @@ def test_refusals_logins_and_tokens_are_recorded_as_their_types(client, token_fo
     assert "s3cret-guess" not in settings.audit_log.read_text()
     login, access, create, revoke = log
     assert (login["type"], login["user"], login["decision"], login["violations"][0]["rule"]) == \
-        ("login", {"name": "alice"}, "deny", "login")
+        ("login", {"name": "alice", "typed": "alice", "uid": 1001}, "deny", "login")
     assert (access["type"], access["user"]["name"], access["operation"], access["violations"][0]["rule"]) == \
         ("access", "alice", "list service tokens", "access")
     assert access["token"]["kind"] == "user" and access["request_id"]

@@ -122,3 +122,31 @@ def test_a_user_removed_from_the_directory_loses_their_token(own_slapd, make_cli
         assert conn.delete("uid=mallory,ou=people,dc=spin,dc=example"), conn.result
     gone = client.get("/v1/whoami", headers=mallory)
     assert gone.status_code == 401 and "no longer known" in gone.json()["detail"]
+
+
+@pytest.mark.parametrize("password", ["alice\x00-demo-pw", "bell\x07", "\x00"], ids=["nul-inside", "bel", "nul-only"])
+def test_a_password_ldap_cannot_take_is_a_401_and_audited_not_a_503(make_client, password):
+    # SASLprep (RFC 4013) refuses control characters before the bind: that is the caller's input, not an outage.
+    client, settings = make_client()
+    answer = _login(client, "alice", password)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "AuthError" and answer.json()["detail"] == "wrong user name or password"
+    assert password not in answer.text
+    records = [r for r in read_records(settings.audit_log) if r.get("type") == "login"]
+    assert [(r["user"]["name"], r["user"]["typed"], r["decision"]) for r in records] == [("alice", "alice", "deny")]
+    assert password not in settings.audit_log.read_text()
+    assert _login(client, "alice", demo_password("alice")).status_code == 200
+
+
+def test_a_refused_login_records_the_name_as_typed_and_the_name_ldap_resolved(make_client):
+    # uid matching is case-insensitive in LDAP: "ALICE" finds uid=alice,ou=people. Both names go on the record,
+    # under the canonical one, so alice (and `spin audit --user alice`) sees the guessing at her account.
+    client, settings = make_client()
+    assert _login(client, "ALICE", "guess-4321").status_code == 401
+    assert _login(client, "Nobody", "guess-4321").status_code == 401
+    records = [r for r in read_records(settings.audit_log) if r.get("type") == "login"]
+    assert [(r["user"]["name"], r["user"]["typed"], r["user"].get("uid")) for r in records] == [
+        ("alice", "ALICE", 1001), ("Nobody", "Nobody", None)]
+    alice = _bearer(_login(client, "alice", demo_password("alice")))
+    mine = client.get("/v1/audit", params={"type": "login"}, headers=alice).json()["items"]
+    assert [(r["user"]["typed"], r["decision"]) for r in mine] == [("ALICE", "deny"), ("alice", "allow")]
