@@ -79,8 +79,8 @@ class LoginRefused(AuthError):
     for the audit record only. The answer never shows them (it is the same whether or not the user exists)."""
 
     def __init__(self, message: str, hint: str | None = None, *, account: str | None = None,
-                 uid: int | None = None):
-        super().__init__(message, hint)
+                 uid: int | None = None, **details: Any):
+        super().__init__(message, hint, **details)
         self.account = account
         self.uid = uid
 
