@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,11 @@ def token_for(app):
         token, _ = app.state.signer.issue(user)
         return {"authorization": f"Bearer {token}"}
     return mint
+
+
+@pytest.fixture
+def rego(tmp_path, repo_root):
+    """A copy of the policy library a test may edit (reloads, broken files) without touching rego/."""
+    target = tmp_path / "rego"
+    shutil.copytree(repo_root / "rego", target)
+    return target

@@ -32,13 +32,6 @@ PRIVILEGED = {"user": {"name": "a", "uid": 1, "gid": 1, "groups": []},
 
 
 @pytest.fixture
-def rego(tmp_path, repo_root):
-    target = tmp_path / "rego"
-    shutil.copytree(repo_root / "rego", target)
-    return target
-
-
-@pytest.fixture
 def service(rego):
     svc = PolicyService(rego)
     records: list[dict] = []

@@ -7,22 +7,12 @@ engine must still deny: in-flight past the timeout, or queued past the longer bu
 
 from __future__ import annotations
 
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from spin_gateway.policy.service import PolicyService
 
 INPUT = {"request": {"object": {"kind": "Pod", "spec": {"containers": []}}}}
-
-
-@pytest.fixture
-def rego(tmp_path, repo_root):
-    target = tmp_path / "rego"
-    shutil.copytree(repo_root / "rego", target)
-    return target
 
 
 class _OneAtATime:

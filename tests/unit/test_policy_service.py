@@ -16,13 +16,6 @@ PRIVILEGED = {"user": {"name": "a", "uid": 1, "gid": 1, "groups": []},
                   {"name": "c", "image": "x", "securityContext": {"privileged": True}}]}}}}
 
 
-@pytest.fixture
-def rego(tmp_path, repo_root):
-    target = tmp_path / "rego"
-    shutil.copytree(repo_root / "rego", target)
-    return target
-
-
 def _without_tests_naming(source: str, text: str) -> str:
     """The Rego source less every `test_... if { ... }` rule whose body mentions `text`."""
     out, pos = [], 0
