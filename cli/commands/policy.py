@@ -29,13 +29,18 @@ def policy_test(ctx: typer.Context, folder: Path | None = typer.Argument(None, h
     report = run_tests(folder or policy_dir, site_data, run)
     if o.as_json:
         o.render.json({"revision": report.revision, "passed": report.passed, "failed": report.failed,
-                       "results": [vars(r) for r in report.results]})
+                       "duration_ms": report.duration_ms,
+                       "results": [{**vars(r), "location": r.location} for r in report.results]})
     else:
         for r in report.results:
             if not quiet or not r.passed:
-                o.render.line(f"{'PASS' if r.passed else 'FAIL'}: {r.package}.{r.name} ({r.file})"
-                              + (f" {r.duration_ms:.1f} ms" if verbose else "") + (f": {r.error}" if r.error else ""))
-        o.render.line(f"{report.passed} passed, {report.failed} failed")
+                o.render.line(f"{'PASS' if r.passed else 'FAIL'}: {r.package}.{r.name} ({r.location})"
+                              + (f" {r.duration_ms:.1f} ms" if verbose and r.duration_ms is not None else "")
+                              + (f": {r.error}" if r.error else ""))
+                for line in r.explanation:
+                    o.render.line(f"    {line}")
+        o.render.line(f"{report.passed} passed, {report.failed} failed"
+                      + (f" in {report.duration_ms / 1000:.2f} s (revision {report.revision})" if verbose else ""))
     if report.failed or not report.results:
         raise Refused()
 
