@@ -35,15 +35,19 @@ def evaluate_objects(path: str | Path, identity: Identity, policy_dir: str | Pat
                      factory: EngineFactory | None = None) -> list[Decision]:
     policy = PolicyService(policy_dir, site_data, factory=factory or factory_for(opa_url))
     try:
-        objects = read_objects(path)
-        calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
-        namespace = namespace_of(objects, project)
-        plan = Plan(project=project if namespace == project else namespace, namespace=namespace, owner=identity.name,
-                    facility_project=facility_project_for(identity, facility_project),
-                    calls=calls)
-        return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
+        return decide_objects(read_objects(path), identity, policy, project=project, facility_project=facility_project)
     finally:
         policy.close()
+
+
+def decide_objects(objects: list[dict], identity: Identity, policy: PolicyService, *, project: str = "policy-eval",
+                   facility_project: str | None = None) -> list[Decision]:
+    """Each object decided as one project's, as the interceptor would (patches applied, decided again)."""
+    calls = [Call(id=f"{i:03d}", operation="CREATE", object=o) for i, o in enumerate(objects)]
+    namespace = namespace_of(objects, project)
+    plan = Plan(project=project if namespace == project else namespace, namespace=namespace, owner=identity.name,
+                facility_project=facility_project_for(identity, facility_project), calls=calls)
+    return [decide_call(c, identity, plan, policy, dry_run=True).decision for c in calls]
 
 
 def namespace_of(objects: list[dict], default: str) -> str:

@@ -119,8 +119,9 @@ def run_tests(policy_dir: str | Path, site_data: str | Path | None = None, match
                 f"{p}.{t}": (answer["results"].get(f"{p}.{t}") is True, "", None) for _f, p, t in tests}
             report.rule_ids = {pkg: ids[0] for pkg, ids in answer["rule_ids"].items() if ids and isinstance(ids[0], str)}
         except PolicyError:
-            # One test raised (a conflict, a type error in a builtin): find which, one query each.
-            outcomes = {f"{p}.{t}": _one(engine, p, t) for _f, p, t in tests}
+            # A test raised (a conflict, a type error in a builtin): halve the set until the ones that raise
+            # are alone (each query compiles the library again, so one query per test would take minutes).
+            outcomes = _bisect(engine, [f"{p}.{t}" for _f, p, t in tests])
         explained = 0
         for file, package, name in tests:
             passed, error, ms = outcomes[f"{package}.{name}"]
@@ -135,14 +136,19 @@ def run_tests(policy_dir: str | Path, site_data: str | Path | None = None, match
     return report
 
 
-def _one(engine: Any, package: str, name: str) -> tuple[bool, str, float | None]:
-    started = time.perf_counter()
+def _bisect(engine: Any, keys: list[str]) -> dict[str, tuple[bool, str, float | None]]:
+    if not keys:
+        return {}
+    query = "results := {" + ", ".join(f"{json.dumps(k)}: count([v | v := data.{k}; v == true]) > 0" for k in keys) + "}"
     try:
-        passed, error = engine.document(f"{package}.{name}") is True, ""
+        answer = engine.query(query)
     except PolicyError as exc:
-        # An undefined test_ rule is a failing test, as in `opa test`; any other error is shown.
-        passed, error = False, "" if "undefined" in exc.message else exc.message
-    return passed, error, round((time.perf_counter() - started) * 1000, 3)
+        if len(keys) == 1:
+            return {keys[0]: (False, exc.message, None)}
+        half = len(keys) // 2
+        return {**_bisect(engine, keys[:half]), **_bisect(engine, keys[half:])}
+    results = answer[0]["results"] if answer else {}
+    return {k: (results.get(k) is True, "", None) for k in keys}
 
 
 # -- why a test failed ----------------------------------------------------------------------------
