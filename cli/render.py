@@ -103,4 +103,4 @@ class Renderer:
             rules = ",".join(field(member(v, "rule")) for v in r.get("violations") or [] if isinstance(v, dict))
             self.line(f"{field(r.get('time', ''))}  {field(r.get('type', '')):<8} {field(member(r.get('user'), 'name')):<10} "
                       f"{field(r.get('project', '')):<16} {field(r.get('operation', '')):<5} {what:<32} {verdict}"
-                      + (f" [{rules}]" if rules else ""))
+                      + (f" [{rules}]" if rules else "") + (f"  {field(r['request_id'])}" if r.get("request_id") else ""))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.auth.service_tokens import TokenScope
@@ -87,9 +89,12 @@ def _audited(exc: SpinError) -> SpinError:
 
 
 class Gateway:
-    def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider):
+    def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider,
+                 objects: ObjectStore | None = None):
         self.policy = policy
         self.audit = audit
+        #: The submitted models and decided objects, kept beside the audit log (`spin audit show`).
+        self.objects = objects
         self.backend = backend
         self.identity = identity
         self._locks: dict[str, threading.Lock] = {}
@@ -187,7 +192,8 @@ class Gateway:
                                     owner=ref.owner, facility_project=fproject, existing=existing)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
-                                 on_behalf_of=identity.name if identity is not caller.identity else None)
+                                 on_behalf_of=identity.name if identity is not caller.identity else None,
+                                 model_digest=self.objects.put(model) if self.objects else None, objects=self.objects)
             outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
         response = self._response(outcome, ctx)
         if info is None and outcome.forwarded:
@@ -272,19 +278,25 @@ class Gateway:
 
     def readiness(self) -> Health:
         checks = {"policy": self.policy.revision, "backend": self.backend.name, "identity": self.identity.name}
-        if self.policy.last_reload_error:  # still serving the live revision: ready, but the change is not
+        if self.policy.last_reload_error:
+            # The live revision keeps deciding, but the files on disk are not what decides: not ready, saying why,
+            # so the rollout or the monitoring that reads /readyz stops on it (issue 19).
             checks["policy_reload"] = self.policy.last_reload_error
             checks["policy_refused_candidate"] = self.policy.refused_candidate or "(unreadable)"
+            checks["policy_serving"] = f"{self.policy.revision} (the last revision that passed)"
+            return Health(status="not ready", checks=checks)
         return Health(status="ready", checks=checks)
 
     def policy_info(self) -> PolicyInfo:
-        return PolicyInfo(revision=self.policy.revision, engine=self.policy.engine.name,
-                          policy_dir=str(self.policy.policy_dir), last_reload_error=self.policy.last_reload_error,
-                          refused_candidate=self.policy.refused_candidate)
+        p = self.policy
+        return PolicyInfo(revision=p.revision, engine=p.engine.name, policy_dir=str(p.policy_dir),
+                          loaded_at=_iso(p.loaded_at), loaded_by=p.loaded_by, checked_at=_iso(p.checked_at),
+                          last_reload_error=p.last_reload_error, refused_candidate=p.refused_candidate,
+                          refused_at=_iso(p.refused_at))
 
     def reload_policy(self, caller: Caller) -> PolicyInfo:
         self.require_admin(caller, "reload the policy")
-        self.policy.reload()
+        self.policy.reload(by=caller.who())
         return self.policy_info()
 
     def _response(self, outcome: Outcome, ctx: RequestContext) -> PlanResponse:
@@ -294,6 +306,10 @@ class Gateway:
                             status=_status_word(outcome), decisions=outcome.decisions, results=outcome.results,
                             notices=outcome.notices, objects=outcome.objects if outcome.allowed else [],
                             request_id=ctx.request_id)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds") if epoch is not None else None
 
 
 def _denial_message(outcome: Outcome) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend
 from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 from spin_gateway.gateway_api.gateway import Gateway
@@ -51,6 +53,8 @@ def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
     # A key apart from the token key: audit verification must not need the power to mint tokens.
     audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
                      key=load_or_create_key(settings.state_dir / "audit.key"))
-    policy.on_reload = audit.write  # every reload, done or refused, is on the record
-    gateway = Gateway(policy=policy, audit=audit, backend=make_backend(settings), identity=make_identity(settings))
+    # Every reload, done or refused, is on the record.
+    policy.on_reload = lambda event: audit.write(records.policy_reload(**event))
+    gateway = Gateway(policy=policy, audit=audit, backend=make_backend(settings), identity=make_identity(settings),
+                      objects=ObjectStore.beside(settings.audit_log))
     return gateway, TokenSigner(load_or_create_key(settings.signing_key))

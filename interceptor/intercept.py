@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.policy.decide import Decided, Decider, decide_call, undecided
 from spin_gateway.vocabulary.errors import AuditError, ForwardError, RuntimeDrift, SpinError
@@ -34,6 +35,10 @@ class RequestContext:
     token_id: str | None = None
     token_kind: str = "user"
     on_behalf_of: str | None = None
+    #: The submitted compose model's digest, named on every record of the request (audit/objects.py).
+    model_digest: str | None = None
+    #: Where the decided objects are kept beside the log (None: not kept, e.g. a down).
+    objects: ObjectStore | None = None
 
 
 class Outcome(BaseModel):
@@ -76,11 +81,12 @@ def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: boo
 
 
 def _who(ctx: RequestContext, identity: Identity) -> records.Who:
-    return records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+    return records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of, ctx.model_digest)
 
 
-def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided) -> records.Record:
-    return records.decision(ctx.request_id, ctx.operation, _who(ctx, identity), plan, decided.decision)
+def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided,
+                     digest: str | None = None) -> records.Record:
+    return records.decision(ctx.request_id, ctx.operation, _who(ctx, identity), plan, decided.decision, digest)
 
 
 def _backend_name(backend: Backend) -> str:
@@ -97,8 +103,10 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
               ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
     """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
     decided = decide_plan(plan, identity, policy, dry_run=dry_run)
+    # The decided objects are kept before the records that name them; AuditError here forwards nothing.
+    digests = ctx.objects.put_many(item.call.object for item in decided) if ctx.objects else [None] * len(decided)
     # One fsync for the whole plan's decisions; AuditError here means nothing is forwarded.
-    audit.write_many([_decision_record(ctx, identity, plan, item) for item in decided])
+    audit.write_many([_decision_record(ctx, identity, plan, item, digest) for item, digest in zip(decided, digests, strict=True)])
     decisions = [item.decision for item in decided]
     allowed = all(d.allowed for d in decisions)
     outcome = Outcome(

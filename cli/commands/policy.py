@@ -192,14 +192,23 @@ def policy_describe(ctx: typer.Context, policy_dir: Path = PolicyDirOpt, site_da
 @app.command("status")
 @reports_errors
 def policy_status(ctx: typer.Context, json_output: bool = JsonOpt):
-    """The gateway's live policy revision, and the last candidate it refused (exit 1 while one is refused)."""
+    """The gateway's live policy revision, when and how it loaded, and the last candidate it refused
+    (exit 1 while one is refused: the files on disk are not what decides)."""
     o = merged(ctx, json_output=json_output)
     info = o.client().request("GET", "/v1/policy")
     if o.as_json:
         o.render.json(info)
     else:
         o.render.line(f"revision {info['revision']} serving ({info['engine']}, {info['policy_dir']})")
+        if info.get("loaded_at"):
+            o.render.line(f"loaded {info['loaded_at']} ({info.get('loaded_by') or 'start'})"
+                          + (f"; folder last checked {info['checked_at']}" if info.get("checked_at") else ""))
         if info.get("last_reload_error"):
-            o.render.line(f"refused candidate {info.get('refused_candidate') or '(unreadable)'}: {info['last_reload_error']}")
+            o.render.line(f"refused candidate {info.get('refused_candidate') or '(unreadable)'}"
+                          + (f" since {info['refused_at']}" if info.get("refused_at") else "")
+                          + f": {info['last_reload_error']}")
+            o.render.line("the gateway reports not ready (/readyz 503) until the folder loads again")
+        else:
+            o.render.line("the folder on disk is what decides")
     if info.get("last_reload_error"):
         raise Refused()
