@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 
+import yaml
 from typer.testing import CliRunner
 
 from spin_gateway.cli.main import app
@@ -106,3 +107,36 @@ def test_the_same_compose_is_refused_for_a_user_outside_the_project(client, toke
     assert not answer.json()["allowed"]
     rules = {v["rule"] for d in answer.json()["decisions"] for v in d["violations"]}
     assert "global-fs" in rules
+
+
+def test_policy_eval_decides_a_convert_folder_and_every_document(repo_root, tmp_path, monkeypatch):
+    users = str(repo_root / "examples/users.yaml")
+    rego = str(repo_root / "rego")
+    folder = tmp_path / "objects"
+    made = _run("convert", "-f", str(repo_root / "examples/science-gateway/compose.yaml"), "-o", str(folder))
+    assert made.exit_code == 0, made.output
+    written = sorted(folder.glob("*.yaml"))
+    result = _run("policy", "eval", str(folder), "--as", "alice", "--users", users, "--policy-dir", rego, "--json")
+    decided = json.loads(result.stdout)["decisions"]
+    assert [f"{d['kind']}/{d['name']}" for d in decided] == \
+        [f"{(o := yaml.safe_load(p.read_text()))['kind']}/{o['metadata']['name']}" for p in written]
+
+    # several objects in one file: each decided when separated by ---, refused (naming the line) when run together
+    one, two = (yaml.safe_dump(yaml.safe_load(p.read_text())) for p in written[1:3])
+    (tmp_path / "separated.yaml").write_text(one + "---\n" + two)
+    both = _run("policy", "eval", str(tmp_path / "separated.yaml"), "--as", "alice", "--users", users, "--policy-dir", rego)
+    assert len([ln for ln in both.output.splitlines() if ln.startswith(("allow ", "deny "))]) == 2
+    assert "2 object(s) decided as alice" in both.output
+    (tmp_path / "run-together.yaml").write_text(one + two)
+    joined = _run("policy", "eval", str(tmp_path / "run-together.yaml"), "--as", "alice", "--users", users,
+                  "--policy-dir", rego)
+    assert joined.exit_code == 2
+    assert f"run-together.yaml, line {one.count(chr(10)) + 1}" in joined.output and "without a `---`" in joined.output
+
+    # outside a spin checkout there is no demo users file to fall back on: the error names the flag
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SPIN_USERS", raising=False)
+    lost = _run("policy", "eval", str(folder), "--as", "alice", "--policy-dir", rego)
+    assert lost.exit_code == 2 and "--users FILE" in lost.output and "unavailable" not in lost.output
+    monkeypatch.setenv("SPIN_USERS", users)
+    assert _run("policy", "eval", str(tmp_path / "separated.yaml"), "--as", "alice", "--policy-dir", rego).exit_code in (0, 1)
