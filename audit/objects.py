@@ -52,7 +52,7 @@ def redact(obj: Any) -> Any:
     for key, value in obj.items():
         if secret_kind and key in ("data", "stringData") and isinstance(value, dict):
             out[key] = {k: REDACTED for k in value}
-        elif key == "env" and isinstance(value, list) or key == "environment" and isinstance(value, dict | list):
+        elif (key == "env" and isinstance(value, list)) or (key == "environment" and isinstance(value, dict | list)):
             out[key] = _redact_env(value)
         elif key == "build" and isinstance(value, dict) and "args" in value:  # compose build arguments
             out[key] = {**redact({k: v for k, v in value.items() if k != "args"}), "args": _redact_env(value["args"])}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from spin_gateway.audit import records
@@ -309,7 +309,7 @@ class Gateway:
 
 
 def _iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds") if epoch is not None else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
 
 
 def _denial_message(outcome: Outcome) -> str:

@@ -12,7 +12,6 @@ from spin_gateway.vocabulary.errors import UsageError
 from spin_gateway.vocabulary.facility import facility_project_for
 from spin_gateway.vocabulary.types import Call, Decision, Identity, Plan
 
-
 #: A folder is read one level deep, these files only (what `spin convert -o DIR` writes), at most this many.
 _OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_OBJECT_FILES = 2000

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 import yaml
 
-from spin_gateway.cli.errors import Refused, reports_errors
 from spin_gateway.audit.query import WHEN_HELP
+from spin_gateway.cli.errors import Refused, reports_errors
 from spin_gateway.cli.options import JsonOpt, merged
 from spin_gateway.vocabulary.errors import UsageError
 

@@ -66,7 +66,7 @@ def spin(*args: str):
 
 
 def test_since_and_until_take_dates_local_times_and_durations(gateway):
-    client, tokens, settings, _rego, _as = gateway
+    client, tokens, _settings, _rego, _as = gateway
     project = f"since-{uuid.uuid4().hex[:6]}"
     assert client.put(f"/v1/projects/{project}", json={"compose": _compose(project)},
                       headers=tokens["alice"]).status_code == 200
