@@ -37,7 +37,14 @@ import yaml
 
 from spin_gateway.backends import podman_files, runtime_check
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
-from spin_gateway.vocabulary.errors import PodmanError, RuntimeDrift, WaitTimeout
+from spin_gateway.vocabulary.errors import (
+    PodmanError,
+    PodmanUnavailable,
+    PodmanUnsupported,
+    RuntimeDrift,
+    WaitTimeout,
+    WorkloadFailed,
+)
 from spin_gateway.vocabulary.labels import (
     ANNOTATION_HASH,
     LABEL_FACILITY_PROJECT,
@@ -134,10 +141,10 @@ class PodmanRunner:
             return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
                                   timeout=self.timeout)
         except FileNotFoundError:
-            raise PodmanError("podman is not installed on the gateway's machine",
-                              hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
+            raise PodmanUnavailable("podman is not installed on the gateway's machine",
+                                    hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
         except subprocess.TimeoutExpired:
-            raise PodmanError(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
+            raise PodmanUnavailable(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
 
     def succeeds(self, *args: str) -> bool:
         """Whether podman exits 0 (`volume exists`, `network exists`)."""
@@ -248,6 +255,30 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     return pod
 
 
+#: podman's words for a play that failed because of the workload, and what the user can do about each.
+_PLAY_FAILURES = (
+    (("initializing source", "manifest unknown", "image not known", "short-name", "unable to pull",
+      "requested access to the resource is denied", "repository not found"),
+     "its image cannot be pulled",
+     "Check the image name and tag in the compose file (`spin config`), and that the gateway's machine can reach "
+     "its registry."),
+    (("address already in use", "port is already allocated", "cannot listen on the tcp port"),
+     "a host port it publishes is taken on the gateway's machine",
+     "Publish another host port in the compose file's ports key, or stop what holds it (`spin ps`, `spin ls`)."),
+)
+
+
+def play_failure(service: str, podman_says: str) -> WorkloadFailed | None:
+    """A failed `kube play` as the error the user can act on: a workload failure (exit 4) with a reason and a
+    specific hint when podman's words say which; None leaves podman's own error (exit 4 too: the backend answered)."""
+    lowered = podman_says.lower()
+    for needles, reason, hint in _PLAY_FAILURES:
+        if any(n in lowered for n in needles):
+            return WorkloadFailed(f"service {service} did not start: {reason} ({podman_says})", hint,
+                                  service=service, reason=reason)
+    return None
+
+
 def _owned(labels: dict[str, str] | None, ref: ProjectRef) -> bool:
     """The object is this project's: podman's label filters are not trusted to have said so."""
     labels = labels or {}
@@ -269,7 +300,7 @@ def _host_path_checks(spec: dict[str, Any]) -> dict[str, tuple[int, int]]:
             continue
         real = os.path.realpath(path)
         if real != path:
-            raise PodmanError(f"volume {volume.get('name')}: {path} is {real} on this machine (a symbolic link), "
+            raise PodmanUnsupported(f"volume {volume.get('name')}: {path} is {real} on this machine (a symbolic link), "
                               "which is not what the policy decided",
                               hint="Mount the real folder; the policy decides it as written.")
         try:
@@ -371,14 +402,14 @@ class PodmanBackend:
         unsupported = sorted({o["kind"] for o in objects} - WORKLOAD_KINDS - NOOP_KINDS
                              - {"Service", "PersistentVolumeClaim", "ConfigMap", "Secret", "NetworkPolicy"})
         if unsupported:
-            raise PodmanError(f"the podman backend cannot run {', '.join(unsupported)} objects",
+            raise PodmanUnsupported(f"the podman backend cannot run {', '.join(unsupported)} objects",
                               hint="Use --backend kubernetes for these, or remove them from the compose file.")
         carried = {}
         for obj in objects:
             if obj["kind"] == "NetworkPolicy":
                 how = carried_policy(obj)
                 if how is None:
-                    raise PodmanError(f"NetworkPolicy {obj['metadata'].get('name')}: podman cannot enforce it on one "
+                    raise PodmanUnsupported(f"NetworkPolicy {obj['metadata'].get('name')}: podman cannot enforce it on one "
                                       "machine (only members-only compose networks and published ports are)",
                                       hint="Remove `internal: true` or the rule it comes from, "
                                            "or run the project with --backend kubernetes.")
@@ -397,7 +428,7 @@ class PodmanBackend:
             if len(pod_networks(template)) > 1:
                 # Tried: a pod on two CNI networks gets both networks' dnsname servers in resolv.conf and the
                 # first answers NXDOMAIN for the other's names, so half its peers would not resolve.
-                raise PodmanError(f"service {service} is on several compose networks "
+                raise PodmanUnsupported(f"service {service} is on several compose networks "
                                   f"({', '.join(pod_networks(template))}); podman 4.3 resolves the names of only "
                                   "one of them for a pod, so the podman backend cannot run it as compose means it",
                                   hint="Put the service on one network, or run the project with --backend kubernetes.")
@@ -502,12 +533,15 @@ class PodmanBackend:
             args.append("--replace")
         try:
             self.podman(*args, "-", stdin=documents)
-        except PodmanError:
+        except PodmanError as exc:
             # A failed play (a host port taken, say) can leave a pod in Created state that holds
             # the name and the port: remove it, so the error leaves nothing behind.
             if self._inspect_pod(name) is not None:
                 self.podman("pod", "rm", "-f", "-t", "0", name, check=False)
-            raise
+            known = play_failure(_service_of(call.object), exc.message)
+            if known is None:
+                raise
+            raise known from None
         return CallResult(call_id=call.id, kind=call.kind, name=call.name,
                           action="configured" if current is not None else "created", message=name)
 

@@ -31,7 +31,7 @@ from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercep
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.facility import facility_project_for
-from spin_gateway.vocabulary.types import Identity, Plan
+from spin_gateway.vocabulary.types import Identity, Plan, ServiceStatus
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,17 @@ class Gateway:
         if not outcome.allowed and not dry_run:
             raise _audited(PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json")))
         if wait and outcome.forwarded:
-            response.services = self.backend.wait(ref, timeout)
-            self._verify_running(ref, outcome, ctx, identity)
+            try:
+                response.services = self.backend.wait(ref, timeout)
+                self._verify_running(ref, outcome, ctx, identity)
+            except SpinError as exc:
+                # The objects were applied: a failed wait still answers with what was decided and applied, and
+                # the services as the backend last saw them (WaitTimeout's data), so --json has the results.
+                if isinstance(exc.details.get("data"), list):
+                    response.services = [ServiceStatus.model_validate(s) for s in exc.details.pop("data")]
+                response.status = "not ready"
+                exc.details = {**response.model_dump(mode="json"), **exc.details}
+                raise
         return response
 
     def _verify_running(self, ref: ProjectRef, outcome: Outcome, ctx: RequestContext, identity: Identity) -> None:
