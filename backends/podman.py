@@ -221,10 +221,9 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     # (fixed upstream later), so an expose-only port would be open to the world. In a cluster a
     # containerPort is informational; the project network reaches every port by alias anyway.
     declared = {c.get("name"): c.pop("ports", None) or [] for c in [*containers, *(spec.get("initContainers") or [])]}
-    for container in containers:
-        probe = (container.get("readinessProbe") or {}).get("exec", {}).get("command")
-        if probe:  # podman runs no readiness probes: wait() runs them with `podman exec`
-            meta.setdefault("annotations", {})[f"{READINESS_ANNOTATION}.{container['name']}"] = json.dumps(probe)
+    # podman runs no readiness probes: wait() runs them with `podman exec`, reading each from the decided pod
+    # spec the backend keeps (readiness_probes). Not from an annotation: podman 4.3 refuses annotation values
+    # over 63 characters, which most real healthchecks are.
     for port in publish:
         # Publish on the container that declares the port, else on the first one.
         owner = next((c for c in containers
@@ -277,6 +276,16 @@ def play_failure(service: str, podman_says: str) -> WorkloadFailed | None:
             return WorkloadFailed(f"service {service} did not start: {reason} ({podman_says})", hint,
                                   service=service, reason=reason)
     return None
+
+
+def readiness_probes(spec: dict[str, Any] | None) -> dict[str, list[str]]:
+    """container name -> its readiness probe's command, from a decided pod spec (no length limit)."""
+    probes = {}
+    for container in (spec or {}).get("containers") or []:
+        command = ((container.get("readinessProbe") or {}).get("exec") or {}).get("command")
+        if command:
+            probes[container.get("name", "")] = command
+    return probes
 
 
 def _owned(labels: dict[str, str] | None, ref: ProjectRef) -> bool:
@@ -692,7 +701,9 @@ class PodmanBackend:
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
             containers = [c for c in map(self._inspect_container, ids) if c]
             job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
-            states = [self._container_state(pod["Name"], c, job=job) for c in containers]
+            decided = self._load_decided(ref, pod["Name"])
+            probes = readiness_probes((decided or {}).get("spec"))
+            states = [self._container_state(pod["Name"], c, job=job, probes=probes) for c in containers]
             ports = []
             for mapping in ((info.get("InfraConfig") or {}).get("PortBindings") or {}).items():
                 container_port, binds = mapping
@@ -703,7 +714,6 @@ class PodmanBackend:
             state = (info.get("State") or pod.get("Status", "")).lower()
             if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
                 state = "completed"
-            decided = self._load_decided(ref, pod["Name"])
             if decided is None:
                 verified = "unknown: no decision on record for this pod"
             else:
@@ -726,7 +736,8 @@ class PodmanBackend:
             return None
         return data[0] if isinstance(data, list) and data else None
 
-    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False) -> tuple[str, bool, str]:
+    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False,
+                         probes: dict[str, list[str]] | None = None) -> tuple[str, bool, str]:
         """(name, ready, why not): running, up STABLE_SECONDS without a restart, its readiness probe passing.
 
         A Job's container is done, not failing, when it exited with code 0.
@@ -741,12 +752,15 @@ class PodmanBackend:
         up = _age(state.get("StartedAt"))
         if up is not None and up < STABLE_SECONDS:
             return name, False, f"started {up:g}s ago" + (f" after {restarts} restarts (crash loop?)" if restarts else "")
-        probe = ((container.get("Config") or {}).get("Annotations") or {}).get(f"{READINESS_ANNOTATION}.{name}")
-        if probe:
+        command: Any = (probes or {}).get(name)
+        # A pod played before the probes were kept with the decision carries its probe as an annotation.
+        legacy = ((container.get("Config") or {}).get("Annotations") or {}).get(f"{READINESS_ANNOTATION}.{name}")
+        if command is None and legacy:
             try:
-                command = json.loads(probe)
+                command = json.loads(legacy)
             except ValueError:
-                command = None
+                command = False
+        if command is not None:
             if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
                 return name, False, "its readiness probe cannot be read"
             try:
