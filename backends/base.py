@@ -23,6 +23,10 @@ class ProjectRef:
     namespace: str
     owner: str = ""
     facility_project: str = ""
+    #: apply: the objects of these services are not pruned though the plan no longer names them (orphans kept).
+    keep_services: frozenset[str] = frozenset()
+    #: apply: replace the pods of every workload in the plan, changed or not (`up --force-recreate`).
+    recreate: bool = False
 
 
 @dataclass

@@ -243,8 +243,8 @@ class KubernetesBackend:
             _, action = self._apply_one(resource, obj, old)
             results.append(CallResult(call_id=call.id, kind=resource.kind, name=key[1], action=action))
         for (kind, name), obj in before.items():
-            if (kind, name) in wanted:
-                continue
+            if (kind, name) in wanted or labels_of(obj).get(LABEL_SERVICE) in ref.keep_services:
+                continue  # wanted, or an orphaned service's object the up keeps (the gateway's notice says so)
             if kind == "PersistentVolumeClaim":
                 results.append(CallResult(call_id="prune", kind=kind, name=name, action="skipped",
                                           message="volume no longer in the compose file, kept with its data; "
@@ -253,6 +253,22 @@ class KubernetesBackend:
             self._delete_object(obj)
             results.append(CallResult(call_id="prune", kind=kind, name=name, action="deleted",
                                       message="no longer in the project"))
+        if ref.recreate:
+            results += self._recreate_pods(ref, [obj for _, resource, obj in resolved if resource.kind in WORKLOAD_KINDS])
+        return results
+
+    def _recreate_pods(self, ref: ProjectRef, workloads: list[dict[str, Any]]) -> list[CallResult]:
+        """`up --force-recreate`: delete the workloads' pods; their controllers make new ones from the same
+        decided template (nothing undecided runs). A finished Job's pods stay: it is not run again."""
+        results = []
+        for workload in workloads:
+            if workload["kind"] == "Job":
+                continue
+            service = labels_of(workload).get(LABEL_SERVICE, meta_of(workload)["name"])
+            for pod in self._pods(ref, service):
+                self._delete_object({**pod, "apiVersion": "v1", "kind": "Pod"})
+                results.append(CallResult(call_id="recreate", kind="Pod", name=meta_of(pod)["name"],
+                                          action="deleted", message="recreated by its controller (--force-recreate)"))
         return results
 
     def _delete_object(self, obj: dict[str, Any]) -> bool:

@@ -88,6 +88,8 @@ class ManifestsBackend:
                 results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action=action,
                                           message=str(target)))
             for stale in folder.glob("*.yaml"):
+                if stale.name not in wanted and ref.keep_services and _service_of_file(stale) in ref.keep_services:
+                    continue  # an orphaned service's object the up keeps (the gateway's notice says so)
                 if stale.name not in wanted:
                     stale.unlink()
                     results.append(CallResult(call_id="prune", kind="file", name=stale.name, action="deleted"))
@@ -142,3 +144,13 @@ class ManifestsBackend:
 
     def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
         return iter(())
+
+
+def _service_of_file(path: Path) -> str | None:
+    """The compose service a written object belongs to (its spin.io/service label), None if it names none."""
+    try:
+        obj = yaml.load(path.read_text(), Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        return None
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {} if isinstance(obj, dict) else {}
+    return labels.get(LABEL_SERVICE)

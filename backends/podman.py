@@ -55,6 +55,8 @@ from spin_gateway.vocabulary.labels import (
     LABEL_NETWORK,
     LABEL_OWNER,
     LABEL_PROJECT,
+    LABEL_REPLICA,
+    LABEL_REPLICAS,
     LABEL_SERVICE,
     NETWORK_LABEL_PREFIX,
     PUBLISHED_ANNOTATION,
@@ -81,8 +83,37 @@ def network_name(ref: ProjectRef, network: str = "default") -> str:
     return f"spin_{ref.namespace}_{network}"
 
 
-def pod_name(ref: ProjectRef, service: str) -> str:
-    return f"{ref.namespace}_{service}"
+def pod_name(ref: ProjectRef, service: str, replica: int = 1) -> str:
+    """The first replica keeps the plain name; others add `_<n>` (a service name holds no `_`: still injective)."""
+    return f"{ref.namespace}_{service}" + (f"_{replica}" if replica > 1 else "")
+
+
+#: What podman 4.3's kube play reads as "restart without limit" for a Job's pod that asks for OnFailure: it has
+#: no field for a retry count, so a finite backoffLimit cannot be honoured (and is refused, not dropped).
+UNLIMITED_BACKOFF = 2**31 - 1
+
+
+def replica_count(workload: dict[str, Any]) -> int:
+    """How many pods the decided workload asks for: replicas (Deployment, StatefulSet), parallelism (Job)."""
+    spec = workload.get("spec") or {}
+    if workload["kind"] in {"Deployment", "StatefulSet"}:
+        return int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    if workload["kind"] == "Job":
+        return int(spec.get("parallelism", 1) if spec.get("parallelism") is not None else 1)
+    return 1
+
+
+def unsupported_restart(workload: dict[str, Any]) -> str | None:
+    """Why podman cannot run this Job's restart policy as decided, or None when it can."""
+    if workload["kind"] != "Job":
+        return None
+    spec = workload.get("spec") or {}
+    policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+    backoff = spec.get("backoffLimit")
+    if policy == "OnFailure" and isinstance(backoff, int) and 0 < backoff < UNLIMITED_BACKOFF:
+        return (f"restart on-failure:{backoff} (backoffLimit {backoff}): podman 4.3 can restart a failing container "
+                "only without a limit (it would restart it forever, without backoff)")
+    return None
 
 
 def volume_name(ref: ProjectRef, claim: str) -> str:
@@ -202,8 +233,8 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 
 def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
-              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
+              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = (), replica: int = 1) -> dict[str, Any]:
+    """The Pod podman plays for one replica of an approved workload (its secrets and configs under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
     spec = template.get("spec", {})
@@ -211,7 +242,8 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     # The workload's kind and name, so the next plan knows this is an UPDATE of it.
     labels = {**meta.get("labels", {}), **_labels(ref, service), LABEL_KIND: workload["kind"],
               LABEL_NAME: workload["metadata"]["name"],
-              LABEL_GRACE: str(spec.get("terminationGracePeriodSeconds", 10))}
+              LABEL_GRACE: str(spec.get("terminationGracePeriodSeconds", 10)),
+              LABEL_REPLICA: str(replica), LABEL_REPLICAS: str(replica_count(workload))}
     for volume in spec.get("volumes", []) or []:
         claim = volume.get("persistentVolumeClaim")
         if claim:
@@ -245,7 +277,7 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": pod_name(ref, service), "labels": labels,
+        "metadata": {"name": pod_name(ref, service, replica), "labels": labels,
                      "annotations": dict(meta.get("annotations", {}) or {})},
         "spec": spec,
     }
@@ -433,7 +465,21 @@ class PodmanBackend:
             service = _service_of(call.object)
             template = _pod_template(call.object)
             owners = _host_path_checks(template.get("spec") or {})
-            self._check_not_foreign("pod", pod_name(ref, service), ref)
+            count = replica_count(call.object)
+            for replica in range(1, count + 1):
+                self._check_not_foreign("pod", pod_name(ref, service, replica), ref)
+            restart = unsupported_restart(call.object)
+            if restart:
+                raise PodmanUnsupported(f"service {service}: {restart}; nothing was changed",
+                                        hint="Use `restart: on-failure` (no limit) or `restart: \"no\"` on this "
+                                             "machine, or run the project with --backend kubernetes, which honours "
+                                             "the limit.", service=service)
+            if count > 1 and publish.get(service):
+                raise PodmanUnsupported(f"service {service}: {count} replicas cannot all publish host port(s) "
+                                        f"{', '.join(str(p['hostPort']) for p in publish[service])} on one machine; "
+                                        "nothing was changed",
+                                        hint="Leave out the host port (`ports: ['8080']`) or run one replica, "
+                                             "as docker compose requires too.", service=service)
             if len(pod_networks(template)) > 1:
                 # Tried: a pod on two CNI networks gets both networks' dnsname servers in resolv.conf and the
                 # first answers NXDOMAIN for the other's names, so half its peers would not resolve.
@@ -465,17 +511,21 @@ class PodmanBackend:
             nets = pod_networks(template)
             for net in nets:
                 self._ensure_network(ref, net)
-            pod = build_pod(ref, call.object, publish.get(service, []), self.files_root, config_docs)
-            wanted.add(pod["metadata"]["name"])
-            results.append(self._play(call, pod, ref, nets))
-            decided = {"spec": pod["spec"], "networks": [network_name(ref, n) for n in nets],
-                       "ports": [[p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]]
-                                 for p in publish.get(service, [])],
-                       "owners": {k: list(v) for k, v in owners.items()}, "job": call.kind == "Job"}
-            self._save_decided(ref, pod["metadata"]["name"], decided)
-            played.append((pod["metadata"]["name"], decided))
+            # One pod per replica, as a ReplicaSet would make them: `ps` counts them as ready/desired.
+            for replica in range(1, replica_count(call.object) + 1):
+                pod = build_pod(ref, call.object, publish.get(service, []), self.files_root, config_docs, replica)
+                wanted.add(pod["metadata"]["name"])
+                results.append(self._play(call, pod, ref, nets))
+                decided = {"spec": pod["spec"], "networks": [network_name(ref, n) for n in nets],
+                           "ports": [[p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]]
+                                     for p in publish.get(service, [])],
+                           "owners": {k: list(v) for k, v in owners.items()}, "job": call.kind == "Job"}
+                self._save_decided(ref, pod["metadata"]["name"], decided)
+                played.append((pod["metadata"]["name"], decided))
         for pod in self._pods(ref):
-            if pod["Name"] not in wanted:  # a service the compose file no longer has
+            if pod["Name"] not in wanted and pod.get("Labels", {}).get(LABEL_SERVICE) in ref.keep_services:
+                continue  # an orphan the up keeps (the gateway's notice says so)
+            if pod["Name"] not in wanted:  # a service the compose file no longer has, or a replica scaled away
                 self._remove_pod(pod)
                 results.append(CallResult(call_id="prune", kind="Pod", name=pod["Name"], action="deleted",
                                           message="no longer in the project"))
@@ -518,6 +568,19 @@ class PodmanBackend:
             args += ["--label", f"{key}={value}"]
         self.podman(*args, name)
 
+    def _remove_pods(self, pods: list[dict[str, Any]]) -> None:
+        """Remove the pods in parallel; the first failure is raised once every removal has finished."""
+        if len(pods) <= 1:
+            for pod in pods:
+                self._remove_pod(pod)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(pods), 16), thread_name_prefix="podman-rm") as pool:
+            outcomes = [pool.submit(self._remove_pod, pod) for pod in pods]
+        for outcome in outcomes:
+            outcome.result()
+
     def _remove_pod(self, pod: dict[str, Any]) -> None:
         grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
         self.podman("pod", "rm", "-f", "-t", grace if grace.isdigit() else "10", pod["Name"])
@@ -530,7 +593,7 @@ class PodmanBackend:
             have = (current.get("Labels") or {}).get(ANNOTATION_HASH) or self._pod_hash(current)
             # A Job that ran to its end stays done, as a cluster leaves a completed Job alone.
             settled = current.get("State") == "Running" or call.kind == "Job"
-            if have == want and settled:
+            if have == want and settled and not ref.recreate:
                 return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
@@ -564,6 +627,7 @@ class PodmanBackend:
         approved = {(c.kind, c.name): c.id for c in calls}
         results: list[CallResult] = []
         left = False
+        doomed = []
         for pod in self._pods(ref):
             labels = pod.get("Labels", {})
             call_id = approved.get((labels.get(LABEL_KIND, ""), labels.get(LABEL_NAME, "")))
@@ -572,8 +636,11 @@ class PodmanBackend:
                 results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="skipped",
                                           message="not in the approved plan"))
                 continue
-            self._remove_pod(pod)
-            results.append(CallResult(call_id=call_id, kind="Pod", name=pod["Name"], action="deleted"))
+            doomed.append((pod, call_id))
+        # All pods stop at once, as compose stops containers: each waits its own grace period (10 s for a process
+        # that ignores SIGTERM), and one after the other a project of N services took N times as long.
+        self._remove_pods([pod for pod, _ in doomed])
+        results += [CallResult(call_id=call_id, kind="Pod", name=pod["Name"], action="deleted") for pod, call_id in doomed]
         for name in self._volumes(ref):
             call_id = approved.get(("PersistentVolumeClaim", name.removeprefix(volume_name(ref, ""))))
             if call_id is None or not volumes:
@@ -719,14 +786,16 @@ class PodmanBackend:
             else:
                 diffs = self.verify(ref, pod["Name"], decided)
                 verified = "drift: " + "; ".join(diffs) if diffs else "as decided"
+            labels = pod.get("Labels", {})
+            desired = labels.get(LABEL_REPLICAS, "1")
             out.append(ServiceStatus(
-                service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod", verified=verified,
-                ready=1 if ready else 0, desired=1,
+                service=labels.get(LABEL_SERVICE, pod["Name"]), kind="Pod", verified=verified,
+                ready=1 if ready else 0, desired=int(desired) if desired.isdigit() else 1,
                 state=state if ready or not not_ready else f"{state}, not ready",
                 ports=sorted(ports), restarts=sum(int(c.get("RestartCount") or 0) for c in containers),
                 age_seconds=_age(info.get("Created")), message="; ".join(not_ready),
             ))
-        return sorted(out, key=lambda s: s.service)
+        return _by_service(out)
 
     def _inspect_container(self, container_id: str) -> dict[str, Any] | None:
         out = self.podman("container", "inspect", container_id, check=False)
@@ -805,6 +874,29 @@ class PodmanBackend:
                 proc = self.podman.run(*args, container["Id"])
                 for line in (proc.stdout + proc.stderr).splitlines():
                     yield f"{svc} | {line}"
+
+
+def _by_service(pods: list[ServiceStatus]) -> list[ServiceStatus]:
+    """One line per service, as `docker compose ps --format` counts replicas: ready pods / desired pods."""
+    grouped: dict[str, list[ServiceStatus]] = {}
+    for status in pods:
+        grouped.setdefault(status.service, []).append(status)
+    out = []
+    for service, group in sorted(grouped.items()):
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        ready = sum(s.ready for s in group)
+        states = sorted({s.state for s in group})
+        verified = sorted({s.verified for s in group})
+        ages = [s.age_seconds for s in group if s.age_seconds is not None]
+        out.append(ServiceStatus(
+            service=service, kind="Pod", ready=ready, desired=max(s.desired for s in group),
+            state=states[0] if len(states) == 1 else ", ".join(states), ports=sorted({p for s in group for p in s.ports}),
+            restarts=sum(s.restarts for s in group), age_seconds=min(ages) if ages else None,
+            message="; ".join(f"replica {i}: {s.message}" for i, s in enumerate(group, 1) if s.message),
+            verified=verified[0] if len(verified) == 1 else "; ".join(verified)))
+    return out
 
 
 def _age(created: str | None) -> float | None:

@@ -31,7 +31,7 @@ from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercep
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.facility import facility_project_for
-from spin_gateway.vocabulary.types import Identity, Plan, ServiceStatus
+from spin_gateway.vocabulary.types import Identity, Notice, Plan, ServiceStatus
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,8 @@ class Gateway:
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
-           allow_unsupported: bool = False) -> PlanResponse:
+           allow_unsupported: bool = False, remove_orphans: bool = False,
+           force_recreate: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
@@ -183,8 +184,17 @@ class Gateway:
             labels = planning.project_labels(project, ref.owner, fproject)
             translation = _translate(model, project, namespace, labels, allow_unsupported)
             existing = self.backend.existing_objects(ref) if info is not None else set()
-            plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
-                                    owner=ref.owner, facility_project=fproject, existing=existing)
+            # Compose's orphans: services the project runs that the file no longer names. Kept, with a notice,
+            # unless the caller asks to remove them (as `docker compose up` does).
+            orphans = sorted(set(info.services if info is not None else []) - set(model.get("services") or {}))
+            notices = list(translation.notices)
+            if orphans and not remove_orphans:
+                notices += [Notice(path=f"services.{name}", action="kept",
+                                   reason="no longer in the compose file, still running; "
+                                          "`spin up --remove-orphans` removes it") for name in orphans]
+            plan = planning.up_plan(translation.objects, notices, project=project, namespace=namespace,
+                                    owner=ref.owner, facility_project=fproject, existing=existing,
+                                    keep_services=[] if remove_orphans else orphans, recreate=force_recreate)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None)

@@ -110,7 +110,8 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     )
     if not allowed or dry_run or backend is None:
         return outcome
-    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project)
+    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project,
+                     keep_services=frozenset(plan.keep_services), recreate=plan.recreate)
     approved = [item.call for item in decided]
     try:
         if ctx.operation == "down":

@@ -51,7 +51,7 @@ class Notice(_Frozen):
     """A compose key that was approximated or ignored, as data, not a log line."""
 
     path: str
-    action: Literal["ignored", "approximated", "refused"]
+    action: Literal["ignored", "approximated", "refused", "kept"]
     reason: str
 
 
@@ -84,6 +84,11 @@ class Plan(_Frozen):
     facility_project: str
     calls: list[Call]
     notices: list[Notice] = Field(default_factory=list)
+    #: Services the project runs that the compose file no longer names, left running (compose's orphans: an up
+    #: without --remove-orphans keeps them, with a notice).
+    keep_services: list[str] = Field(default_factory=list)
+    #: `up --force-recreate`: replace the workloads' pods even when their decided objects did not change.
+    recreate: bool = False
 
 
 class Violation(_Frozen):

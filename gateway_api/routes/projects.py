@@ -34,9 +34,14 @@ def check(who: CheckAuth, gateway: GatewayDep, body: ComposeRequest, project: st
 @router.put("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 409, 422, 502, 503, 504),
             summary="Bring the project up (idempotent: the same compose twice reports `unchanged`)")
 def up(who: UpAuth, gateway: GatewayDep, body: ComposeRequest, project: str = PROJECT, wait: bool = False,
-       timeout: float = Query(120, gt=0, le=3600)) -> PlanResponse:
+       timeout: float = Query(120, gt=0, le=3600),
+       remove_orphans: bool = Query(False, description="Remove services the compose file no longer names "
+                                    "(default: keep them running, with a notice)"),
+       force_recreate: bool = Query(False, description="Replace every workload's pods, changed or not")
+       ) -> PlanResponse:
     return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout,
-                      allow_unsupported=body.allow_unsupported)
+                      allow_unsupported=body.allow_unsupported, remove_orphans=remove_orphans,
+                      force_recreate=force_recreate)
 
 
 @router.delete("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 404, 502, 503))
