@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
-from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
+from spin_gateway.vocabulary.errors import ForwardError, UsageError, WaitTimeout
 from spin_gateway.vocabulary.labels import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE
-from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ExecResult, ServiceStatus
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
 # YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.
@@ -142,8 +142,17 @@ class ManifestsBackend:
             raise WaitTimeout(f"project {ref.project} has no manifests")
         return statuses
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
         return iter(())
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        raise UsageError(f"the manifests backend writes files and runs nothing, so there is nothing to {action}",
+                         hint="Run the gateway with --backend podman or kubernetes to run projects.")
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        raise UsageError("the manifests backend writes files and runs nothing, so nothing can be run in a service",
+                         hint="Run the gateway with --backend podman or kubernetes to run projects.")
 
 
 def _service_of_file(path: Path) -> str | None:

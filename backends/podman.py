@@ -36,8 +36,9 @@ from typing import Any
 import yaml
 
 from spin_gateway.backends import podman_files, runtime_check
-from spin_gateway.backends.base import ProjectInfo, ProjectRef
+from spin_gateway.backends.base import MAX_EXEC_OUTPUT, ProjectInfo, ProjectRef
 from spin_gateway.vocabulary.errors import (
+    NotFound,
     PodmanError,
     PodmanUnavailable,
     PodmanUnsupported,
@@ -63,7 +64,7 @@ from spin_gateway.vocabulary.labels import (
     READINESS_ANNOTATION,
 )
 from spin_gateway.vocabulary.naming import is_dns_label
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Call, CallResult, ExecResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
@@ -661,6 +662,52 @@ class PodmanBackend:
             self._forget_decided(ref)
         return results
 
+    # -- compose's lifecycle verbs -------------------------------------------
+
+    def _service_pods(self, ref: ProjectRef, services: list[str]) -> list[dict[str, Any]]:
+        pods = self._pods(ref)
+        known = {p.get("Labels", {}).get(LABEL_SERVICE) for p in pods}
+        missing = sorted(set(services) - known)
+        if missing:
+            raise NotFound(f"project {ref.project} has no service {', '.join(map(repr, missing))}",
+                           hint="`spin ps` lists its services.")
+        return [p for p in pods if not services or p.get("Labels", {}).get(LABEL_SERVICE) in services]
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        """podman's own pod stop/start/restart: the same pods, as decided (nothing is re-created)."""
+        pods = self._service_pods(ref, services)
+
+        def one(pod: dict[str, Any]) -> CallResult:
+            grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
+            timeout = ["-t", grace if grace.isdigit() else "10"] if action in ("stop", "restart") else []
+            if action == "restart":
+                self.podman("pod", "stop", *timeout, pod["Name"])
+                self.podman("pod", "start", pod["Name"])
+            else:
+                self.podman("pod", action, *timeout, pod["Name"])
+            past = {"stop": "stopped", "start": "started", "restart": "restarted"}[action]
+            return CallResult(call_id=action, kind="Pod", name=pod["Name"], action="configured", message=past)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(pods), 16))) as pool:  # in parallel, as compose does
+            return list(pool.map(one, pods))
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        pods = [p for p in self._service_pods(ref, [service]) if p.get("Status", "").lower() == "running"]
+        if not pods:
+            raise WorkloadFailed(f"service {service} is not running, so nothing can run in it",
+                                 hint="`spin start` or `spin up` starts it; `spin ps` shows its state.")
+        pod = min(pods, key=lambda p: p["Name"])  # the first replica, as `docker compose exec` picks index 1
+        info = self._inspect_pod(pod["Name"]) or {}
+        ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
+        if not ids:
+            raise WorkloadFailed(f"service {service} has no container to run the command in")
+        runner = PodmanRunner(self.podman.binary, timeout=timeout) if isinstance(self.podman, PodmanRunner) else self.podman
+        proc = runner.run("exec", ids[0], *command)
+        output = (proc.stdout + proc.stderr)[-MAX_EXEC_OUTPUT:]
+        return ExecResult(service=service, exit_code=proc.returncode, output=output)
+
     # -- what runs, read back ------------------------------------------------
 
     def _decided_file(self, ref: ProjectRef, pod: str) -> Path:
@@ -857,8 +904,12 @@ class PodmanBackend:
         lines = list(self.logs(ref, service, tail=3, since=None))
         return f" (last log lines: {' | '.join(lines)})" if lines else ""
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
-        for pod in self._pods(ref):
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
+        pods = self._pods(ref)
+        if service and service not in {p.get("Labels", {}).get(LABEL_SERVICE) for p in pods}:
+            raise NotFound(f"project {ref.project} has no service {service!r}", hint="`spin ps` lists its services.")
+        for pod in pods:
             svc = pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"])
             if service and svc != service:
                 continue
@@ -871,6 +922,8 @@ class PodmanBackend:
                     args += ["--tail", str(tail)]
                 if since:
                     args += ["--since", since]
+                if timestamps:
+                    args.append("--timestamps")
                 proc = self.podman.run(*args, container["Id"])
                 for line in (proc.stdout + proc.stderr).splitlines():
                     yield f"{svc} | {line}"

@@ -23,6 +23,10 @@ class Renderer:
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
+    def json_line(self, data: Any) -> None:
+        """One JSON document on one line (a stream such as `logs -f --json`: one per line, as it comes)."""
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+
     def line(self, text: str = "") -> None:
         # One call, one line: a CR or LF inside a field must not start a line that looks like a record.
         sys.stdout.write(printable(text, keep_tabs=True) + "\n")

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Operation = Literal["CREATE", "UPDATE", "DELETE"]
+#: CONNECT is `spin exec`: a command run in a running container (Kubernetes admits pods/exec as CONNECT).
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
 
 class _Frozen(BaseModel):
@@ -73,6 +74,14 @@ class Call(_Frozen):
     @property
     def namespace(self) -> str:
         return self.object.get("metadata", {}).get("namespace", "")
+
+
+class ExecResult(_Frozen):
+    """What `spin exec` ran: its exit code and its output (stdout and stderr, bounded)."""
+
+    service: str
+    exit_code: int
+    output: str = ""
 
 
 class Plan(_Frozen):
@@ -142,6 +151,6 @@ class ServiceStatus(_Frozen):
 
 
 __all__ = [
-    "Call", "CallResult", "Decision", "Group", "Identity", "Notice", "Operation", "Plan",
+    "Call", "CallResult", "Decision", "ExecResult", "Group", "Identity", "Notice", "Operation", "Plan",
     "ServiceStatus", "Violation",
 ]
