@@ -828,6 +828,9 @@ class PodmanBackend:
             state = (info.get("State") or pod.get("Status", "")).lower()
             if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
                 state = "completed"
+            elif not job and state == "exited":
+                # A restarting workload's pod never rests as exited: `spin stop` stopped it (compose's "stopped").
+                state, not_ready = "stopped", []
             if decided is None:
                 verified = "unknown: no decision on record for this pod"
             else:
