@@ -26,7 +26,8 @@ def _call_id(index: int, obj: dict[str, Any]) -> str:
 
 
 def up_plan(objects: list[dict[str, Any]], notices: list[Notice], *, project: str, namespace: str, owner: str,
-            facility_project: str, existing: set[tuple[str, str]]) -> Plan:
+            facility_project: str, existing: set[tuple[str, str]], keep_services: list[str] | None = None,
+            recreate: bool = False) -> Plan:
     labels = project_labels(project, owner, facility_project)
     everything = apply_order([namespace_object(namespace, labels), *objects])
     calls = [
@@ -35,7 +36,7 @@ def up_plan(objects: list[dict[str, Any]], notices: list[Notice], *, project: st
         for i, obj in enumerate(everything)
     ]
     return Plan(project=project, namespace=namespace, owner=owner, facility_project=facility_project,
-                calls=calls, notices=notices)
+                calls=calls, notices=notices, keep_services=sorted(keep_services or []), recreate=recreate)
 
 
 def down_plan(existing: set[tuple[str, str]], *, project: str, namespace: str, owner: str,

@@ -48,6 +48,29 @@ class PlanResponse(BaseModel):
     request_id: str
 
 
+class LifecycleResponse(BaseModel):
+    project: str
+    action: str = Field(description="stop | start | restart")
+    results: list[CallResult]
+    request_id: str
+
+
+class ExecRequest(BaseModel):
+    service: str = Field(max_length=63)
+    command: list[str] = Field(min_length=1, max_length=256, description="The command and its arguments (no shell)")
+    timeout: float = Field(default=60, gt=0, le=3600)
+
+
+class ExecResponse(BaseModel):
+    project: str
+    service: str
+    exit_code: int
+    output: str
+    decisions: list[Decision]
+    policy_revision: str
+    request_id: str
+
+
 class ConvertResponse(BaseModel):
     project: str
     namespace: str

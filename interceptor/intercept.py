@@ -118,7 +118,8 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     )
     if not allowed or dry_run or backend is None:
         return outcome
-    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project)
+    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project,
+                     keep_services=frozenset(plan.keep_services), recreate=plan.recreate)
     approved = [item.call for item in decided]
     try:
         if ctx.operation == "down":
@@ -135,6 +136,10 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             differences = [f"{pod}: {d}" for pod, found in (exc.details.get("drift") or {}).items() for d in found]
             audit.write(records.drift(ctx.request_id, ctx.operation, _who(ctx, identity), plan,
                                       getattr(backend, "name", type(backend).__name__), differences))
+        # The decisions were made and audited: the answer carries them, failures included (`--json`).
+        exc.details.setdefault("project", plan.project)
+        exc.details.setdefault("request_id", ctx.request_id)
+        exc.details.setdefault("decisions", [d.model_dump(mode="json") for d in decisions])
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:

@@ -27,6 +27,9 @@ READINESS_ANNOTATION = "spin.io/readiness"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: Which of a workload's replicas a pod is (1..N), and how many the decision asked for.
+LABEL_REPLICA = "spin.io/replica"
+LABEL_REPLICAS = "spin.io/replicas"
 #: The compose network a podman network stands for.
 LABEL_NETWORK = "spin.io/network"
 
