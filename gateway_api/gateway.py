@@ -184,7 +184,8 @@ class Gateway:
             translation = _translate(model, project, namespace, labels, allow_unsupported)
             existing = self.backend.existing_objects(ref) if info is not None else set()
             plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
-                                    owner=ref.owner, facility_project=fproject, existing=existing)
+                                    owner=ref.owner, facility_project=fproject, existing=existing,
+                                    requested_by=identity.name)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None)
