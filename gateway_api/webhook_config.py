@@ -10,6 +10,7 @@ cluster and the gateway keep running when the gateway is down.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from spin_gateway.vocabulary.errors import UsageError
@@ -21,13 +22,12 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on
 
 
 def _rules() -> list[dict[str, Any]]:
-    operations = ["CREATE", "UPDATE", "DELETE"]
     return [
         # Everything in a namespace: a kind the policy does not know is refused by it (the kinds rule).
-        {"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"], "operations": operations,
+        {"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"],
          "scope": "Namespaced"},
         # Namespaces themselves (matched by their own labels): a project's namespace is decided like any call.
-        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"], "operations": operations,
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"], "operations": ["CREATE", "UPDATE", "DELETE"],
          "scope": "Cluster"},
     ]
 
@@ -63,7 +63,8 @@ def webhook_configurations(url: str, ca_bundle: bytes, *, name: str = "spin", ti
 
     def hook(phase: str) -> dict[str, Any]:
         return {"name": f"{phase}.{name}.admission.spin.io",
-                "clientConfig": {"url": f"{base}/v1/admission/{phase}", "caBundle": ca}, **common}
+                "clientConfig": {"url": f"{base}/v1/admission/{phase}", "caBundle": ca},
+                **copy.deepcopy(common), "rules": _rules()}
 
     return [
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
