@@ -17,11 +17,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spin_gateway.audit import records
+from spin_gateway.gateway_api.admission import AdmissionWebhook
 from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.deps import client_address
 from spin_gateway.gateway_api.gateway import Gateway
-from spin_gateway.gateway_api.admission import AdmissionWebhook
 from spin_gateway.gateway_api.routes import ERRORS, admission, audit, auth, health, policy, projects, tokens
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.vocabulary.errors import SpinError
