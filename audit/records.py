@@ -178,3 +178,37 @@ def recovery(torn: bytes) -> Record:
 def gap(detail: str, **head: Any) -> Record:
     """On start: the log ends before the record the head file names (or the head is missing)."""
     return {"type": "gap", "detail": detail, **head}
+
+
+def admission(request_id: str, phase: str, kubernetes_user: dict[str, Any], user: dict[str, Any],
+              target: dict[str, Any], verb: str, *, decided: Decision | None = None, plan: Plan | None = None,
+              dry_run: bool = False, rule: str = "", message: str = "", requested_by_ignored: str | None = None,
+              passed: bool = False) -> Record:
+    """One call the cluster's API server put to the admission webhook (`via: admission`).
+
+    `kubernetes_user` is the caller as the API server names it ({username, groups}); `user` the facility
+    identity it was decided as ({name, uid}), or the Kubernetes name when it has none. A call refused or
+    passed before any policy decision (unknown user, a namespace outside every project, the cluster's own
+    machinery) has no `decided` and carries `rule` and `message` instead. `requested_by_ignored` is an
+    `spin.io/requested-by` annotation sent by someone other than the gateway: not believed.
+    """
+    record: Record = {
+        "type": "decision", "via": "admission", "phase": phase, "request_id": request_id,
+        "user": user, "kubernetes_user": kubernetes_user, "token": None, "source": None,
+        "project": plan.project if plan else None, "facility_project": plan.facility_project if plan else None,
+        "namespace": target.get("namespace"), "operation": "admission", "verb": verb,
+        "call_id": request_id, "object": target, "dry_run": dry_run,
+    }
+    if requested_by_ignored is not None:
+        record["requested_by_ignored"] = requested_by_ignored
+    if decided is None:
+        return record | {"decision": "allow" if passed else "deny", "passed_without_policy": passed,
+                         "violations": [] if passed else [{"rule": rule, "message": message, "path": ""}],
+                         "detail": message if passed else "", "warnings": [], "patches": [],
+                         "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None}
+    return record | {
+        "decision": "allow" if decided.allowed else "deny",
+        "violations": [v.model_dump() for v in decided.violations],
+        "warnings": decided.warnings, "patches": decided.patches, "policy_revision": decided.revision,
+        "engine": decided.engine, "decision_ms": decided.duration_ms, "error": decided.error,
+    }

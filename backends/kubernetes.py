@@ -118,6 +118,16 @@ class KubernetesBackend:
         return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""),
                            labels.get(LABEL_FACILITY_PROJECT, ""), services)
 
+    def project_of_namespace(self, namespace: str) -> ProjectInfo | None:
+        """The spin project a namespace holds, from its labels alone (one read; the admission webhook asks
+        on every call); None for a namespace that does not exist or that spin did not make."""
+        ns = self._namespace(ProjectRef(namespace, namespace))
+        labels = labels_of(ns) if ns is not None else {}
+        if labels.get(LABEL_MANAGED_BY) != "spin" or not labels.get(LABEL_PROJECT):
+            return None
+        return ProjectInfo(labels[LABEL_PROJECT], namespace, labels.get(LABEL_OWNER, ""),
+                           labels.get(LABEL_FACILITY_PROJECT, ""))
+
     def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
         if self._owned_namespace(ref) is None:
             return set()

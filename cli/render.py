@@ -27,6 +27,14 @@ class Renderer:
         """One JSON document on one line (a stream such as `logs -f --json`: one per line, as it comes)."""
         sys.stdout.write(json.dumps(data, default=str) + "\n")
 
+    def documents(self, docs: list[Any]) -> None:
+        """Kubernetes manifests: a YAML stream (kubectl apply -f -), or with --json one JSON list."""
+        if self.as_json:
+            return self.json(docs)
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
+
     def line(self, text: str = "") -> None:
         # One call, one line: a CR or LF inside a field must not start a line that looks like a record.
         sys.stdout.write(printable(text, keep_tabs=True) + "\n")

@@ -202,7 +202,8 @@ class Gateway:
                                           "`spin up --remove-orphans` removes it") for name in orphans]
             plan = planning.up_plan(translation.objects, notices, project=project, namespace=namespace,
                                     owner=ref.owner, facility_project=fproject, existing=existing,
-                                    keep_services=[] if remove_orphans else orphans, recreate=force_recreate)
+                                    keep_services=[] if remove_orphans else orphans, recreate=force_recreate,
+                                    requested_by=identity.name)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None,
