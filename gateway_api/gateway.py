@@ -186,13 +186,16 @@ class Gateway:
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None)
+            # A first `up` that died mid-way left objects, but the project is as new as it was for that `up`.
+            unfinished = held.unfinished
+            new_project = info is None or bool(unfinished and unfinished.operation == "up" and unfinished.new_project)
             if dry_run:  # a dry run changes nothing: an unfinished operation stays for the next real one
                 outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=True)
             else:
-                outcome = self._journaled(held, plan, identity, ctx, existing, new_project=info is None)
+                outcome = self._journaled(held, plan, identity, ctx, existing, new_project=new_project)
         response = self._response(outcome, ctx)
         response.lock_waited = round(held.waited, 3)
-        if info is None and outcome.forwarded:
+        if new_project and outcome.forwarded:
             # A project that did not exist was created, whatever a backend reports for objects it does not
             # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
             response.status = "created"
@@ -249,12 +252,11 @@ class Gateway:
         """Intercept with the operation journaled where the project's next lock holder finds it.
 
         If the last holder died mid-way (its journal is still there), this operation completes the project
-        (its plan applies idempotently and prunes the rest) and, when that one was a project's first `up`,
-        counts the project as new: a failure now removes the leftovers too. What it found and did is audited.
+        (its plan applies idempotently and prunes the rest); when that one was the project's first `up`, the
+        caller counts the project as new, so a failure now removes the leftovers too. What it found and did
+        is audited (a `takeover` record).
         """
         unfinished = held.unfinished
-        if unfinished is not None and unfinished.operation == "up" and unfinished.new_project:
-            new_project = True
         journal = Journal(ctx.operation, ctx.request_id, held.holder, new_project, journal_objects(plan.calls))
         backend = _JournaledBackend(self.backend, held, journal)
         outcome: Outcome | None = None
