@@ -134,7 +134,7 @@ def test_two_workers_apply_each_project_once_however_the_ups_interleave(tmp_path
         answers = list(pool.map(gateway.up, ups))
     assert [a.status_code for a in answers] == [200] * len(ups), [a.text for a in answers if a.status_code != 200][:2]
     statuses = collections.defaultdict(list)
-    for project, answer in zip(ups, answers):
+    for project, answer in zip(ups, answers, strict=True):
         statuses[project].append(answer.json()["status"])
     for project in projects:
         assert sorted(statuses[project]) == ["created"] + ["unchanged"] * 4, (project, statuses[project])
