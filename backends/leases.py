@@ -6,7 +6,8 @@ it (the lock and the journal of an operation still running), and whoever may wri
 lock. The gateway's namespace exists before any project, and a Role there is all the gateway needs.
 
 How: the holder writes `holderIdentity` (replica and pid), `leaseDurationSeconds`, `acquireTime` and
-`renewTime`, and renews every third of the duration while its operation runs. Every write carries the
+`renewTime`, and renews every third of the duration while its operation runs. A request that finds the
+Lease held watches it, so it goes on the moment the holder releases it. Every write carries the
 resourceVersion it read (compare-and-swap): of two replicas that try at once, one wins and the other
 waits. A lease whose holder stopped renewing (the replica died) is expired once `renewTime` plus its
 duration has passed, or once this replica has seen it unchanged for a whole duration (clocks may
@@ -178,6 +179,7 @@ class LeaseLocks:
         self.poll = poll
         self._local: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._no_watch = False
 
     def _path(self, name: str | None = None) -> str:
         base = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
@@ -233,8 +235,10 @@ class LeaseLocks:
             rv = lease["metadata"]["resourceVersion"]
             if seen is None or seen[0] != rv:
                 seen = (rv, time.monotonic())
-            if not holder or holder == me or self._expired(spec, seen[1]):
-                # Free, or its holder stopped renewing (or was an earlier life of this very process).
+            # Even a holder with this very identity (a restarted pod whose process got the same pid) is waited
+            # out until its lease expires: two gateways in one process must never both think it theirs.
+            if not holder or self._expired(spec, seen[1]):
+                # Free, or its holder stopped renewing: a replica or process that died.
                 taken = _copy(lease)
                 taken["spec"].update({"holderIdentity": me, "leaseDurationSeconds": self._seconds(),
                                       "acquireTime": stamp, "renewTime": stamp,
@@ -248,10 +252,38 @@ class LeaseLocks:
                 unfinished = Journal.from_json((lease["metadata"].get("annotations") or {})
                                                 .get(JOURNAL_ANNOTATION))
                 return _LeaseHeld(self, path, mine, time.monotonic() - began, unfinished)
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise busy(namespace, holder, time.monotonic() - began, spec.get("acquireTime") or "")
-            time.sleep(min(nap, max(0.01, deadline - time.monotonic())))
-            nap = min(1.0, nap * 1.5)  # many waiters must not flood the API server with reads
+            # Until the holder renews, releases or runs out: a watch wakes us at once on the release.
+            renewed = _parse(spec.get("renewTime")) or time.time()
+            expires_in = renewed + float(spec.get("leaseDurationSeconds") or 0) - time.time()
+            if not self._watch(name, rv, min(left, max(1.0, expires_in + 0.2))):
+                time.sleep(min(nap, max(0.01, left)))
+                nap = min(1.0, nap * 1.5)  # many waiters must not flood the API server with reads
+
+    def _watch(self, name: str, rv: str, timeout: float) -> bool:
+        """Block until the Lease changes (or `timeout`); False if this API server would not watch it."""
+        if self._no_watch:
+            return False
+        try:
+            resp = self.api.request("GET", self._path(), what="watch the project's lease", retry=False, stream=True,
+                                    timeout=timeout + 5,
+                                    query={"watch": "true", "fieldSelector": f"metadata.name={name}",
+                                           "resourceVersion": rv, "timeoutSeconds": max(1, int(timeout + 0.999)),
+                                           "allowWatchBookmarks": "false"})
+        except KubeApiError as exc:
+            if exc.status in (401, 403, 405):
+                self._no_watch = True  # RBAC without `watch`: poll instead
+            return False
+        try:
+            for _ in resp.stream(1024):  # the first event (any change) is all we need
+                return True
+            return True  # the server's timeout passed: look again
+        except Exception:
+            return False
+        finally:
+            resp.release_conn()
 
     def _seconds(self) -> int:
         return max(1, round(self.duration))
