@@ -28,10 +28,8 @@ from typing import Any
 from spin_gateway.backends.kube_api import KubeApi
 from spin_gateway.backends.locks import DEFAULT_WAIT_SECONDS, Journal, busy, holder_identity, now_iso
 from spin_gateway.vocabulary.errors import Conflict, KubeApiError
-from spin_gateway.vocabulary.labels import LABEL_MANAGED_BY
+from spin_gateway.vocabulary.labels import JOURNAL_ANNOTATION, LABEL_LOCKED_NAMESPACE, LABEL_MANAGED_BY
 
-JOURNAL_ANNOTATION = "spin.io/operation-in-progress"
-PROJECT_LABEL = "spin.io/project-namespace"
 DEFAULT_NAMESPACE = "spin-system"
 _SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -219,7 +217,7 @@ class LeaseLocks:
             if lease is None:
                 body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                         "metadata": {"name": name, "namespace": self.namespace,
-                                     "labels": {LABEL_MANAGED_BY: "spin", PROJECT_LABEL: namespace}},
+                                     "labels": {LABEL_MANAGED_BY: "spin", LABEL_LOCKED_NAMESPACE: namespace}},
                         "spec": {"holderIdentity": me, "leaseDurationSeconds": self._seconds(),
                                  "acquireTime": stamp, "renewTime": stamp, "leaseTransitions": 0}}
                 try:
