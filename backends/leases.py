@@ -149,6 +149,11 @@ class _LeaseHeld:
                 pass  # unreleased, it expires after its duration: the next holder takes it over then
 
 
+def _since(blocked: float | None) -> float:
+    """How long a request waited for another's lock: not the round trips of taking a free one."""
+    return 0.0 if blocked is None else time.monotonic() - blocked
+
+
 def _copy(obj: dict[str, Any]) -> dict[str, Any]:
     import copy
 
@@ -194,10 +199,13 @@ class LeaseLocks:
             local = self._local.setdefault(namespace, threading.Lock())
         began = time.monotonic()
         budget = self.wait if wait is None else wait
-        if not local.acquire(timeout=budget):
-            raise busy(namespace, holder_identity(), time.monotonic() - began)
+        blocked: float | None = None  # since when another request held the project (None: it was free)
+        if not local.acquire(blocking=False):
+            blocked = began
+            if not local.acquire(timeout=budget):
+                raise busy(namespace, holder_identity(), time.monotonic() - began)
         try:
-            held = self._acquire(namespace, began, began + budget)
+            held = self._acquire(namespace, began, began + budget, blocked)
             try:
                 yield held
             finally:
@@ -205,7 +213,7 @@ class LeaseLocks:
         finally:
             local.release()
 
-    def _acquire(self, namespace: str, began: float, deadline: float) -> _LeaseHeld:
+    def _acquire(self, namespace: str, began: float, deadline: float, blocked: float | None) -> _LeaseHeld:
         name = self.lease_name(namespace)
         path = self._path(name)
         me = holder_identity()
@@ -227,7 +235,7 @@ class LeaseLocks:
                     if exc.status != 409:
                         raise
                     continue  # another replica created it first: read it again
-                return _LeaseHeld(self, path, created, time.monotonic() - began, None)
+                return _LeaseHeld(self, path, created, _since(blocked), None)
             spec = lease.get("spec") or {}
             holder = spec.get("holderIdentity") or ""
             rv = lease["metadata"]["resourceVersion"]
@@ -249,7 +257,9 @@ class LeaseLocks:
                     continue  # someone else was quicker (or it was deleted): read it again
                 unfinished = Journal.from_json((lease["metadata"].get("annotations") or {})
                                                 .get(JOURNAL_ANNOTATION))
-                return _LeaseHeld(self, path, mine, time.monotonic() - began, unfinished)
+                return _LeaseHeld(self, path, mine, _since(blocked), unfinished)
+            if blocked is None:
+                blocked = time.monotonic()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise busy(namespace, holder, time.monotonic() - began, spec.get("acquireTime") or "")

@@ -166,15 +166,16 @@ class FileLocks:
         try:
             began = time.monotonic()
             deadline = began + (self.wait if wait is None else wait)
+            waited = 0.0  # only time another request held it
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    waited = time.monotonic() - began
                     if time.monotonic() >= deadline:
-                        raise busy(namespace, _read_holder(fd), time.monotonic() - began) from None
+                        raise busy(namespace, _read_holder(fd), waited) from None
                     time.sleep(self.poll)
-            waited = time.monotonic() - began
             me = holder_identity()
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{me} {now_iso()}\n".encode(), 0)
@@ -211,14 +212,15 @@ class InProcessLocks:
         with self._guard:
             lock = self._locks.setdefault(namespace, threading.Lock())
         began = time.monotonic()
-        if not lock.acquire(timeout=self.wait if wait is None else wait):
+        free = lock.acquire(blocking=False)
+        if not free and not lock.acquire(timeout=self.wait if wait is None else wait):
             raise busy(namespace, "", time.monotonic() - began)
         try:
             journals = self._journals
 
             class _Held:
                 holder = holder_identity()
-                waited = time.monotonic() - began
+                waited = 0.0 if free else time.monotonic() - began
                 unfinished = journals.get(namespace)
 
                 def record(self, journal: Journal | None) -> None:
