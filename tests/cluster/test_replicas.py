@@ -217,28 +217,38 @@ def test_a_job_array_burst_across_three_replicas_applies_every_project_once(kube
 
 
 def test_two_replicas_up_one_project_at_once_and_one_waits_for_the_others_lease(kube, replicas, projects, leases):
-    a, b = replicas[0], replicas[1]
+    a, b, c = replicas
     project = projects.new("race").project
-    a.arm(slow=1.0)  # each object takes a second: the lease is held for a few
+    a.arm(slow=2.0)  # 4 objects, 2 s each: a holds the lease longer than its duration, so it must renew it
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             first = pool.submit(a.up, project, replicas.headers)
             assert eventually(lambda: _holder(leases(project)) == a.identity, timeout=60, every=0.1), \
                 f"replica a never held the project's lease: {leases(project)}"
+            taken = leases(project)["spec"]
             second = pool.submit(b.up, project, replicas.headers)
             # A third party with a short patience is refused, and told who holds the project.
             with pytest.raises(Conflict) as busy:
                 with LeaseLocks(KubeApi(kube.api_client()), "spin-system", wait=0.5).hold(project):
                     pass
             assert a.identity in busy.value.message
-            assert _holder(leases(project)) == a.identity, "b took the lease while a still held it"
+            time.sleep(LEASE_SECONDS + 1)
+            later = leases(project)["spec"]
+            assert later["holderIdentity"] == a.identity, "b took the lease while a still held it"
+            assert later["renewTime"] != taken["renewTime"] and later["acquireTime"] == taken["acquireTime"]
             one, two = first.result(), second.result()
     finally:
         a.disarm()
     assert one.status_code == two.status_code == 200, (one.text, two.text)
     assert one.json()["status"] == "created" and two.json()["status"] == "unchanged"
-    assert two.json()["lock_waited"] > 1.0
+    assert two.json()["lock_waited"] > LEASE_SECONDS
     assert not _holder(leases(project))
+
+    # A finished `down` (through the third replica) removes the project's Lease with the project.
+    with httpx.Client(timeout=300) as client:
+        down = client.delete(f"{c.url}/v1/projects/{project}", headers=replicas.headers)
+    assert down.status_code == 200, down.text
+    assert leases(project) is None
 
 
 @pytest.mark.parametrize("die_at", [2, 4, "after"])
