@@ -103,6 +103,16 @@ def drift(request_id: str, operation: str, who: Who, plan: Plan, backend: str, d
             "policy_revision": revision, "differences": list(differences)}
 
 
+def takeover(request_id: str, operation: str, who: Who, plan: Plan, previous: dict[str, Any], found: int,
+             outcome: str) -> Record:
+    """An `up` or `down` that died mid-way (its gateway replica or process killed), as the next operation on
+    the project found it in the journal its lock carries, and what that operation made of it."""
+    kept = ("operation", "request_id", "holder", "phase", "started", "updated", "new_project")
+    return {"type": "takeover", **_request(request_id, operation, who, plan),
+            "previous": {k: previous.get(k) for k in kept} | {"objects": len(previous.get("objects") or [])},
+            "found_objects": found, "outcome": outcome[:500]}
+
+
 def refusal(status: int, error: Any, detail: str, method: str, path: str, source: str | None,
             who: Who | None) -> Record:
     """An answer that refused a request no other record covers (401, 403, 422, 5xx): every refusal is on record."""

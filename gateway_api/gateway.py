@@ -7,7 +7,6 @@ to a backend except through the interceptor or the read-only status calls.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
+from spin_gateway.backends.locks import Held, InProcessLocks, Journal, ProjectLocks, journal_objects
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.auth.service_tokens import TokenScope
 from spin_gateway.gateway_api.identity.base import IdentityProvider
@@ -93,19 +93,16 @@ def _audited(exc: SpinError) -> SpinError:
 
 class Gateway:
     def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider,
-                 objects: ObjectStore | None = None):
+                 objects: ObjectStore | None = None, locks: ProjectLocks | None = None):
         self.policy = policy
         self.audit = audit
         #: The submitted models and decided objects, kept beside the audit log (`spin audit show`).
         self.objects = objects
         self.backend = backend
         self.identity = identity
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _project_lock(self, namespace: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(namespace, threading.Lock())
+        # One `up`/`down` per project at a time: a Lease per project on Kubernetes, an flock on one machine
+        # (wiring.make_locks); threads of this process only when built without either (tests, tools).
+        self.locks: ProjectLocks = locks or InProcessLocks()
 
     def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> NoReturn:
         """Every refusal is audited: the record is on disk before the caller hears no."""
@@ -184,7 +181,7 @@ class Gateway:
         fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         self.require_scope(caller, operation, project, fproject)
-        with self._project_lock(namespace):
+        with self.locks.hold(namespace) as held:
             info = self._authorise(caller, operation, project, ref)
             if info is not None and info.facility_project:
                 fproject = info.facility_project  # an existing project keeps its facility project
@@ -208,9 +205,16 @@ class Gateway:
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None,
                                  model_digest=self.objects.put(model) if self.objects else None, objects=self.objects)
-            outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
+            # A first `up` that died mid-way left objects, but the project is as new as it was for that `up`.
+            unfinished = held.unfinished
+            new_project = info is None or bool(unfinished and unfinished.operation == "up" and unfinished.new_project)
+            if dry_run:  # a dry run changes nothing: an unfinished operation stays for the next real one
+                outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=True)
+            else:
+                outcome = self._journaled(held, plan, identity, ctx, existing, new_project=new_project)
         response = self._response(outcome, ctx)
-        if info is None and outcome.forwarded:
+        response.lock_waited = round(held.waited, 3)
+        if new_project and outcome.forwarded:
             # A project that did not exist was created, whatever a backend reports for objects it does not
             # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
             response.status = "created"
@@ -251,22 +255,64 @@ class Gateway:
     def down(self, caller: Caller, project: str, *, volumes: bool = False) -> PlanResponse:
         namespace = planning.namespace_for(project)
         ref = ProjectRef(project, namespace)
-        with self._project_lock(namespace):
+        with self.locks.hold(namespace) as held:
             info = self._authorise(caller, "down", project, ref)
             if info is None:
                 raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
             ref = ProjectRef(project, namespace, info.owner, info.facility_project)
-            plan = planning.down_plan(self.backend.existing_objects(ref), project=project, namespace=namespace, owner=info.owner,
+            existing = self.backend.existing_objects(ref)
+            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
                                       facility_project=info.facility_project)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind)
-            outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
-                                dry_run=False, volumes=volumes)
+            outcome = self._journaled(held, plan, caller.identity, ctx, existing, new_project=False, volumes=volumes)
+            if outcome.forwarded and self.backend.existing(ref) is None:
+                held.retire()  # the project is gone: so is its lock
         if not outcome.allowed:
             raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
         response = self._response(outcome, ctx)
         response.status = "removed"
+        response.lock_waited = round(held.waited, 3)
         return response
+
+    def _journaled(self, held: Held, plan: Plan, identity: Identity, ctx: RequestContext,
+                   existing: set[tuple[str, str]], *, new_project: bool, volumes: bool = False) -> Outcome:
+        """Intercept with the operation journaled where the project's next lock holder finds it.
+
+        If the last holder died mid-way (its journal is still there), this operation completes the project
+        (its plan applies idempotently and prunes the rest); when that one was the project's first `up`, the
+        caller counts the project as new, so a failure now removes the leftovers too. What it found and did
+        is audited (a `takeover` record).
+        """
+        unfinished = held.unfinished
+        journal = Journal(ctx.operation, ctx.request_id, held.holder, new_project, journal_objects(plan.calls))
+        backend = _JournaledBackend(self.backend, held, journal)
+        outcome: Outcome | None = None
+        error: SpinError | None = None
+        try:
+            outcome = intercept(plan, identity, self.policy, self.audit, backend, ctx, dry_run=False,
+                                volumes=volumes, new_project=new_project)
+            return outcome
+        except SpinError as exc:
+            error = exc
+            raise
+        finally:
+            if backend.started:
+                held.record(None)  # finished (done, rolled back or left retryable by the interceptor)
+            if unfinished is not None:
+                self._audit_takeover(plan, identity, ctx, unfinished, existing, outcome, error)
+
+    def _audit_takeover(self, plan: Plan, identity: Identity, ctx: RequestContext, unfinished: Journal,
+                        existing: set[tuple[str, str]], outcome: Outcome | None, error: SpinError | None) -> None:
+        found = sum(1 for o in unfinished.objects if tuple(o.split("/", 1)) in existing)
+        if error is not None:
+            done = ("rolled back" if error.details.get("rolled_back") else "failed") + f": {error.message}"
+        elif outcome is None or not outcome.allowed:
+            done = "left as found: the policy refused this request; the next one takes it over"
+        else:
+            done = {"up": "completed", "down": "removed"}.get(ctx.operation, "completed")
+        who = records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+        self.audit.write(records.takeover(ctx.request_id, ctx.operation, who, plan, vars(unfinished), found, done))
 
     def status(self, caller: Caller, project: str, limit: int = 100, cursor: str | None = None) -> StatusResponse:
         namespace = planning.namespace_for(project)
@@ -306,7 +352,7 @@ class Gateway:
         request_id = uuid.uuid4().hex
         who = caller.who()
         backend = getattr(self.backend, "name", type(self.backend).__name__)
-        with self._project_lock(ref.namespace):
+        with self.locks.hold(ref.namespace):
             try:
                 results = self.backend.lifecycle(ref, action, services)
             except SpinError as exc:
@@ -388,6 +434,34 @@ class Gateway:
 
 def _iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
+
+
+class _JournaledBackend:
+    """The backend, with the journal written before it is first asked to change anything."""
+
+    def __init__(self, inner: Backend, held: Held, journal: Journal):
+        self.inner = inner
+        self.held = held
+        self.journal = journal
+        self.name = inner.name
+        self.started = False
+
+    def __getattr__(self, attr: str):
+        return getattr(self.inner, attr)
+
+    def _phase(self, phase: str) -> None:
+        self.journal.phase = phase
+        self.held.record(self.journal)
+        self.started = True
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        self._phase("forwarding")
+        return self.inner.apply(ref, calls)
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        # During an `up`, a delete is the interceptor removing what a failed first `up` created.
+        self._phase("forwarding" if self.journal.operation == "down" else "rolling-back")
+        return self.inner.delete(ref, calls, volumes)
 
 
 def _denial_message(outcome: Outcome) -> str:

@@ -46,6 +46,8 @@ class PlanResponse(BaseModel):
     services: list[ServiceStatus] = []
     objects: list[dict[str, Any]] = Field(default_factory=list, description="The approved (patched) objects")
     request_id: str
+    lock_waited: float = Field(default=0, description="Seconds this request waited for another `up` or `down` of "
+                                                      "the same project (on any replica) to finish")
 
 
 class LifecycleResponse(BaseModel):

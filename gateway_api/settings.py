@@ -28,6 +28,11 @@ class Settings(BaseModel):
     audit_stdout: bool = False
     state_dir: Path = Path("state")
     token_ttl: int = 12 * 3600
+    #: Project locks (backends/locks.py, backends/leases.py): how long a request waits for another `up` or
+    #: `down` of the same project, the Leases' namespace (Kubernetes; default the gateway's own) and duration.
+    lock_wait: float = Field(default=120, gt=0)
+    lock_namespace: str | None = None
+    lock_lease_seconds: float = Field(default=15, ge=1)
     #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the real client; from anyone
     #: else the header is ignored and the audit's source is the connecting address.
     trusted_proxies: list[str] = Field(default_factory=list)

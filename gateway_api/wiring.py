@@ -6,6 +6,7 @@ from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend
+from spin_gateway.backends.locks import FileLocks, ProjectLocks
 from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 from spin_gateway.gateway_api.gateway import Gateway
 from spin_gateway.gateway_api.identity.base import IdentityProvider
@@ -25,6 +26,16 @@ def make_backend(settings: Settings) -> Backend:
         from spin_gateway.backends.kubernetes import KubernetesBackend
         return KubernetesBackend(kubeconfig=settings.kubeconfig, context=settings.kube_context)
     raise UsageError(f"unknown backend {settings.backend!r}")
+
+
+def make_locks(settings: Settings, backend: Backend) -> ProjectLocks:
+    """Per-project locks every gateway process sharing the backend sees: Leases in the cluster; on one
+    machine, file locks in the state directory (which several `--workers` share)."""
+    if settings.backend == "kubernetes":
+        from spin_gateway.backends.leases import LeaseLocks
+        return LeaseLocks(backend.api, settings.lock_namespace, duration=settings.lock_lease_seconds,  # type: ignore[attr-defined]
+                          wait=settings.lock_wait)
+    return FileLocks(settings.state_dir, wait=settings.lock_wait)
 
 
 def make_identity(settings: Settings) -> IdentityProvider:
@@ -55,6 +66,7 @@ def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
                      key=load_or_create_key(settings.state_dir / "audit.key"))
     # Every reload, done or refused, is on the record.
     policy.on_reload = lambda event: audit.write(records.policy_reload(**event))
-    gateway = Gateway(policy=policy, audit=audit, backend=make_backend(settings), identity=make_identity(settings),
-                      objects=ObjectStore.beside(settings.audit_log))
+    backend = make_backend(settings)
+    gateway = Gateway(policy=policy, audit=audit, backend=backend, identity=make_identity(settings),
+                      objects=ObjectStore.beside(settings.audit_log), locks=make_locks(settings, backend))
     return gateway, TokenSigner(load_or_create_key(settings.signing_key))

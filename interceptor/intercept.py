@@ -100,8 +100,13 @@ def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, backend
 
 
 def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, backend: Backend | None,
-              ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
-    """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
+              ctx: RequestContext, *, dry_run: bool, volumes: bool = False, new_project: bool | None = None) -> Outcome:
+    """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed.
+
+    `new_project`: whether the project existed before this request's `up` (a failure then removes what was
+    applied); by default, whether every call creates. The gateway says True when this `up` takes over from
+    a first `up` that died mid-way: the leftovers it updates were never a user's running project.
+    """
     decided = decide_plan(plan, identity, policy, dry_run=dry_run)
     # The decided objects are kept before the records that name them; AuditError here forwards nothing.
     digests = ctx.objects.put_many(item.call.object for item in decided) if ctx.objects else [None] * len(decided)
@@ -143,7 +148,7 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:
-            _after_failed_up(plan, identity, audit, backend, ctx, ref, exc)
+            _after_failed_up(plan, identity, audit, backend, ctx, ref, exc, new_project)
         if exc is raw:
             raise
         raise exc from raw
@@ -157,7 +162,7 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
 
 
 def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: Backend, ctx: RequestContext,
-                     ref: ProjectRef, exc: ForwardError) -> None:
+                     ref: ProjectRef, exc: ForwardError, new_project: bool | None = None) -> None:
     """No half project: a new project is removed again; an existing one is left for the next `up` to complete.
 
     A new project (every call a CREATE) has nothing of its own from before, so removing all of it (volumes too:
@@ -166,7 +171,9 @@ def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: B
     compose file converges; the error says so. The rollback is the gateway undoing its own forward, not a
     user's request: it is audited (operation "rollback") but not put to the policy.
     """
-    if any(call.operation != "CREATE" for call in plan.calls):
+    if new_project is None:
+        new_project = all(call.operation == "CREATE" for call in plan.calls)
+    if not new_project:
         exc.message += ("; the project existed before, so what was already applied stays applied: "
                         "run `spin up` again to complete it (it converges)")
         exc.details["rolled_back"] = False

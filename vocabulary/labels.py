@@ -36,6 +36,11 @@ LABEL_REPLICAS = "spin.io/replicas"
 #: The compose network a podman network stands for.
 LABEL_NETWORK = "spin.io/network"
 
+#: On the project Leases (backends/leases.py): the project namespace a Lease locks, and the journal of the
+#: operation that holds it.
+LABEL_LOCKED_NAMESPACE = "spin.io/project-namespace"
+JOURNAL_ANNOTATION = "spin.io/operation-in-progress"
+
 
 def project_labels(project: str, owner: str, facility_project: str) -> dict[str, str]:
     """The labels every object of a project carries."""

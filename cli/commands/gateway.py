@@ -38,6 +38,12 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                                                        "(chain); reloaded when the file changes (admission webhooks "
                                                        "need TLS)"),
                   tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM key"),
+                  lock_wait: float = typer.Option(120, "--lock-wait", help="Seconds a request waits for another "
+                                                  "`up`/`down` of the same project before it is refused"),
+                  lock_namespace: str | None = typer.Option(None, "--lock-namespace", help="Kubernetes: namespace "
+                                                            "of the project Leases (default: the gateway's own)"),
+                  lock_lease_seconds: float = typer.Option(15, "--lock-lease-seconds", help="Kubernetes: a "
+                                                           "Lease's duration; a dead replica's is taken over after it"),
                   trusted_proxy: list[str] = typer.Option(
                       [], "--trusted-proxy",
                       help="Address or network (CIDR) of a reverse proxy whose X-Forwarded-For is believed; "
@@ -57,7 +63,8 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
             kube_context=context, identity=identity, users=users, identity_config=identity_config,
             policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
             opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir,
-            trusted_proxies=trusted_proxy, tls_cert=tls_cert, tls_key=tls_key))
+            trusted_proxies=trusted_proxy, tls_cert=tls_cert, tls_key=tls_key, lock_wait=lock_wait,
+            lock_namespace=lock_namespace, lock_lease_seconds=lock_lease_seconds))
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise UsageError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
