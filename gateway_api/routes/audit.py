@@ -34,7 +34,8 @@ def audit(who: Auth, gateway: GatewayDep, settings: SettingsDep,
                                      description="next_cursor of a page: the records older than that page")):
     flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
                       viewer=audit_view.viewer_for(gateway, who, user))
-    records = query(settings.audit_log, flt)
+    # With one chain per replica (--audit-dir), every chain the folder holds (all replicas' on a shared volume).
+    records = query(settings.audit_dir or settings.audit_log, flt)
     if stream:
         return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
                                  media_type="application/x-ndjson")
