@@ -38,7 +38,7 @@ def root(ctx: typer.Context,
 
 for command in (project.up, project.check, project.down, project.ps, project.logs,  # researchers
                 compose.convert, compose.config,
-                auth.login, auth.whoami):
+                auth.login, auth.logout, auth.whoami):
     app.command()(command)
 app.add_typer(policy.app, name="policy")      # security staff
 app.add_typer(audit.app, name="audit")

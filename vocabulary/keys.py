@@ -107,7 +107,7 @@ def read_ring(path: str | Path, what: str = "key") -> KeyRing:
     return KeyRing(current, keys)
 
 
-def _state(path: Path) -> tuple:
+def file_state(path: Path) -> tuple:
     """What changes when the ring is rewritten or a mounted Secret's `..data` is swapped."""
     try:
         if path.is_dir():
@@ -134,7 +134,7 @@ class RingSource:
     def __init__(self, path: str | Path, what: str = "key", interval: float = 1.0):
         self.path, self.what, self.interval = Path(path), what, interval
         self._lock = threading.Lock()
-        self._state = _state(self.path)
+        self._state = file_state(self.path)
         self.ring = read_ring(self.path, what)  # at start a bad ring stops the gateway
         self._looked = time.monotonic()
         self.version = 0  # counts the rings taken
@@ -148,7 +148,7 @@ class RingSource:
         """Look now; True if a new ring was taken."""
         with self._lock:
             self._looked = time.monotonic()
-            state = _state(self.path)
+            state = file_state(self.path)
             if state == self._state:
                 return False
             try:
@@ -164,4 +164,4 @@ class RingSource:
             return True
 
 
-__all__ = ["KEY_ID", "KeyRing", "RingSource", "fingerprint", "read_ring"]
+__all__ = ["KEY_ID", "KeyRing", "RingSource", "file_state", "fingerprint", "read_ring"]
