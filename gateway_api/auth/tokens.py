@@ -24,6 +24,7 @@ from spin_gateway.vocabulary.keys import KeyRing, RingSource
 ISSUER = "spin-gateway"
 ALGORITHM = "HS256"
 DEFAULT_TTL = 12 * 3600
+_UNSEEN = object()
 
 
 def load_or_create_key(path: str | Path) -> bytes:
@@ -58,6 +59,7 @@ class TokenSigner:
     def __init__(self, key: bytes | KeyRing | RingSource):
         self._source = key if isinstance(key, RingSource) else None
         self._ring = KeyRing.single(key) if isinstance(key, bytes) else key if isinstance(key, KeyRing) else None
+        self._kids: dict[str, object] = {}
 
     def ring(self) -> KeyRing:
         if self._source is not None:
@@ -77,12 +79,22 @@ class TokenSigner:
         claims = TokenClaims(claims.subject, kind, claims.token_id, claims.expires_at, claims.scopes, now, ring.current)
         return jwt.encode(payload, ring.key, algorithm=ALGORITHM, headers={"kid": ring.current}), claims
 
+    def _kid(self, token: str) -> object:
+        """The header's kid. Every token one key signed has the same header, so it is parsed once per key."""
+        segment = token.split(".", 1)[0]
+        kid = self._kids.get(segment, _UNSEEN)
+        if kid is _UNSEEN:
+            try:
+                kid = jwt.get_unverified_header(token).get("kid")
+            except jwt.PyJWTError:
+                raise AuthError("the token is not valid for this gateway") from None
+            if len(self._kids) < 256:  # bounded: forged headers cannot grow it
+                self._kids[segment] = kid
+        return kid
+
     def verify(self, token: str) -> TokenClaims:
         ring = self.ring()
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.PyJWTError:
-            raise AuthError("the token is not valid for this gateway") from None
+        kid = self._kid(token)
         if kid is None:  # issued before tokens carried a key id: whichever key of the ring signed it
             candidates = list(ring.keys.values())
         elif isinstance(kid, str) and kid in ring.keys:
