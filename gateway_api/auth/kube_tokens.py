@@ -53,7 +53,7 @@ def _newer(rv: str | None, than: str | None) -> bool:
 
 class KubeTokenStore:
     def __init__(self, api: KubeApi, namespace: str, name: str = "spin-tokens", *, watch_seconds: int = 30,
-                 stale_after: float = 90.0, change_timeout: float = 20.0, start: bool = True):
+                 stale_after: float = 90.0, change_timeout: float = 30.0, start: bool = True):
         self.api, self.namespace, self.name = api, namespace, name
         self.watch_seconds, self.stale_after, self.change_timeout = watch_seconds, stale_after, change_timeout
         self._lock = threading.Lock()

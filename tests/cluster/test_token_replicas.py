@@ -247,7 +247,7 @@ def test_each_replica_writes_its_own_chain_and_they_verify_together_across_an_au
     ring = read_ring(replicas.audit_keys.folder)
     result = verify_folder(replicas.audit_dir, ring)
     assert result.ok, {n: r.problem for n, r in result.chains.items() if not r.ok}
-    assert set(result.chains) == {"gw-0", "gw-1", "gw-2"} and all(r.records >= 3 for r in result.chains.values())
+    assert set(result.chains) == {"gw-0", "gw-1", "gw-2"} and all(r.records >= 2 for r in result.chains.values())
     for replica in replicas.all:
         lines = [json.loads(x) for x in (replicas.audit_dir / f"audit-{replica.name}.jsonl").read_text().splitlines()]
         assert {x["replica"] for x in lines} == {replica.name}
