@@ -15,7 +15,13 @@ and the file is cut back to its last whole record, so the chain stays intact.
 
 Several processes may write one log (uvicorn --workers N): an exclusive flock on
 `<log>.lock` orders them, and each picks up the chain (and a rotation) that the
-others left before it writes.
+others left before it writes. They are processes of one machine: replicas on
+several machines each write a chain of their own (`audit-<replica>.jsonl`, and
+each record names its `replica`), so no lock is ever taken across machines.
+
+Keys rotate: every keyed record (and the head) names the id of the key that
+MACs it (`key_id`), the key comes from a ring that may change while the gateway
+runs (vocabulary/keys.py), and verify checks each record with the key it names.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +45,7 @@ import structlog
 
 from spin_gateway.audit import records
 from spin_gateway.vocabulary.errors import AuditError
+from spin_gateway.vocabulary.keys import KeyRing
 
 log = logging.getLogger("spin.audit")
 
@@ -70,6 +77,15 @@ def head_path(path: Path) -> Path:
 
 def head_mac(key: bytes, head: dict[str, Any]) -> str:
     return record_mac(key, render({k: v for k, v in head.items() if k != "mac"}))
+
+
+def keys_for(ring: dict[str, bytes], key_id: Any) -> list[bytes]:
+    """The keys that may have MAC'd a record: the one its key_id names, or, for records written before
+    records named their key, any key of the ring."""
+    if key_id is None:
+        return list(ring.values())
+    key = ring.get(key_id) if isinstance(key_id, str) else None
+    return [key] if key is not None else []
 
 
 #: The head file holds two fixed-size slots written in turn, each a JSON line with a sequence number:
@@ -138,9 +154,16 @@ def all_files(path: Path) -> list[Path]:
 
 class AuditLog:
     def __init__(self, path: str | Path, *, max_bytes: int = 64 << 20, stdout: bool = False,
-                 fsync: bool = True, stream: IO[str] | None = None, key: bytes | None = None):
+                 fsync: bool = True, stream: IO[str] | None = None, key: bytes | None = None,
+                 keys: KeyRing | Callable[[], KeyRing] | None = None, replica: str | None = None):
         self.path = Path(path)
-        self._key = key
+        self.replica = replica
+        # `keys` (a ring, or what returns the current ring: a rotating Secret) wins over a bare `key`.
+        self._keys = keys if keys is not None else (KeyRing.single(key) if key is not None else None)
+        self._key: bytes | None = None
+        self._key_id: str | None = None
+        self._ring: dict[str, bytes] = {}
+        self._rekey()
         self.max_bytes = max_bytes
         self.fsync = fsync
         self._stream = stream if stream is not None else (sys.stdout if stdout else None)
@@ -158,6 +181,13 @@ class AuditLog:
             raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from None
         with self._lock, self._exclusive():
             self._catch_up()
+
+    def _rekey(self) -> None:
+        """Take the ring's current key (it may have rotated since the last write)."""
+        if self._keys is None:
+            return
+        ring = self._keys() if callable(self._keys) else self._keys
+        self._key, self._key_id, self._ring = ring.key, ring.current, ring.keys
 
     # -- staying in step with the file (and with other processes writing it) -----------------
 
@@ -235,7 +265,7 @@ class AuditLog:
         slots = read_head_slots(data)
         if self._key is not None:
             slots = [s for s in slots if isinstance(s.get("mac"), str)
-                     and hmac.compare_digest(s["mac"], head_mac(self._key, s))]
+                     and any(hmac.compare_digest(s["mac"], head_mac(k, s)) for k in keys_for(self._ring, s.get("key_id")))]
         if not slots:
             if self._prev == GENESIS and not data.strip():
                 return None  # a new log
@@ -295,6 +325,7 @@ class AuditLog:
         if not records:
             return []
         with self._lock, self._exclusive():
+            self._rekey()
             self._catch_up()
             written, lines = self._append(records)
             if self._stream is not None:
@@ -318,6 +349,10 @@ class AuditLog:
                 **record,
                 "prev": prev,
             }
+            if self.replica is not None:
+                full["replica"] = self.replica
+            if self._key is not None:
+                full["key_id"] = self._key_id
             line = render(full)
             if self._key is not None:
                 full["mac"] = record_mac(self._key, line)
@@ -373,6 +408,7 @@ class AuditLog:
                     "record_id": record_id, "hash": self._prev,
                     "time": datetime.now(UTC).isoformat(timespec="microseconds")}
             if self._key is not None:
+                head["key_id"] = self._key_id
                 head["mac"] = head_mac(self._key, head)
             line = render(head)[:HEAD_SLOT - 1]
             os.pwrite(self._headfd, line.ljust(HEAD_SLOT - 1) + b"\n", (seq % 2) * HEAD_SLOT)

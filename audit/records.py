@@ -179,6 +179,18 @@ def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy
             **({"violations": [{"rule": "policy-reload", "message": reason}]} if decision == "deny" else {})}
 
 
+def logout(user: Identity, token_id: str, source: str | None) -> Record:
+    """A user revoked their own token (`spin logout`)."""
+    return {"type": "token", "operation": "logout", "token_id": token_id, "user": {"name": user.name, "uid": user.uid},
+            "source": source}
+
+
+def user_tokens_revoked(by: Identity, target: str, cutoff: int, source: str | None) -> Record:
+    """An administrator revoked every token of `target` issued at or before `cutoff` (seconds since the epoch)."""
+    return {"type": "token", "operation": "revoke-user", "target_user": target, "revoked_before": cutoff,
+            "user": {"name": by.name, "uid": by.uid}, "source": source}
+
+
 def recovery(torn: bytes) -> Record:
     """After a power cut: the bytes of a partial last line, kept rather than dropped."""
     return {"type": "recovery", "detail": "a partial record from a crash was moved into this record",

@@ -150,6 +150,17 @@ class ServiceTokenResponse(BaseModel):
     record: TokenRecord
 
 
+class LogoutResponse(BaseModel):
+    token_id: str = Field(description="The token revoked: refused by every replica from now on")
+    user: str
+
+
+class UserRevocation(BaseModel):
+    user: str
+    revoked_before: int = Field(description="Every token of the user issued at or before this second (Unix time) "
+                                            "is refused; the user logs in again for a new one")
+
+
 class WhoAmI(BaseModel):
     name: str
     uid: int

@@ -11,7 +11,7 @@ import re
 from spin_gateway.audit.log import read_records
 
 WEB = {"name": "demo", "services": {"web": {"image": "localhost/spin/busybox:1.35", "command": ["sleep", "600"]}}}
-ADDED_BY_THE_LOG = {"schema_version", "time", "record_id", "prev", "mac"}
+ADDED_BY_THE_LOG = {"schema_version", "time", "record_id", "prev", "key_id", "mac"}
 
 
 def _documented_decision_fields(repo_root) -> set[str]:
