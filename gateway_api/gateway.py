@@ -280,7 +280,8 @@ class Gateway:
     def policy_info(self) -> PolicyInfo:
         return PolicyInfo(revision=self.policy.revision, engine=self.policy.engine.name,
                           policy_dir=str(self.policy.policy_dir), last_reload_error=self.policy.last_reload_error,
-                          refused_candidate=self.policy.refused_candidate)
+                          refused_candidate=self.policy.refused_candidate,
+                          decision_cache=self.policy.decision_cache)
 
     def reload_policy(self, caller: Caller) -> PolicyInfo:
         self.require_admin(caller, "reload the policy")

@@ -120,6 +120,12 @@ def policy_status(ctx: typer.Context, json_output: bool = JsonOpt):
         o.render.json(info)
     else:
         o.render.line(f"revision {info['revision']} serving ({info['engine']}, {info['policy_dir']})")
+        cache = info.get("decision_cache") or {}
+        if cache.get("enabled"):
+            o.render.line(f"decision cache on: {cache.get('entries', 0)} of {cache.get('size', 0)} entries, "
+                          f"{cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses")
+        elif cache:
+            o.render.line(f"decision cache off: {cache.get('reason', '')}")
         if info.get("last_reload_error"):
             o.render.line(f"refused candidate {info.get('refused_candidate') or '(unreadable)'}: {info['last_reload_error']}")
     if info.get("last_reload_error"):
