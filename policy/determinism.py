@@ -43,7 +43,7 @@ def _ref_names(ref: list[Any]) -> list[str]:
     for i, term in enumerate(ref):
         if not isinstance(term, dict):
             break
-        if i == 0 and term.get("type") != "var" or i > 0 and term.get("type") != "string":
+        if (i == 0 and term.get("type") != "var") or (i > 0 and term.get("type") != "string"):
             break
         parts.append(str(term.get("value")))
     return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
