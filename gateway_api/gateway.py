@@ -7,6 +7,7 @@ to a backend except through the interceptor or the read-only status calls.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from dataclasses import dataclass
@@ -175,7 +176,9 @@ class Gateway:
         fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         self.require_scope(caller, operation, project, fproject)
-        with self._project_lock(namespace):
+        # A dry run forwards nothing, so it does not queue behind the project's `up`s (a job array's checks
+        # would otherwise decide one at a time); it reads the project as it stands when it asks.
+        with self._project_lock(namespace) if not dry_run else contextlib.nullcontext():
             info = self._authorise(caller, operation, project, ref)
             if info is not None and info.facility_project:
                 fproject = info.facility_project  # an existing project keeps its facility project
