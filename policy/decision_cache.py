@@ -9,6 +9,10 @@ it: two users never share a decision, nor do two projects.
 
 One cache belongs to one engine: a reload builds a new engine and with it an empty cache.
 Failures (timeouts, engine errors) are never cached: they say nothing about the input.
+
+A job array's prologues arrive together, so the first wave would all miss and all evaluate the same
+inputs: a miss claims its key, and identical decisions asked meanwhile wait for that one evaluation
+instead of repeating it (if it fails, each of them evaluates for itself).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class DecisionCache:
         self._prefix = hashlib.sha256(revision.encode() + b"\0" + json.dumps(
             site, sort_keys=True, separators=(",", ":"), default=str).encode() + b"\0")
         self._entries: OrderedDict[str, Any] = OrderedDict()
+        self._pending: dict[str, threading.Event] = {}  # keys being evaluated now
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -42,15 +47,29 @@ class DecisionCache:
                                  default=str).encode())
         return "sha256:" + digest.hexdigest()
 
-    def get(self, key: str) -> Any:
+    def get_or_claim(self, key: str, wait: float) -> tuple[Any, bool]:
+        """(value, False) on a hit, waiting up to `wait` seconds for an identical evaluation in flight;
+        (None, True) when the caller is to evaluate and then put() or release() the key; (None, False)
+        when it should evaluate without the cache (the one in flight failed or took too long)."""
         with self._lock:
             value = self._entries.get(key)
-            if value is None:
+            if value is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return value, False
+            pending = self._pending.get(key)
+            if pending is None:
+                self._pending[key] = threading.Event()
                 self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return value
+                return None, True
+        pending.wait(wait)
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self.hits += 1
+                return value, False
+            self.misses += 1
+            return None, False
 
     def put(self, key: str, value: Any) -> None:
         with self._lock:
@@ -58,6 +77,16 @@ class DecisionCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+            pending = self._pending.pop(key, None)
+        if pending is not None:
+            pending.set()
+
+    def release(self, key: str) -> None:
+        """The claimed evaluation failed: whoever waits for it evaluates for itself."""
+        with self._lock:
+            pending = self._pending.pop(key, None)
+        if pending is not None:
+            pending.set()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -260,17 +260,22 @@ class PolicyService:
     def decide(self, call_id: str, operation: str, kind: str, name: str, policy_input: dict[str, Any]) -> Decision:
         engine, live = self._live_pair
         started = time.perf_counter()
-        cache, key, cached = live.cache, None, False
+        cache, key, cached, claimed = live.cache, None, False, False
         try:
             answer = None
             if cache is not None:
                 key = cache.key(policy_input)
-                hit = cache.get(key)
+                hit, claimed = cache.get_or_claim(key, self.timeout * QUEUE_WAIT_FACTOR)
                 if hit is not None:
                     answer, cached = json.loads(hit), True  # fresh objects: nothing downstream shares the entry
             if answer is None:
-                answer = self.evaluate(policy_input, engine, live.inline)
-                if cache is not None and key is not None:
+                try:
+                    answer = self.evaluate(policy_input, engine, live.inline)
+                except BaseException:
+                    if claimed and cache is not None and key is not None:
+                        cache.release(key)
+                    raise
+                if claimed and cache is not None and key is not None:
                     cache.put(key, json.dumps(answer))
             violations = _violations(answer)
             patches = list(answer.get("patch") or [])
