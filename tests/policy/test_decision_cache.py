@@ -201,3 +201,37 @@ def test_the_list_is_what_opa_itself_marks_nondeterministic():
     out = subprocess.run([opa, "capabilities", "--current"], capture_output=True, text=True, check=True).stdout
     marked = {b["name"] for b in json.loads(out)["builtins"] if b.get("nondeterministic")}
     assert marked == set(OPA_NONDETERMINISTIC)
+
+
+def test_a_job_arrays_first_wave_evaluates_each_input_once(rego, monkeypatch):
+    """Twenty identical prologues at the same moment: one evaluation, nineteen answers from it."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = PolicyService(rego)
+    evaluated = []
+    real = service.evaluate
+
+    def slow_evaluate(policy_input, engine=None, inline=False):
+        evaluated.append(1)
+        time.sleep(0.2)  # still evaluating when the others ask
+        return real(policy_input, engine, inline)
+
+    monkeypatch.setattr(service, "evaluate", slow_evaluate)
+    inp = {"request": {"kind": {"kind": "Namespace"}, "operation": "CREATE", "object": {"kind": "Namespace"}},
+           "user": {"name": "alice", "uid": 1001}}
+    start = threading.Barrier(20)
+
+    def ask(i):
+        start.wait()
+        return service.decide(str(i), "CREATE", "Namespace", "n", inp)
+
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            decided = list(pool.map(ask, range(20)))
+    finally:
+        service.close()
+    assert len(evaluated) == 1
+    assert sorted(d.cached for d in decided) == [False] + [True] * 19
+    assert len({d.input_hash for d in decided}) == 1
