@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -71,7 +72,7 @@ PROJECTS = {
 
 
 def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "",
-        projects: str = "cycle") -> dict:
+        projects: str = "cycle", replicas: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="spin-wrk-") as tmp:
         cmd = ["wrk", "-t2", f"-c{clients}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "30s"]
         if mode == "healthz":
@@ -80,10 +81,12 @@ def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10
             script = Path(tmp) / "load.lua"
             salt = uuid.uuid4().hex[:6]  # a second run never meets the first's projects
             script.write_text(_LUA.replace("PROJECT", PROJECTS[projects].replace("SALT", f'"{salt}"'))
-                              .replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)})))
+                              .replace("BODY", json.dumps(json.dumps({"compose": compose_model(10, replicas)})))
                               .replace("TOKEN", token).replace("ACT_AS", act_as))
             cmd += ["-s", str(script), url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+        if os.environ.get("SPIN_BENCH_DEBUG"):
+            print(out[-3000:])
     if not (m := re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)):
         return {"error": f"wrk printed no summary: {out[-300:]}", "p50": float("nan"), "p99": float("nan"), "ok": 0,
                 "errors": 0, "per_s": 0.0, "ok_per_s": 0.0, "error_kinds": {}}
