@@ -72,7 +72,7 @@ def _kube_cleanup(kubeconfig: str, prefixes: tuple[str, ...]) -> int:
 def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable, *, seconds: float,
         dseconds: float, client: str, kubeconfig: str | None) -> None:
     # -- 1. one decision beside opa bench ------------------------------------------------------------
-    d = opa_floor.run(dseconds, benchtime=f"{max(1, int(dseconds))}s")
+    d = opa_floor.run(dseconds)
     s = opa_floor.summarise(d)
     say(f"[18.1] decisions beside opa bench ({d['opa'] or 'opa binary missing: bash benchmarks/setup.sh'})")
     for row in d["rows"]:
