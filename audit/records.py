@@ -66,8 +66,8 @@ def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision)
         "engine": d.engine,
         "decision_ms": d.duration_ms,
         "error": d.error,
-        **({"cached": True} if d.cached else {}),
-        **({"input_hash": d.input_hash} if d.input_hash else {}),
+        "cached": d.cached,
+        "input_hash": d.input_hash,
     }
 
 
