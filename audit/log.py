@@ -13,6 +13,14 @@ writes the decisions before forwarding and the results before answering. When
 the write fails (disk full, read-only, permission), AuditError stops the call
 and the file is cut back to its last whole record, so the chain stays intact.
 
+Group commit: the records are chained and written under the lock, but the fsync
+is not held under it. A writer whose lines are in the file waits until an fsync
+that began after its write has finished; one writer at a time runs that fsync
+for everyone written so far, so 200 concurrent requests share a few fsyncs
+instead of queueing for 200 (fsync is per file, whoever's lines it carries). A
+failed fsync fails every writer it was to cover (their lines may stay in the
+file, chained, but no caller was told they are on disk).
+
 Several processes may write one log (uvicorn --workers N): an exclusive flock on
 `<log>.lock` orders them, and each picks up the chain (and a rotation) that the
 others left before it writes. They are processes of one machine: replicas on
@@ -173,6 +181,12 @@ class AuditLog:
         self._size = 0  # bytes of the current file that this process has accounted for
         self._lines = 0
         self._prev = GENESIS
+        # Group commit (see the module docstring): writes counted, and how many of them an fsync has covered.
+        self._sync = threading.Condition(threading.Lock())
+        self._written = 0
+        self._synced = 0
+        self._syncing = False
+        self._failed_upto, self._failed_why = 0, ""  # the writes a failed fsync covered: none of them is durable
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lockfd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -327,7 +341,9 @@ class AuditLog:
         with self._lock, self._exclusive():
             self._rekey()
             self._catch_up()
-            written, lines = self._append(records)
+            written, lines = self._append(records, sync=False)
+            self._written += 1
+            mine = self._written
             if self._stream is not None:
                 # Under the flock too: worker processes sharing one stdout never interleave inside a line,
                 # and the pipeline sees the file's order.
@@ -336,9 +352,52 @@ class AuditLog:
                     self._stream.flush()
                 except (OSError, ValueError):
                     pass  # the file is the record; the pipeline copy is best effort
+        if self.fsync:
+            self._durable(mine, written)
         return written
 
-    def _append(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    def _durable(self, mine: int, written: list[dict[str, Any]]) -> None:
+        """Return once an fsync that began after write number `mine` has finished (group commit)."""
+        with self._sync:
+            while True:
+                # After a failed fsync Linux may drop the dirty pages: a later fsync that succeeds proves nothing
+                # for the writes the failed one covered, so they fail (refusing a write that did reach the disk
+                # is the safe way to be wrong).
+                if self._failed_upto >= mine:
+                    self._refuse_unsynced(written, self._failed_why)
+                if self._synced >= mine:
+                    return
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True  # this writer syncs for everyone written so far
+                self._sync.release()
+                error, target = None, mine
+                try:
+                    with self._lock:  # which writes the fsync covers, and a descriptor a rotation cannot close
+                        target = self._written
+                        fd = os.dup(self._fh.fileno())
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                except OSError as exc:
+                    error = exc.strerror or str(exc)
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    self._sync.notify_all()
+                if error is not None:
+                    self._failed_upto, self._failed_why = max(self._failed_upto, target), error
+                else:
+                    self._synced = max(self._synced, target)
+
+    def _refuse_unsynced(self, written: list[dict[str, Any]], why: str) -> None:
+        log.error("audit fsync failed (%s): %d record(s) of request(s) %s are not known to be on disk", why,
+                  len(written), ",".join(sorted({str(r.get("request_id")) for r in written})))
+        raise AuditError(f"cannot write the audit log {self.path}: fsync failed: {why}", hint=AuditError.default_hint)
+
+    def _append(self, records: list[dict[str, Any]], *, sync: bool = True) -> tuple[list[dict[str, Any]], list[bytes]]:
         lines, written = [], []
         prev = self._prev
         for record in records:
@@ -372,7 +431,7 @@ class AuditLog:
                 if not more:
                     raise OSError(errno.EIO, f"short write ({done} of {len(blob)} bytes)")
                 done += more
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
             self._cut_back(start)
@@ -421,6 +480,8 @@ class AuditLog:
         rotated = rotated_files(self.path)
         number = int(rotated[-1].name.rsplit(".", 1)[1]) + 1 if rotated else 1
         try:
+            if self.fsync:  # writers waiting for a group fsync will sync the new file, not this one
+                os.fsync(self._fh.fileno())
             os.rename(self.path, self.path.with_name(f"{self.path.name}.{number}"))
             self._open()
             dir_fd = os.open(self.path.parent, os.O_RDONLY)

@@ -183,6 +183,9 @@ class PolicyInfo(BaseModel):
     last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
                                                                        "(the live revision keeps deciding)")
     refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
+    decision_cache: dict[str, Any] = Field(default_factory=dict, description=(
+        "Whether identical calls are answered from the decision cache: enabled, with entries, size, hits and "
+        "misses; or not, and the reason (e.g. the library calls a non-deterministic built-in)"))
 
 
 class AuditPage(BaseModel):
