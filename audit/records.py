@@ -186,7 +186,7 @@ def admission(request_id: str, phase: str, kubernetes_user: dict[str, Any], user
                          "detail": message if passed else "", "warnings": [], "patches": [],
                          "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None}
     return record | {
-        "decision": "allow" if decided.allowed else "deny",
+        "decision": "allow" if decided.allowed else "deny", "passed_without_policy": False,
         "violations": [v.model_dump() for v in decided.violations],
         "warnings": decided.warnings, "patches": decided.patches, "policy_revision": decided.revision,
         "engine": decided.engine, "decision_ms": decided.duration_ms, "error": decided.error,
