@@ -27,6 +27,8 @@ class Who:
     token_kind: str = "user"  # user | service (a facility system acting for `user`)
     source: str | None = None  # the client's address
     on_behalf_of: str | None = None  # an administrator's `check --as` names the user here
+    #: The submitted compose model's digest (audit/objects.py) on the records of an `up` or `check`.
+    model_digest: str | None = None
 
     def _user(self) -> dict[str, Any]:
         return {"name": self.user.name, "uid": self.user.uid}
@@ -47,17 +49,21 @@ def _request(request_id: str, operation: str, who: Who, plan: Plan) -> Record:
         "facility_project": plan.facility_project,
         "namespace": plan.namespace,
         "operation": operation,
+        **({"model_digest": who.model_digest} if who.model_digest else {}),
     }
 
 
-def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision) -> Record:
-    """One call of a plan, as the policy decided it (written before anything is forwarded)."""
+def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision, object_digest: str | None = None) -> Record:
+    """One call of a plan, as the policy decided it (written before anything is forwarded).
+
+    `object_digest` names the decided object (as patched, secrets redacted) in the store beside the log.
+    """
     return {
         "type": "decision",
         **_request(request_id, operation, who, plan),
         "call_id": d.call_id,
         "verb": d.operation,
-        "object": {"kind": d.kind, "name": d.name},
+        "object": {"kind": d.kind, "name": d.name, **({"digest": object_digest} if object_digest else {})},
         "decision": "allow" if d.allowed else "deny",
         "violations": [v.model_dump() for v in d.violations],
         "warnings": d.warnings,
@@ -66,6 +72,8 @@ def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision)
         "engine": d.engine,
         "decision_ms": d.duration_ms,
         "error": d.error,
+        "cached": d.cached,
+        "input_hash": d.input_hash,
     }
 
 
@@ -95,6 +103,16 @@ def drift(request_id: str, operation: str, who: Who, plan: Plan, backend: str, d
     """What runs differs from what was decided (read back after an apply); the workload was stopped."""
     return {"type": "drift", **_request(request_id, operation, who, plan), "backend": backend,
             "policy_revision": revision, "differences": list(differences)}
+
+
+def takeover(request_id: str, operation: str, who: Who, plan: Plan, previous: dict[str, Any], found: int,
+             outcome: str) -> Record:
+    """An `up` or `down` that died mid-way (its gateway replica or process killed), as the next operation on
+    the project found it in the journal its lock carries, and what that operation made of it."""
+    kept = ("operation", "request_id", "holder", "phase", "started", "updated", "new_project")
+    return {"type": "takeover", **_request(request_id, operation, who, plan),
+            "previous": {k: previous.get(k) for k in kept} | {"objects": len(previous.get("objects") or [])},
+            "found_objects": found, "outcome": outcome[:500]}
 
 
 def refusal(status: int, error: Any, detail: str, method: str, path: str, source: str | None,
@@ -146,6 +164,36 @@ def token_created(by: Identity, token_id: str, name: str, scope: dict[str, Any],
 
 def token_revoked(by: Identity, token_id: str) -> Record:
     return {"type": "token", "operation": "revoke", "token_id": token_id, "user": {"name": by.name, "uid": by.uid}}
+
+
+def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy_dir: str, *, by: Who | None = None,
+                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = (),
+                  decision_cache: str | None = None) -> Record:
+    """A policy revision put live (decision allow) or a candidate refused (deny, with the reason).
+
+    `trigger` is what noticed the change (watcher: the folder changed; request: POST /v1/policy/reload, made
+    by `by`); `old` the revision deciding before, `new` the candidate (None: the folder could not be read).
+    """
+    policy: dict[str, Any] = ({"old": old, "new": new, **({"retired_rules": list(retired_rules)} if retired_rules else {})}
+                              if decision == "allow" else {"live": old, "candidate": new})
+    return {"type": "reload", "operation": "policy-reload", "decision": decision, "trigger": trigger,
+            "policy_dir": policy_dir, "policy": policy, "old_revision": old, "new_revision": new,
+            # "on", or "off: why" (a library using non-deterministic built-ins): what the new revision may cache
+            **({"decision_cache": decision_cache} if decision_cache else {}),
+            **({"user": by._user(), "token": by._token(), "source": by.source} if by else {}),
+            **({"violations": [{"rule": "policy-reload", "message": reason}]} if decision == "deny" else {})}
+
+
+def logout(user: Identity, token_id: str, source: str | None) -> Record:
+    """A user revoked their own token (`spin logout`)."""
+    return {"type": "token", "operation": "logout", "token_id": token_id, "user": {"name": user.name, "uid": user.uid},
+            "source": source}
+
+
+def user_tokens_revoked(by: Identity, target: str, cutoff: int, source: str | None) -> Record:
+    """An administrator revoked every token of `target` issued at or before `cutoff` (seconds since the epoch)."""
+    return {"type": "token", "operation": "revoke-user", "target_user": target, "revoked_before": cutoff,
+            "user": {"name": by.name, "uid": by.uid}, "source": source}
 
 
 def recovery(torn: bytes) -> Record:

@@ -32,7 +32,8 @@ def _call_id(index: int, obj: dict[str, Any]) -> str:
 
 
 def up_plan(objects: list[dict[str, Any]], notices: list[Notice], *, project: str, namespace: str, owner: str,
-            facility_project: str, existing: set[tuple[str, str]], requested_by: str | None = None) -> Plan:
+            facility_project: str, existing: set[tuple[str, str]], keep_services: list[str] | None = None,
+            recreate: bool = False, requested_by: str | None = None) -> Plan:
     """`requested_by`: the facility user the gateway makes the calls for, written on every object so the
     cluster's admission webhook decides them for that user (docs/kubernetes.md)."""
     labels = project_labels(project, owner, facility_project)
@@ -45,7 +46,7 @@ def up_plan(objects: list[dict[str, Any]], notices: list[Notice], *, project: st
         for i, obj in enumerate(everything)
     ]
     return Plan(project=project, namespace=namespace, owner=owner, facility_project=facility_project,
-                calls=calls, notices=notices)
+                calls=calls, notices=notices, keep_services=sorted(keep_services or []), recreate=recreate)
 
 
 def down_plan(existing: set[tuple[str, str]], *, project: str, namespace: str, owner: str,

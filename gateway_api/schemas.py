@@ -46,6 +46,31 @@ class PlanResponse(BaseModel):
     services: list[ServiceStatus] = []
     objects: list[dict[str, Any]] = Field(default_factory=list, description="The approved (patched) objects")
     request_id: str
+    lock_waited: float = Field(default=0, description="Seconds this request waited for another `up` or `down` of "
+                                                      "the same project (on any replica) to finish")
+
+
+class LifecycleResponse(BaseModel):
+    project: str
+    action: str = Field(description="stop | start | restart")
+    results: list[CallResult]
+    request_id: str
+
+
+class ExecRequest(BaseModel):
+    service: str = Field(max_length=63)
+    command: list[str] = Field(min_length=1, max_length=256, description="The command and its arguments (no shell)")
+    timeout: float = Field(default=60, gt=0, le=3600)
+
+
+class ExecResponse(BaseModel):
+    project: str
+    service: str
+    exit_code: int
+    output: str
+    decisions: list[Decision]
+    policy_revision: str
+    request_id: str
 
 
 class ConvertResponse(BaseModel):
@@ -125,6 +150,17 @@ class ServiceTokenResponse(BaseModel):
     record: TokenRecord
 
 
+class LogoutResponse(BaseModel):
+    token_id: str = Field(description="The token revoked: refused by every replica from now on")
+    user: str
+
+
+class UserRevocation(BaseModel):
+    user: str
+    revoked_before: int = Field(description="Every token of the user issued at or before this second (Unix time) "
+                                            "is refused; the user logs in again for a new one")
+
+
 class WhoAmI(BaseModel):
     name: str
     uid: int
@@ -137,17 +173,45 @@ class WhoAmI(BaseModel):
 
 
 class PolicyInfo(BaseModel):
-    revision: str
+    revision: str = Field(description="The live revision: a digest of every module, test and the site data")
     engine: str
     policy_dir: str
+    loaded_at: str | None = Field(default=None, description="When the live revision started deciding (UTC)")
+    loaded_by: str | None = Field(default=None, description="What put it there: start, watcher, or request by <user>")
+    checked_at: str | None = Field(default=None, description="When the folder was last compared with it (UTC)")
+    refused_at: str | None = Field(default=None, description="When the refused candidate was first refused (UTC)")
     last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
                                                                        "(the live revision keeps deciding)")
     refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
+    decision_cache: dict[str, Any] = Field(default_factory=dict, description=(
+        "Whether identical calls are answered from the decision cache: enabled, with entries, size, hits and "
+        "misses; or not, and the reason (e.g. the library calls a non-deterministic built-in)"))
 
 
 class AuditPage(BaseModel):
     items: list[dict[str, Any]]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(default=None, description="More records match: pass it as cursor= for the next "
+                                                                "(older) page; null on the last page")
+
+
+class DecidedObject(BaseModel):
+    call_id: str | None
+    kind: str | None
+    name: str | None
+    decision: str | None
+    digest: str
+    object: Any = Field(description="The object as decided (patched), secrets redacted; null if no longer kept")
+
+
+class AuditRequest(BaseModel):
+    """`spin audit show REQUEST`: one request's records and the objects they name."""
+
+    request_id: str
+    records: list[dict[str, Any]]
+    model_digest: str | None = Field(description="SHA-256 of the submitted compose model (up and check)")
+    model: Any = Field(default=None, description="The submitted compose model, secrets redacted")
+    objects: list[DecidedObject]
+    missing: list[str] = Field(default_factory=list, description="Digests no longer kept (pruned with their records)")
 
 
 class Health(BaseModel):

@@ -30,8 +30,16 @@ REQUESTED_BY_ANNOTATION = "spin.io/requested-by"
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: Which of a workload's replicas a pod is (1..N), and how many the decision asked for.
+LABEL_REPLICA = "spin.io/replica"
+LABEL_REPLICAS = "spin.io/replicas"
 #: The compose network a podman network stands for.
 LABEL_NETWORK = "spin.io/network"
+
+#: On the project Leases (backends/leases.py): the project namespace a Lease locks, and the journal of the
+#: operation that holds it.
+LABEL_LOCKED_NAMESPACE = "spin.io/project-namespace"
+JOURNAL_ANNOTATION = "spin.io/operation-in-progress"
 
 
 def project_labels(project: str, owner: str, facility_project: str) -> dict[str, str]:
