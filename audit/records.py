@@ -72,6 +72,8 @@ def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision,
         "engine": d.engine,
         "decision_ms": d.duration_ms,
         "error": d.error,
+        "cached": d.cached,
+        "input_hash": d.input_hash,
     }
 
 
@@ -101,6 +103,16 @@ def drift(request_id: str, operation: str, who: Who, plan: Plan, backend: str, d
     """What runs differs from what was decided (read back after an apply); the workload was stopped."""
     return {"type": "drift", **_request(request_id, operation, who, plan), "backend": backend,
             "policy_revision": revision, "differences": list(differences)}
+
+
+def takeover(request_id: str, operation: str, who: Who, plan: Plan, previous: dict[str, Any], found: int,
+             outcome: str) -> Record:
+    """An `up` or `down` that died mid-way (its gateway replica or process killed), as the next operation on
+    the project found it in the journal its lock carries, and what that operation made of it."""
+    kept = ("operation", "request_id", "holder", "phase", "started", "updated", "new_project")
+    return {"type": "takeover", **_request(request_id, operation, who, plan),
+            "previous": {k: previous.get(k) for k in kept} | {"objects": len(previous.get("objects") or [])},
+            "found_objects": found, "outcome": outcome[:500]}
 
 
 def refusal(status: int, error: Any, detail: str, method: str, path: str, source: str | None,
@@ -155,7 +167,8 @@ def token_revoked(by: Identity, token_id: str) -> Record:
 
 
 def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy_dir: str, *, by: Who | None = None,
-                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = ()) -> Record:
+                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = (),
+                  decision_cache: str | None = None) -> Record:
     """A policy revision put live (decision allow) or a candidate refused (deny, with the reason).
 
     `trigger` is what noticed the change (watcher: the folder changed; request: POST /v1/policy/reload, made
@@ -165,8 +178,22 @@ def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy
                               if decision == "allow" else {"live": old, "candidate": new})
     return {"type": "reload", "operation": "policy-reload", "decision": decision, "trigger": trigger,
             "policy_dir": policy_dir, "policy": policy, "old_revision": old, "new_revision": new,
+            # "on", or "off: why" (a library using non-deterministic built-ins): what the new revision may cache
+            **({"decision_cache": decision_cache} if decision_cache else {}),
             **({"user": by._user(), "token": by._token(), "source": by.source} if by else {}),
             **({"violations": [{"rule": "policy-reload", "message": reason}]} if decision == "deny" else {})}
+
+
+def logout(user: Identity, token_id: str, source: str | None) -> Record:
+    """A user revoked their own token (`spin logout`)."""
+    return {"type": "token", "operation": "logout", "token_id": token_id, "user": {"name": user.name, "uid": user.uid},
+            "source": source}
+
+
+def user_tokens_revoked(by: Identity, target: str, cutoff: int, source: str | None) -> Record:
+    """An administrator revoked every token of `target` issued at or before `cutoff` (seconds since the epoch)."""
+    return {"type": "token", "operation": "revoke-user", "target_user": target, "revoked_before": cutoff,
+            "user": {"name": by.name, "uid": by.uid}, "source": source}
 
 
 def recovery(torn: bytes) -> Record:
@@ -178,3 +205,37 @@ def recovery(torn: bytes) -> Record:
 def gap(detail: str, **head: Any) -> Record:
     """On start: the log ends before the record the head file names (or the head is missing)."""
     return {"type": "gap", "detail": detail, **head}
+
+
+def admission(request_id: str, phase: str, kubernetes_user: dict[str, Any], user: dict[str, Any],
+              target: dict[str, Any], verb: str, *, decided: Decision | None = None, plan: Plan | None = None,
+              dry_run: bool = False, rule: str = "", message: str = "", requested_by_ignored: str | None = None,
+              passed: bool = False) -> Record:
+    """One call the cluster's API server put to the admission webhook (`via: admission`).
+
+    `kubernetes_user` is the caller as the API server names it ({username, groups}); `user` the facility
+    identity it was decided as ({name, uid}), or the Kubernetes name when it has none. A call refused or
+    passed before any policy decision (unknown user, a namespace outside every project, the cluster's own
+    machinery) has no `decided` and carries `rule` and `message` instead. `requested_by_ignored` is an
+    `spin.io/requested-by` annotation sent by someone other than the gateway: not believed.
+    """
+    record: Record = {
+        "type": "decision", "via": "admission", "phase": phase, "request_id": request_id,
+        "user": user, "kubernetes_user": kubernetes_user, "token": None, "source": None,
+        "project": plan.project if plan else None, "facility_project": plan.facility_project if plan else None,
+        "namespace": target.get("namespace"), "operation": "admission", "verb": verb,
+        "call_id": request_id, "object": target, "dry_run": dry_run,
+    }
+    if requested_by_ignored is not None:
+        record["requested_by_ignored"] = requested_by_ignored
+    if decided is None:
+        return record | {"decision": "allow" if passed else "deny", "passed_without_policy": passed,
+                         "violations": [] if passed else [{"rule": rule, "message": message, "path": ""}],
+                         "detail": message if passed else "", "warnings": [], "patches": [],
+                         "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None}
+    return record | {
+        "decision": "allow" if decided.allowed else "deny",
+        "violations": [v.model_dump() for v in decided.violations],
+        "warnings": decided.warnings, "patches": decided.patches, "policy_revision": decided.revision,
+        "engine": decided.engine, "decision_ms": decided.duration_ms, "error": decided.error,
+    }

@@ -7,7 +7,7 @@ to a backend except through the interceptor or the read-only status calls.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,12 +17,15 @@ from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
+from spin_gateway.backends.locks import NOT_HELD, Held, InProcessLocks, Journal, ProjectLocks, journal_objects
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.auth.service_tokens import TokenScope
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.schemas import (
     ConvertResponse,
+    ExecResponse,
     Health,
+    LifecycleResponse,
     PlanResponse,
     PolicyInfo,
     ProjectList,
@@ -33,7 +36,8 @@ from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercep
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.facility import facility_project_for
-from spin_gateway.vocabulary.types import Identity, Plan
+from spin_gateway.vocabulary.labels import LABEL_SERVICE
+from spin_gateway.vocabulary.types import Call, CallResult, Identity, Notice, Plan, ServiceStatus
 
 
 @dataclass(frozen=True)
@@ -90,19 +94,16 @@ def _audited(exc: SpinError) -> SpinError:
 
 class Gateway:
     def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider,
-                 objects: ObjectStore | None = None):
+                 objects: ObjectStore | None = None, locks: ProjectLocks | None = None):
         self.policy = policy
         self.audit = audit
         #: The submitted models and decided objects, kept beside the audit log (`spin audit show`).
         self.objects = objects
         self.backend = backend
         self.identity = identity
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _project_lock(self, namespace: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(namespace, threading.Lock())
+        # One `up`/`down` per project at a time: a Lease per project on Kubernetes, an flock on one machine
+        # (wiring.make_locks); threads of this process only when built without either (tests, tools).
+        self.locks: ProjectLocks = locks or InProcessLocks()
 
     def deny_access(self, caller: Caller, operation: str, project: str, exc: Forbidden) -> NoReturn:
         """Every refusal is audited: the record is on disk before the caller hears no."""
@@ -171,7 +172,8 @@ class Gateway:
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
-           allow_unsupported: bool = False) -> PlanResponse:
+           allow_unsupported: bool = False, remove_orphans: bool = False,
+           force_recreate: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
@@ -180,7 +182,9 @@ class Gateway:
         fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         self.require_scope(caller, operation, project, fproject)
-        with self._project_lock(namespace):
+        # A dry run forwards nothing, so it does not queue behind the project's `up`s (a job array's checks
+        # would otherwise decide one at a time); it reads the project as it stands when it asks.
+        with self.locks.hold(namespace) if not dry_run else contextlib.nullcontext(NOT_HELD) as held:
             info = self._authorise(caller, operation, project, ref)
             if info is not None and info.facility_project:
                 fproject = info.facility_project  # an existing project keeps its facility project
@@ -188,23 +192,49 @@ class Gateway:
             labels = planning.project_labels(project, ref.owner, fproject)
             translation = _translate(model, project, namespace, labels, allow_unsupported)
             existing = self.backend.existing_objects(ref) if info is not None else set()
-            plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
-                                    owner=ref.owner, facility_project=fproject, existing=existing)
+            # Compose's orphans: services the project runs that the file no longer names. Kept, with a notice,
+            # unless the caller asks to remove them (as `docker compose up` does).
+            orphans = sorted(set(info.services if info is not None else []) - set(model.get("services") or {}))
+            notices = list(translation.notices)
+            if orphans and not remove_orphans:
+                notices += [Notice(path=f"services.{name}", action="kept",
+                                   reason="no longer in the compose file, still running; "
+                                          "`spin up --remove-orphans` removes it") for name in orphans]
+            plan = planning.up_plan(translation.objects, notices, project=project, namespace=namespace,
+                                    owner=ref.owner, facility_project=fproject, existing=existing,
+                                    keep_services=[] if remove_orphans else orphans, recreate=force_recreate,
+                                    requested_by=identity.name)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
                                  on_behalf_of=identity.name if identity is not caller.identity else None,
                                  model_digest=self.objects.put(model) if self.objects else None, objects=self.objects)
-            outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=dry_run)
+            # A first `up` that died mid-way left objects, but the project is as new as it was for that `up`.
+            unfinished = held.unfinished
+            new_project = info is None or bool(unfinished and unfinished.operation == "up" and unfinished.new_project)
+            if dry_run:  # a dry run changes nothing: an unfinished operation stays for the next real one
+                outcome = intercept(plan, identity, self.policy, self.audit, self.backend, ctx, dry_run=True)
+            else:
+                outcome = self._journaled(held, plan, identity, ctx, existing, new_project=new_project)
         response = self._response(outcome, ctx)
-        if info is None and outcome.forwarded:
+        response.lock_waited = round(held.waited, 3)
+        if new_project and outcome.forwarded:
             # A project that did not exist was created, whatever a backend reports for objects it does not
             # materialise (podman "keeps" Namespace, Service and NetworkPolicy as unchanged).
             response.status = "created"
         if not outcome.allowed and not dry_run:
             raise _audited(PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json")))
         if wait and outcome.forwarded:
-            response.services = self.backend.wait(ref, timeout)
-            self._verify_running(ref, outcome, ctx, identity)
+            try:
+                response.services = self.backend.wait(ref, timeout)
+                self._verify_running(ref, outcome, ctx, identity)
+            except SpinError as exc:
+                # The objects were applied: a failed wait still answers with what was decided and applied, and
+                # the services as the backend last saw them (WaitTimeout's data), so --json has the results.
+                if isinstance(exc.details.get("data"), list):
+                    response.services = [ServiceStatus.model_validate(s) for s in exc.details.pop("data")]
+                response.status = "not ready"
+                exc.details = {**response.model_dump(mode="json"), **exc.details}
+                raise
         return response
 
     def _verify_running(self, ref: ProjectRef, outcome: Outcome, ctx: RequestContext, identity: Identity) -> None:
@@ -228,22 +258,64 @@ class Gateway:
     def down(self, caller: Caller, project: str, *, volumes: bool = False) -> PlanResponse:
         namespace = planning.namespace_for(project)
         ref = ProjectRef(project, namespace)
-        with self._project_lock(namespace):
+        with self.locks.hold(namespace) as held:
             info = self._authorise(caller, "down", project, ref)
             if info is None:
                 raise NotFound(f"project {project!r} does not exist", hint="`spin ps` lists your projects.")
             ref = ProjectRef(project, namespace, info.owner, info.facility_project)
-            plan = planning.down_plan(self.backend.existing_objects(ref), project=project, namespace=namespace, owner=info.owner,
+            existing = self.backend.existing_objects(ref)
+            plan = planning.down_plan(existing, project=project, namespace=namespace, owner=info.owner,
                                       facility_project=info.facility_project)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation="down", source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind)
-            outcome = intercept(plan, caller.identity, self.policy, self.audit, self.backend, ctx,
-                                dry_run=False, volumes=volumes)
+            outcome = self._journaled(held, plan, caller.identity, ctx, existing, new_project=False, volumes=volumes)
+            if outcome.forwarded and self.backend.existing(ref) is None:
+                held.retire()  # the project is gone: so is its lock
         if not outcome.allowed:
             raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
         response = self._response(outcome, ctx)
         response.status = "removed"
+        response.lock_waited = round(held.waited, 3)
         return response
+
+    def _journaled(self, held: Held, plan: Plan, identity: Identity, ctx: RequestContext,
+                   existing: set[tuple[str, str]], *, new_project: bool, volumes: bool = False) -> Outcome:
+        """Intercept with the operation journaled where the project's next lock holder finds it.
+
+        If the last holder died mid-way (its journal is still there), this operation completes the project
+        (its plan applies idempotently and prunes the rest); when that one was the project's first `up`, the
+        caller counts the project as new, so a failure now removes the leftovers too. What it found and did
+        is audited (a `takeover` record).
+        """
+        unfinished = held.unfinished
+        journal = Journal(ctx.operation, ctx.request_id, held.holder, new_project, journal_objects(plan.calls))
+        backend = _JournaledBackend(self.backend, held, journal)
+        outcome: Outcome | None = None
+        error: SpinError | None = None
+        try:
+            outcome = intercept(plan, identity, self.policy, self.audit, backend, ctx, dry_run=False,
+                                volumes=volumes, new_project=new_project)
+            return outcome
+        except SpinError as exc:
+            error = exc
+            raise
+        finally:
+            if backend.started:
+                held.record(None)  # finished (done, rolled back or left retryable by the interceptor)
+            if unfinished is not None:
+                self._audit_takeover(plan, identity, ctx, unfinished, existing, outcome, error)
+
+    def _audit_takeover(self, plan: Plan, identity: Identity, ctx: RequestContext, unfinished: Journal,
+                        existing: set[tuple[str, str]], outcome: Outcome | None, error: SpinError | None) -> None:
+        found = sum(1 for o in unfinished.objects if tuple(o.split("/", 1)) in existing)
+        if error is not None:
+            done = ("rolled back" if error.details.get("rolled_back") else "failed") + f": {error.message}"
+        elif outcome is None or not outcome.allowed:
+            done = "left as found: the policy refused this request; the next one takes it over"
+        else:
+            done = {"up": "completed", "down": "removed"}.get(ctx.operation, "completed")
+        who = records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+        self.audit.write(records.takeover(ctx.request_id, ctx.operation, who, plan, vars(unfinished), found, done))
 
     def status(self, caller: Caller, project: str, limit: int = 100, cursor: str | None = None) -> StatusResponse:
         namespace = planning.namespace_for(project)
@@ -259,13 +331,68 @@ class Gateway:
                               facility_project=info.facility_project, services=page,
                               next_cursor=page[-1].service if len(services) > limit else None)
 
-    def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None) -> list[str]:
+    def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> list[str]:
         namespace = planning.namespace_for(project)
         info = self._authorise(caller, "logs", project, ProjectRef(project, namespace))
         if info is None:
             raise NotFound(f"project {project!r} does not exist")
         return list(self.backend.logs(ProjectRef(project, namespace, info.owner, info.facility_project),
-                                      service, tail, since))
+                                      service, tail, since, timestamps))
+
+    def _existing_ref(self, caller: Caller, operation: str, project: str) -> ProjectRef:
+        namespace = planning.namespace_for(project)
+        info = self._authorise(caller, operation, project, ProjectRef(project, namespace))
+        if info is None:
+            raise NotFound(f"project {project!r} does not exist", hint="`spin ls` lists your projects.")
+        return ProjectRef(project, namespace, info.owner, info.facility_project)
+
+    def lifecycle(self, caller: Caller, project: str, action: str, services: list[str]) -> LifecycleResponse:
+        """stop, start, restart: the same decided pods, stopped or started; audited like every forward."""
+        ref = self._existing_ref(caller, action, project)
+        plan = Plan(project=project, namespace=ref.namespace, owner=ref.owner, facility_project=ref.facility_project,
+                    calls=[])
+        request_id = uuid.uuid4().hex
+        who = caller.who()
+        backend = getattr(self.backend, "name", type(self.backend).__name__)
+        with self.locks.hold(ref.namespace):
+            try:
+                results = self.backend.lifecycle(ref, action, services)
+            except SpinError as exc:
+                self.audit.write(records.forward(request_id, action, who, plan, backend, None, exc))
+                raise
+        self.audit.write_many([records.forward(request_id, action, who, plan, backend, r) for r in results])
+        return LifecycleResponse(project=project, action=action, results=results, request_id=request_id)
+
+    def exec(self, caller: Caller, project: str, service: str, command: list[str], timeout: float = 60) -> ExecResponse:
+        """A command in a running service, decided by the policy like any call (a CONNECT of PodExecOptions, as
+        Kubernetes admits pods/exec), audited, and run only if allowed."""
+        ref = self._existing_ref(caller, "exec", project)
+        labels = {**planning.project_labels(project, ref.owner, ref.facility_project), LABEL_SERVICE: service}
+        obj = {"apiVersion": "v1", "kind": "PodExecOptions",
+               "metadata": {"name": service, "namespace": ref.namespace, "labels": labels},
+               "container": service, "command": list(command), "stdin": False, "stdout": True, "stderr": True,
+               "tty": False}
+        plan = Plan(project=project, namespace=ref.namespace, owner=ref.owner, facility_project=ref.facility_project,
+                    calls=[Call(id=f"000-podexecoptions-{service}", operation="CONNECT", object=obj)])
+        ctx = RequestContext(request_id=uuid.uuid4().hex, operation="exec", source=caller.source,
+                             token_id=caller.token_id, token_kind=caller.token_kind)
+        # No backend: intercept decides and audits; the command runs below, only if allowed.
+        outcome = intercept(plan, caller.identity, self.policy, self.audit, None, ctx, dry_run=False)
+        if not outcome.allowed:
+            raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
+        backend = getattr(self.backend, "name", type(self.backend).__name__)
+        who = records.Who(caller.identity, ctx.token_id, ctx.token_kind, ctx.source)
+        try:
+            result = self.backend.exec(ref, service, command, timeout)
+        except SpinError as exc:
+            self.audit.write(records.forward(ctx.request_id, "exec", who, plan, backend, None, exc))
+            raise
+        self.audit.write(records.forward(ctx.request_id, "exec", who, plan, backend, CallResult(
+            call_id=plan.calls[0].id, kind="PodExecOptions", name=service, action="configured",
+            message=f"exit code {result.exit_code}")))
+        return ExecResponse(project=project, service=service, exit_code=result.exit_code, output=result.output,
+                            decisions=outcome.decisions, policy_revision=outcome.revision, request_id=ctx.request_id)
 
     def list_projects(self, caller: Caller, limit: int = 100, cursor: str | None = None) -> ProjectList:
         visible = [p for p in self.backend.list_projects()
@@ -292,7 +419,7 @@ class Gateway:
         return PolicyInfo(revision=p.revision, engine=p.engine.name, policy_dir=str(p.policy_dir),
                           loaded_at=_iso(p.loaded_at), loaded_by=p.loaded_by, checked_at=_iso(p.checked_at),
                           last_reload_error=p.last_reload_error, refused_candidate=p.refused_candidate,
-                          refused_at=_iso(p.refused_at))
+                          refused_at=_iso(p.refused_at), decision_cache=p.decision_cache)
 
     def reload_policy(self, caller: Caller) -> PolicyInfo:
         self.require_admin(caller, "reload the policy")
@@ -310,6 +437,34 @@ class Gateway:
 
 def _iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
+
+
+class _JournaledBackend:
+    """The backend, with the journal written before it is first asked to change anything."""
+
+    def __init__(self, inner: Backend, held: Held, journal: Journal):
+        self.inner = inner
+        self.held = held
+        self.journal = journal
+        self.name = inner.name
+        self.started = False
+
+    def __getattr__(self, attr: str):
+        return getattr(self.inner, attr)
+
+    def _phase(self, phase: str) -> None:
+        self.journal.phase = phase
+        self.held.record(self.journal)
+        self.started = True
+
+    def apply(self, ref: ProjectRef, calls: list[Call]) -> list[CallResult]:
+        self._phase("forwarding")
+        return self.inner.apply(ref, calls)
+
+    def delete(self, ref: ProjectRef, calls: list[Call], volumes: bool) -> list[CallResult]:
+        # During an `up`, a delete is the interceptor removing what a failed first `up` created.
+        self._phase("forwarding" if self.journal.operation == "down" else "rolling-back")
+        return self.inner.delete(ref, calls, volumes)
 
 
 def _denial_message(outcome: Outcome) -> str:

@@ -46,6 +46,31 @@ class PlanResponse(BaseModel):
     services: list[ServiceStatus] = []
     objects: list[dict[str, Any]] = Field(default_factory=list, description="The approved (patched) objects")
     request_id: str
+    lock_waited: float = Field(default=0, description="Seconds this request waited for another `up` or `down` of "
+                                                      "the same project (on any replica) to finish")
+
+
+class LifecycleResponse(BaseModel):
+    project: str
+    action: str = Field(description="stop | start | restart")
+    results: list[CallResult]
+    request_id: str
+
+
+class ExecRequest(BaseModel):
+    service: str = Field(max_length=63)
+    command: list[str] = Field(min_length=1, max_length=256, description="The command and its arguments (no shell)")
+    timeout: float = Field(default=60, gt=0, le=3600)
+
+
+class ExecResponse(BaseModel):
+    project: str
+    service: str
+    exit_code: int
+    output: str
+    decisions: list[Decision]
+    policy_revision: str
+    request_id: str
 
 
 class ConvertResponse(BaseModel):
@@ -125,6 +150,17 @@ class ServiceTokenResponse(BaseModel):
     record: TokenRecord
 
 
+class LogoutResponse(BaseModel):
+    token_id: str = Field(description="The token revoked: refused by every replica from now on")
+    user: str
+
+
+class UserRevocation(BaseModel):
+    user: str
+    revoked_before: int = Field(description="Every token of the user issued at or before this second (Unix time) "
+                                            "is refused; the user logs in again for a new one")
+
+
 class WhoAmI(BaseModel):
     name: str
     uid: int
@@ -147,6 +183,9 @@ class PolicyInfo(BaseModel):
     last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
                                                                        "(the live revision keeps deciding)")
     refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
+    decision_cache: dict[str, Any] = Field(default_factory=dict, description=(
+        "Whether identical calls are answered from the decision cache: enabled, with entries, size, hits and "
+        "misses; or not, and the reason (e.g. the library calls a non-deterministic built-in)"))
 
 
 class AuditPage(BaseModel):

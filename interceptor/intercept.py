@@ -100,8 +100,13 @@ def _forward_record(ctx: RequestContext, identity: Identity, plan: Plan, backend
 
 
 def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, backend: Backend | None,
-              ctx: RequestContext, *, dry_run: bool, volumes: bool = False) -> Outcome:
-    """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed."""
+              ctx: RequestContext, *, dry_run: bool, volumes: bool = False, new_project: bool | None = None) -> Outcome:
+    """Decide the whole plan, audit each decision, then forward it if (and only if) every call is allowed.
+
+    `new_project`: whether the project existed before this request's `up` (a failure then removes what was
+    applied); by default, whether every call creates. The gateway says True when this `up` takes over from
+    a first `up` that died mid-way: the leftovers it updates were never a user's running project.
+    """
     decided = decide_plan(plan, identity, policy, dry_run=dry_run)
     # The decided objects are kept before the records that name them; AuditError here forwards nothing.
     digests = ctx.objects.put_many(item.call.object for item in decided) if ctx.objects else [None] * len(decided)
@@ -118,7 +123,8 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     )
     if not allowed or dry_run or backend is None:
         return outcome
-    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project)
+    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project,
+                     keep_services=frozenset(plan.keep_services), recreate=plan.recreate)
     approved = [item.call for item in decided]
     try:
         if ctx.operation == "down":
@@ -135,10 +141,14 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             differences = [f"{pod}: {d}" for pod, found in (exc.details.get("drift") or {}).items() for d in found]
             audit.write(records.drift(ctx.request_id, ctx.operation, _who(ctx, identity), plan,
                                       getattr(backend, "name", type(backend).__name__), differences))
+        # The decisions were made and audited: the answer carries them, failures included (`--json`).
+        exc.details.setdefault("project", plan.project)
+        exc.details.setdefault("request_id", ctx.request_id)
+        exc.details.setdefault("decisions", [d.model_dump(mode="json") for d in decisions])
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:
-            _after_failed_up(plan, identity, audit, backend, ctx, ref, exc)
+            _after_failed_up(plan, identity, audit, backend, ctx, ref, exc, new_project)
         if exc is raw:
             raise
         raise exc from raw
@@ -152,7 +162,7 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
 
 
 def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: Backend, ctx: RequestContext,
-                     ref: ProjectRef, exc: ForwardError) -> None:
+                     ref: ProjectRef, exc: ForwardError, new_project: bool | None = None) -> None:
     """No half project: a new project is removed again; an existing one is left for the next `up` to complete.
 
     A new project (every call a CREATE) has nothing of its own from before, so removing all of it (volumes too:
@@ -161,7 +171,9 @@ def _after_failed_up(plan: Plan, identity: Identity, audit: AuditLog, backend: B
     compose file converges; the error says so. The rollback is the gateway undoing its own forward, not a
     user's request: it is audited (operation "rollback") but not put to the policy.
     """
-    if any(call.operation != "CREATE" for call in plan.calls):
+    if new_project is None:
+        new_project = all(call.operation == "CREATE" for call in plan.calls)
+    if not new_project:
         exc.message += ("; the project existed before, so what was already applied stays applied: "
                         "run `spin up` again to complete it (it converges)")
         exc.details["rolled_back"] = False

@@ -58,7 +58,10 @@ def test_the_shipped_rbac_grants_nothing_beyond_projects(kube, gateway_kubeconfi
     api = KubernetesBackend(kubeconfig=str(gateway_kubeconfig)).api
     for method, path in [("GET", "/api/v1/nodes"), ("DELETE", "/api/v1/namespaces/kube-system/pods/x"),
                          ("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles"),
-                         ("GET", "/apis/apps/v1/daemonsets")]:
+                         ("GET", "/apis/apps/v1/daemonsets"),
+                         # Leases (the project locks) only in the gateway's own namespace.
+                         ("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"),
+                         ("GET", "/apis/coordination.k8s.io/v1/leases")]:
         with pytest.raises(KubeApiError) as info:
             api.request(method, path, what="probe", retry=False)
         assert info.value.status == 403, path
