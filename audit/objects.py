@@ -4,8 +4,8 @@ Records name objects and never copy them (records.py); this store keeps the
 objects themselves so `spin audit show REQUEST` can say exactly what a request
 asked for (the canonical compose model) and what the policy decided (each
 object as patched). Each is stored once under the SHA-256 of its canonical
-JSON, in `<audit log>.objects/<2 hex>/<64 hex>.json`, written and fsynced
-before the records that name it; the records carry the digests.
+JSON, in `<audit log>.objects/<2 hex>/<64 hex>.json`, written (not fsynced)
+before the records that name it; the records, fsynced, carry the digests.
 
 Secrets never reach the store: a Secret's `data`/`stringData` values, the
 content of compose secrets, environment values (of containers and of compose
@@ -100,15 +100,11 @@ class ObjectStore:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 os.write(fd, raw)
-                os.fsync(fd)
             finally:
                 os.close(fd)
+            # Not fsynced: two fsyncs per object would double an up's disk waits (issue 18). The records, which
+            # are fsynced, carry the digests: an object lost to a power cut shows as `missing`, never as another.
             os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             raise AuditError(f"cannot keep the decided object beside the audit log in {self.root}: {exc.strerror}",
                              hint="Nothing was forwarded; free space or fix the folder's permissions.") from None

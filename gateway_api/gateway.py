@@ -249,7 +249,7 @@ class Gateway:
             return
         plan = Plan(project=ref.project, namespace=ref.namespace, owner=ref.owner,
                     facility_project=ref.facility_project, calls=[])
-        who = records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+        who = records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of, ctx.model_digest)
         self.audit.write(records.drift(ctx.request_id, ctx.operation, who, plan,
                                        getattr(self.backend, "name", type(self.backend).__name__), differences,
                                        outcome.revision))
