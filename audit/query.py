@@ -1,15 +1,59 @@
-"""Filters over audit records, shared by `spin audit --log` and the gateway's /v1/audit."""
+"""Filters over audit records, shared by `spin audit --log` and the gateway's /v1/audit.
+
+Times: a filter's since/until may be given without a zone; they are read as the local time of the
+machine that parses them (the CLI turns `--since` into an explicit time with its zone before it asks
+the gateway, so "local" means the officer's, not the gateway's). Comparing such a time with the
+records' zoned times raised TypeError before.
+"""
 
 from __future__ import annotations
 
+import collections
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from spin_gateway.audit.log import all_files
+from spin_gateway.vocabulary.errors import NotFound, UsageError
+from spin_gateway.vocabulary.units import parse_duration
+
+_DAYS = re.compile(r"^(\d+)\s*(d|w)$")
+WHEN_HELP = ("a date (2026-12-02, local midnight), a date and time with or without a zone (2026-12-02T14:00, "
+             "2026-12-02 14:00+01:00; without a zone: local time), a duration back from now (90s, 30m, 1h, 2h30m, 7d, "
+             "1w), today or yesterday (local midnight)")
+
+
+def aware(when: datetime) -> datetime:
+    """A time with a zone: one without is this machine's local time."""
+    return when if when.tzinfo is not None else when.astimezone()
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """What `spin audit --since/--until` accept (WHEN_HELP), as a time with a zone; UsageError otherwise."""
+    value = text.strip()
+    now = aware(now or datetime.now().astimezone())
+    word = value.lower()
+    if word in ("now",):
+        return now
+    if word in ("today", "yesterday"):
+        day = now.astimezone().date() - timedelta(days=1 if word == "yesterday" else 0)
+        return aware(datetime.combine(day, time()))
+    m = _DAYS.match(word)
+    if m:
+        return now - timedelta(days=int(m.group(1)) * (7 if m.group(2) == "w" else 1))
+    ns = parse_duration(value) if value and value[0].isdigit() and not value[-1].isdigit() else None
+    if ns is not None and ns >= 0:
+        return now - timedelta(microseconds=ns // 1000)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return aware(datetime.combine(date.fromisoformat(value), time()))
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a time", hint=f"Give {WHEN_HELP}.") from None
 
 
 @dataclass(frozen=True)
@@ -35,9 +79,19 @@ class AuditFilter:
     until: datetime | None = None
     type: str | None = None  # decision | forward | drift | access | token | recovery
     viewer: Viewer | None = None  # None: an administrator, who reads everything
+    request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # The records' times carry a zone; a bound without one is local time (comparing the two raised TypeError).
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, aware(value))
 
     def matches(self, record: dict[str, Any]) -> bool:
         if self.viewer is not None and not self.viewer.may_read(record):
+            return False
+        if self.request_id and record.get("request_id") != self.request_id:
             return False
         if self.user and (record.get("user") or {}).get("name") != self.user:
             return False
@@ -51,8 +105,8 @@ class AuditFilter:
             return False
         if self.since or self.until:
             try:
-                when = datetime.fromisoformat(record["time"])
-            except (KeyError, ValueError):
+                when = aware(datetime.fromisoformat(record["time"]))
+            except (KeyError, TypeError, ValueError):
                 return False
             if self.since and when < self.since:
                 return False
@@ -81,6 +135,8 @@ def _needles(flt: AuditFilter) -> list[bytes]:
         needles.append(member("type", flt.type))
     if flt.rule:
         needles.append(member("rule", flt.rule))
+    if flt.request_id:
+        needles.append(member("request_id", flt.request_id))
     return needles
 
 
@@ -98,3 +154,20 @@ def query(path: str | Path, flt: AuditFilter) -> Iterator[dict[str, Any]]:
                     continue  # a torn line: verify reports it
                 if isinstance(record, dict) and flt.matches(record):
                     yield record
+
+
+def page(records: Iterable[dict[str, Any]], limit: int, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `limit` records (oldest first) older than the record `cursor` names, and the cursor of the next
+    page (the page's oldest record) when older records match too; None when this page is the last."""
+    kept: collections.deque = collections.deque(maxlen=limit)
+    older = found = False
+    for record in records:
+        if cursor is not None and record.get("record_id") == cursor:
+            found = True
+            break
+        older = older or len(kept) == limit
+        kept.append(record)
+    if cursor is not None and not found:
+        raise NotFound(f"no audit record {cursor} among those you may read with these filters",
+                       hint="Pass the next_cursor of a page fetched with the same filters.")
+    return list(kept), (kept[0].get("record_id") if older and kept else None)

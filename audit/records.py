@@ -27,6 +27,8 @@ class Who:
     token_kind: str = "user"  # user | service (a facility system acting for `user`)
     source: str | None = None  # the client's address
     on_behalf_of: str | None = None  # an administrator's `check --as` names the user here
+    #: The submitted compose model's digest (audit/objects.py) on the records of an `up` or `check`.
+    model_digest: str | None = None
 
     def _user(self) -> dict[str, Any]:
         return {"name": self.user.name, "uid": self.user.uid}
@@ -47,17 +49,21 @@ def _request(request_id: str, operation: str, who: Who, plan: Plan) -> Record:
         "facility_project": plan.facility_project,
         "namespace": plan.namespace,
         "operation": operation,
+        **({"model_digest": who.model_digest} if who.model_digest else {}),
     }
 
 
-def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision) -> Record:
-    """One call of a plan, as the policy decided it (written before anything is forwarded)."""
+def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision, object_digest: str | None = None) -> Record:
+    """One call of a plan, as the policy decided it (written before anything is forwarded).
+
+    `object_digest` names the decided object (as patched, secrets redacted) in the store beside the log.
+    """
     return {
         "type": "decision",
         **_request(request_id, operation, who, plan),
         "call_id": d.call_id,
         "verb": d.operation,
-        "object": {"kind": d.kind, "name": d.name},
+        "object": {"kind": d.kind, "name": d.name, **({"digest": object_digest} if object_digest else {})},
         "decision": "allow" if d.allowed else "deny",
         "violations": [v.model_dump() for v in d.violations],
         "warnings": d.warnings,
@@ -158,6 +164,21 @@ def token_revoked(by: Identity, token_id: str) -> Record:
     return {"type": "token", "operation": "revoke", "token_id": token_id, "user": {"name": by.name, "uid": by.uid}}
 
 
+def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy_dir: str, *, by: Who | None = None,
+                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = ()) -> Record:
+    """A policy revision put live (decision allow) or a candidate refused (deny, with the reason).
+
+    `trigger` is what noticed the change (watcher: the folder changed; request: POST /v1/policy/reload, made
+    by `by`); `old` the revision deciding before, `new` the candidate (None: the folder could not be read).
+    """
+    policy: dict[str, Any] = ({"old": old, "new": new, **({"retired_rules": list(retired_rules)} if retired_rules else {})}
+                              if decision == "allow" else {"live": old, "candidate": new})
+    return {"type": "reload", "operation": "policy-reload", "decision": decision, "trigger": trigger,
+            "policy_dir": policy_dir, "policy": policy, "old_revision": old, "new_revision": new,
+            **({"user": by._user(), "token": by._token(), "source": by.source} if by else {}),
+            **({"violations": [{"rule": "policy-reload", "message": reason}]} if decision == "deny" else {})}
+
+
 def recovery(torn: bytes) -> Record:
     """After a power cut: the bytes of a partial last line, kept rather than dropped."""
     return {"type": "recovery", "detail": "a partial record from a crash was moved into this record",
@@ -167,3 +188,37 @@ def recovery(torn: bytes) -> Record:
 def gap(detail: str, **head: Any) -> Record:
     """On start: the log ends before the record the head file names (or the head is missing)."""
     return {"type": "gap", "detail": detail, **head}
+
+
+def admission(request_id: str, phase: str, kubernetes_user: dict[str, Any], user: dict[str, Any],
+              target: dict[str, Any], verb: str, *, decided: Decision | None = None, plan: Plan | None = None,
+              dry_run: bool = False, rule: str = "", message: str = "", requested_by_ignored: str | None = None,
+              passed: bool = False) -> Record:
+    """One call the cluster's API server put to the admission webhook (`via: admission`).
+
+    `kubernetes_user` is the caller as the API server names it ({username, groups}); `user` the facility
+    identity it was decided as ({name, uid}), or the Kubernetes name when it has none. A call refused or
+    passed before any policy decision (unknown user, a namespace outside every project, the cluster's own
+    machinery) has no `decided` and carries `rule` and `message` instead. `requested_by_ignored` is an
+    `spin.io/requested-by` annotation sent by someone other than the gateway: not believed.
+    """
+    record: Record = {
+        "type": "decision", "via": "admission", "phase": phase, "request_id": request_id,
+        "user": user, "kubernetes_user": kubernetes_user, "token": None, "source": None,
+        "project": plan.project if plan else None, "facility_project": plan.facility_project if plan else None,
+        "namespace": target.get("namespace"), "operation": "admission", "verb": verb,
+        "call_id": request_id, "object": target, "dry_run": dry_run,
+    }
+    if requested_by_ignored is not None:
+        record["requested_by_ignored"] = requested_by_ignored
+    if decided is None:
+        return record | {"decision": "allow" if passed else "deny", "passed_without_policy": passed,
+                         "violations": [] if passed else [{"rule": rule, "message": message, "path": ""}],
+                         "detail": message if passed else "", "warnings": [], "patches": [],
+                         "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None}
+    return record | {
+        "decision": "allow" if decided.allowed else "deny",
+        "violations": [v.model_dump() for v in decided.violations],
+        "warnings": decided.warnings, "patches": decided.patches, "policy_revision": decided.revision,
+        "engine": decided.engine, "decision_ms": decided.duration_ms, "error": decided.error,
+    }

@@ -12,7 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Call, CallResult, ExecResult, ServiceStatus
+
+#: What `spin stop/start/restart` ask of a backend: compose's verbs, on the project's running workloads.
+LIFECYCLE_ACTIONS = ("stop", "start", "restart")
+#: The most output `spin exec` carries back (it is not a terminal: an interactive shell needs the cluster's tools).
+MAX_EXEC_OUTPUT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,10 @@ class ProjectRef:
     namespace: str
     owner: str = ""
     facility_project: str = ""
+    #: apply: the objects of these services are not pruned though the plan no longer names them (orphans kept).
+    keep_services: frozenset[str] = frozenset()
+    #: apply: replace the pods of every workload in the plan, changed or not (`up --force-recreate`).
+    recreate: bool = False
 
 
 @dataclass
@@ -55,8 +64,17 @@ class Backend(Protocol):
     def status(self, ref: ProjectRef) -> list[ServiceStatus]:
         """One line per service: ready/desired, state, ports, restarts, age."""
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
-        """Log lines of the project's (or one service's) containers."""
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
+        """Log lines of the project's (or one service's) containers; with timestamps, each line's RFC 3339 time
+        first (after the `service | ` prefix), as `docker compose logs -t` shows them."""
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        """stop, start or restart the services' running workloads (every service if none is named); what runs
+        stays exactly what was decided. A backend that cannot raises the reason (UsageError)."""
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        """Run an approved command in the service's (first) running container, without a terminal."""
 
     def list_projects(self) -> list[ProjectInfo]:
         """Every project this backend holds."""

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from spin_gateway.vocabulary.errors import KubeApiError, UsageError
+from spin_gateway.vocabulary.errors import KubeApiError, KubeUnreachable, UsageError
 
 #: APIs newer than some clusters still in service: which Kubernetes release first serves them.
 INTRODUCED_IN = {
@@ -63,17 +63,19 @@ def api_error(exc: Exception, what: str) -> KubeApiError:
             message = f'{kind} "{name}" is invalid: {fields}' if len(message) > 300 else (
                 message if fields in message else f"{message} ({fields})")
         hint = _hint_for(code, message)
-        return KubeApiError(f"Kubernetes refused to {what}: {message}", hint, status=code, reason=reason)
+        # An API server that is overloaded or failing (429, 5xx) is unavailable, not a verdict on the request.
+        cls = KubeUnreachable if code == 429 or code >= 500 else KubeApiError
+        return cls(f"Kubernetes refused to {what}: {message}", hint, status=code, reason=reason)
     if isinstance(exc, (u3.TimeoutError, TimeoutError)):
-        return KubeApiError(f"Kubernetes API did not answer in time ({what})",
+        return KubeUnreachable(f"Kubernetes API did not answer in time ({what})",
                             "The cluster is slow or unreachable; run the command again: it converges.",
                             status=None, reason="Timeout")
     if isinstance(exc, (u3.HTTPError, ConnectionError, OSError)) or (isinstance(exc, ApiException) and not exc.status):
-        return KubeApiError(f"cannot reach the Kubernetes API ({what}): {type(exc).__name__}",
+        return KubeUnreachable(f"cannot reach the Kubernetes API ({what}): {type(exc).__name__}",
                             "Check that the cluster is up and that --kubeconfig/--context point at it.",
                             status=None, reason="Unreachable")
     if isinstance(exc, ConfigException):
-        return KubeApiError(f"Kubernetes client configuration is not usable: {exc}",
+        return KubeUnreachable(f"Kubernetes client configuration is not usable: {exc}",
                             "Pass a working --kubeconfig (and --context), or run the gateway inside the cluster.",
                             status=None, reason="ConfigError")
     return KubeApiError(f"Kubernetes request failed ({what}): {type(exc).__name__}", status=None, reason="Unknown")

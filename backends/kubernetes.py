@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from spin_gateway.backends.base import ProjectInfo, ProjectRef
+from spin_gateway.backends.base import MAX_EXEC_OUTPUT, ProjectInfo, ProjectRef
 from spin_gateway.backends.drift import runtime_drift, security_drift
 from spin_gateway.backends.kube_api import KubeApi, Resource, api_error, client_from
 from spin_gateway.backends.kube_status import (
@@ -34,7 +34,7 @@ from spin_gateway.backends.kube_status import (
     service_ports,
     workload_problem,
 )
-from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, WaitTimeout
+from spin_gateway.vocabulary.errors import Conflict, KubeApiError, NotFound, UsageError, WaitTimeout, WorkloadFailed
 from spin_gateway.vocabulary.labels import (
     LABEL_FACILITY_PROJECT,
     LABEL_MANAGED_BY,
@@ -42,7 +42,7 @@ from spin_gateway.vocabulary.labels import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ExecResult, ServiceStatus
 
 FIELD_MANAGER = "spin"
 #: Kinds a project may hold (those the translator makes); listed to find what to prune and what
@@ -117,6 +117,16 @@ class KubernetesBackend:
         services = sorted({labels_of(w).get(LABEL_SERVICE, meta_of(w)["name"]) for w in self._workloads(ref)})
         return ProjectInfo(ref.project, ref.namespace, labels.get(LABEL_OWNER, ""),
                            labels.get(LABEL_FACILITY_PROJECT, ""), services)
+
+    def project_of_namespace(self, namespace: str) -> ProjectInfo | None:
+        """The spin project a namespace holds, from its labels alone (one read; the admission webhook asks
+        on every call); None for a namespace that does not exist or that spin did not make."""
+        ns = self._namespace(ProjectRef(namespace, namespace))
+        labels = labels_of(ns) if ns is not None else {}
+        if labels.get(LABEL_MANAGED_BY) != "spin" or not labels.get(LABEL_PROJECT):
+            return None
+        return ProjectInfo(labels[LABEL_PROJECT], namespace, labels.get(LABEL_OWNER, ""),
+                           labels.get(LABEL_FACILITY_PROJECT, ""))
 
     def existing_objects(self, ref: ProjectRef) -> set[tuple[str, str]]:
         if self._owned_namespace(ref) is None:
@@ -243,8 +253,8 @@ class KubernetesBackend:
             _, action = self._apply_one(resource, obj, old)
             results.append(CallResult(call_id=call.id, kind=resource.kind, name=key[1], action=action))
         for (kind, name), obj in before.items():
-            if (kind, name) in wanted:
-                continue
+            if (kind, name) in wanted or labels_of(obj).get(LABEL_SERVICE) in ref.keep_services:
+                continue  # wanted, or an orphaned service's object the up keeps (the gateway's notice says so)
             if kind == "PersistentVolumeClaim":
                 results.append(CallResult(call_id="prune", kind=kind, name=name, action="skipped",
                                           message="volume no longer in the compose file, kept with its data; "
@@ -253,6 +263,65 @@ class KubernetesBackend:
             self._delete_object(obj)
             results.append(CallResult(call_id="prune", kind=kind, name=name, action="deleted",
                                       message="no longer in the project"))
+        if ref.recreate:
+            results += self._recreate_pods(ref, [obj for _, resource, obj in resolved if resource.kind in WORKLOAD_KINDS])
+        return results
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        """restart: the pods are deleted and their controllers make new ones from the decided template.
+        stop/start would change the decided objects (replicas), which only a decided `up` may do."""
+        if action != "restart":
+            raise UsageError(f"`spin {action}` is not available on Kubernetes: a stopped service there is a "
+                             "Deployment with 0 replicas, a change only a decided `spin up` may make",
+                             hint=f"`spin scale SERVICE=0` {'stops' if action == 'stop' else 'and then `spin up` starts'}"
+                                  " it through the policy; `spin restart` restarts it.")
+        workloads = [w for w in self._workloads(ref)
+                     if not services or labels_of(w).get(LABEL_SERVICE) in services]
+        missing = sorted(set(services) - {labels_of(w).get(LABEL_SERVICE) for w in workloads})
+        if missing:
+            raise NotFound(f"project {ref.project} has no service {', '.join(map(repr, missing))}",
+                           hint="`spin ps` lists its services.")
+        return self._recreate_pods(ref, workloads)
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        """The command in the service's first running pod, through the API server's exec (no terminal)."""
+        pods = sorted((p for p in self._pods(ref, service) if (p.get("status") or {}).get("phase") == "Running"),
+                      key=lambda p: meta_of(p)["name"])
+        if not pods:
+            raise WorkloadFailed(f"service {service} has no running pod, so nothing can run in it",
+                                 hint="`spin ps` shows its state; `spin up` starts it.")
+        pod = pods[0]
+        container = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", "")
+        from kubernetes import client as k8s
+        from kubernetes.stream import stream
+
+        try:
+            resp = stream(k8s.CoreV1Api(self.api.client).connect_get_namespaced_pod_exec, meta_of(pod)["name"],
+                          ref.namespace, container=container, command=command, stderr=True, stdin=False,
+                          stdout=True, tty=False, _preload_content=False)
+            output, deadline = "", time.monotonic() + timeout
+            while resp.is_open() and time.monotonic() < deadline and len(output) < MAX_EXEC_OUTPUT:
+                resp.update(timeout=1)
+                output += resp.read_stdout() if resp.peek_stdout() else ""
+                output += resp.read_stderr() if resp.peek_stderr() else ""
+            resp.close()
+            code = resp.returncode if resp.returncode is not None else 124  # still running at the deadline
+        except Exception as exc:  # the client's own errors, wrapped as everywhere else (never its headers)
+            raise api_error(exc, f"exec in {service}") from None
+        return ExecResult(service=service, exit_code=int(code), output=output[-MAX_EXEC_OUTPUT:])
+
+    def _recreate_pods(self, ref: ProjectRef, workloads: list[dict[str, Any]]) -> list[CallResult]:
+        """`up --force-recreate`: delete the workloads' pods; their controllers make new ones from the same
+        decided template (nothing undecided runs). A finished Job's pods stay: it is not run again."""
+        results = []
+        for workload in workloads:
+            if workload["kind"] == "Job":
+                continue
+            service = labels_of(workload).get(LABEL_SERVICE, meta_of(workload)["name"])
+            for pod in self._pods(ref, service):
+                self._delete_object({**pod, "apiVersion": "v1", "kind": "Pod"})
+                results.append(CallResult(call_id="recreate", kind="Pod", name=meta_of(pod)["name"],
+                                          action="deleted", message="recreated by its controller (--force-recreate)"))
         return results
 
     def _delete_object(self, obj: dict[str, Any]) -> bool:
@@ -491,8 +560,9 @@ class KubernetesBackend:
             nap = self.poll if ready_since is None else min(self.poll, self.settle / 2)
             time.sleep(min(nap, max(0.05, deadline - time.monotonic())))
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
-        query_base = {"tailLines": tail, **parse_since(since)}
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
+        query_base = {"tailLines": tail, **parse_since(since), **({"timestamps": "true"} if timestamps else {})}
         pods = sorted(self._pods(ref, service), key=lambda p: (labels_of(p).get(LABEL_SERVICE, ""), meta_of(p)["name"]))
         if service and not pods and service not in {labels_of(w).get(LABEL_SERVICE) for w in self._workloads(ref)}:
             raise NotFound(f"project {ref.project} has no service {service!r}", hint="`spin ps` lists its services.")

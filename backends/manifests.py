@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from spin_gateway.backends.base import ProjectInfo, ProjectRef
-from spin_gateway.vocabulary.errors import ForwardError, WaitTimeout
+from spin_gateway.vocabulary.errors import ForwardError, UsageError, WaitTimeout
 from spin_gateway.vocabulary.labels import LABEL_FACILITY_PROJECT, LABEL_OWNER, LABEL_SERVICE
-from spin_gateway.vocabulary.types import Action, Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Action, Call, CallResult, ExecResult, ServiceStatus
 
 # libyaml's C parser and emitter where PyYAML has them (its wheels do): with the pure-Python ones,
 # YAML was a third of the gateway's busy time under load (docs/performance.md). Same safe subset.
@@ -88,6 +88,8 @@ class ManifestsBackend:
                 results.append(CallResult(call_id=call.id, kind=call.kind, name=call.name, action=action,
                                           message=str(target)))
             for stale in folder.glob("*.yaml"):
+                if stale.name not in wanted and ref.keep_services and _service_of_file(stale) in ref.keep_services:
+                    continue  # an orphaned service's object the up keeps (the gateway's notice says so)
                 if stale.name not in wanted:
                     stale.unlink()
                     results.append(CallResult(call_id="prune", kind="file", name=stale.name, action="deleted"))
@@ -140,5 +142,24 @@ class ManifestsBackend:
             raise WaitTimeout(f"project {ref.project} has no manifests")
         return statuses
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
         return iter(())
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        raise UsageError(f"the manifests backend writes files and runs nothing, so there is nothing to {action}",
+                         hint="Run the gateway with --backend podman or kubernetes to run projects.")
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        raise UsageError("the manifests backend writes files and runs nothing, so nothing can be run in a service",
+                         hint="Run the gateway with --backend podman or kubernetes to run projects.")
+
+
+def _service_of_file(path: Path) -> str | None:
+    """The compose service a written object belongs to (its spin.io/service label), None if it names none."""
+    try:
+        obj = yaml.load(path.read_text(), Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        return None
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {} if isinstance(obj, dict) else {}
+    return labels.get(LABEL_SERVICE)

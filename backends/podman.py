@@ -36,8 +36,16 @@ from typing import Any
 import yaml
 
 from spin_gateway.backends import podman_files, runtime_check
-from spin_gateway.backends.base import ProjectInfo, ProjectRef
-from spin_gateway.vocabulary.errors import PodmanError, RuntimeDrift, WaitTimeout
+from spin_gateway.backends.base import MAX_EXEC_OUTPUT, ProjectInfo, ProjectRef
+from spin_gateway.vocabulary.errors import (
+    NotFound,
+    PodmanError,
+    PodmanUnavailable,
+    PodmanUnsupported,
+    RuntimeDrift,
+    WaitTimeout,
+    WorkloadFailed,
+)
 from spin_gateway.vocabulary.labels import (
     ANNOTATION_HASH,
     LABEL_FACILITY_PROJECT,
@@ -48,13 +56,15 @@ from spin_gateway.vocabulary.labels import (
     LABEL_NETWORK,
     LABEL_OWNER,
     LABEL_PROJECT,
+    LABEL_REPLICA,
+    LABEL_REPLICAS,
     LABEL_SERVICE,
     NETWORK_LABEL_PREFIX,
     PUBLISHED_ANNOTATION,
     READINESS_ANNOTATION,
 )
 from spin_gateway.vocabulary.naming import is_dns_label
-from spin_gateway.vocabulary.types import Call, CallResult, ServiceStatus
+from spin_gateway.vocabulary.types import Call, CallResult, ExecResult, ServiceStatus
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Pod", "Job"}
 #: Kinds that have no podman counterpart on one machine; their effect is carried by the pods.
@@ -74,8 +84,37 @@ def network_name(ref: ProjectRef, network: str = "default") -> str:
     return f"spin_{ref.namespace}_{network}"
 
 
-def pod_name(ref: ProjectRef, service: str) -> str:
-    return f"{ref.namespace}_{service}"
+def pod_name(ref: ProjectRef, service: str, replica: int = 1) -> str:
+    """The first replica keeps the plain name; others add `_<n>` (a service name holds no `_`: still injective)."""
+    return f"{ref.namespace}_{service}" + (f"_{replica}" if replica > 1 else "")
+
+
+#: What podman 4.3's kube play reads as "restart without limit" for a Job's pod that asks for OnFailure: it has
+#: no field for a retry count, so a finite backoffLimit cannot be honoured (and is refused, not dropped).
+UNLIMITED_BACKOFF = 2**31 - 1
+
+
+def replica_count(workload: dict[str, Any]) -> int:
+    """How many pods the decided workload asks for: replicas (Deployment, StatefulSet), parallelism (Job)."""
+    spec = workload.get("spec") or {}
+    if workload["kind"] in {"Deployment", "StatefulSet"}:
+        return int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    if workload["kind"] == "Job":
+        return int(spec.get("parallelism", 1) if spec.get("parallelism") is not None else 1)
+    return 1
+
+
+def unsupported_restart(workload: dict[str, Any]) -> str | None:
+    """Why podman cannot run this Job's restart policy as decided, or None when it can."""
+    if workload["kind"] != "Job":
+        return None
+    spec = workload.get("spec") or {}
+    policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+    backoff = spec.get("backoffLimit")
+    if policy == "OnFailure" and isinstance(backoff, int) and 0 < backoff < UNLIMITED_BACKOFF:
+        return (f"restart on-failure:{backoff} (backoffLimit {backoff}): podman 4.3 can restart a failing container "
+                "only without a limit (it would restart it forever, without backoff)")
+    return None
 
 
 def volume_name(ref: ProjectRef, claim: str) -> str:
@@ -134,10 +173,10 @@ class PodmanRunner:
             return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True,
                                   timeout=self.timeout)
         except FileNotFoundError:
-            raise PodmanError("podman is not installed on the gateway's machine",
-                              hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
+            raise PodmanUnavailable("podman is not installed on the gateway's machine",
+                                    hint="Install it (scripts/install.sh) or run the gateway with another --backend.") from None
         except subprocess.TimeoutExpired:
-            raise PodmanError(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
+            raise PodmanUnavailable(f"podman {args[0]} did not finish within {self.timeout:g}s") from None
 
     def succeeds(self, *args: str) -> bool:
         """Whether podman exits 0 (`volume exists`, `network exists`)."""
@@ -195,8 +234,8 @@ def _published_ports(services: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 
 def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str, Any]],
-              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The Pod podman plays for one approved workload (its secrets and configs written under files_root)."""
+              files_root: Path | None = None, sources: Sequence[dict[str, Any]] = (), replica: int = 1) -> dict[str, Any]:
+    """The Pod podman plays for one replica of an approved workload (its secrets and configs under files_root)."""
     template = copy.deepcopy(_pod_template(workload))
     service = _service_of(workload)
     spec = template.get("spec", {})
@@ -204,7 +243,8 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     # The workload's kind and name, so the next plan knows this is an UPDATE of it.
     labels = {**meta.get("labels", {}), **_labels(ref, service), LABEL_KIND: workload["kind"],
               LABEL_NAME: workload["metadata"]["name"],
-              LABEL_GRACE: str(spec.get("terminationGracePeriodSeconds", 10))}
+              LABEL_GRACE: str(spec.get("terminationGracePeriodSeconds", 10)),
+              LABEL_REPLICA: str(replica), LABEL_REPLICAS: str(replica_count(workload))}
     for volume in spec.get("volumes", []) or []:
         claim = volume.get("persistentVolumeClaim")
         if claim:
@@ -214,10 +254,9 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     # (fixed upstream later), so an expose-only port would be open to the world. In a cluster a
     # containerPort is informational; the project network reaches every port by alias anyway.
     declared = {c.get("name"): c.pop("ports", None) or [] for c in [*containers, *(spec.get("initContainers") or [])]}
-    for container in containers:
-        probe = (container.get("readinessProbe") or {}).get("exec", {}).get("command")
-        if probe:  # podman runs no readiness probes: wait() runs them with `podman exec`
-            meta.setdefault("annotations", {})[f"{READINESS_ANNOTATION}.{container['name']}"] = json.dumps(probe)
+    # podman runs no readiness probes: wait() runs them with `podman exec`, reading each from the decided pod
+    # spec the backend keeps (readiness_probes). Not from an annotation: podman 4.3 refuses annotation values
+    # over 63 characters, which most real healthchecks are.
     for port in publish:
         # Publish on the container that declares the port, else on the first one.
         owner = next((c for c in containers
@@ -239,13 +278,47 @@ def build_pod(ref: ProjectRef, workload: dict[str, Any], publish: list[dict[str,
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": pod_name(ref, service), "labels": labels,
+        "metadata": {"name": pod_name(ref, service, replica), "labels": labels,
                      "annotations": dict(meta.get("annotations", {}) or {})},
         "spec": spec,
     }
     digest = hashlib.sha256(json.dumps(pod, sort_keys=True).encode() + files_digest.encode()).hexdigest()[:16]
     pod["metadata"]["annotations"][ANNOTATION_HASH] = digest
     return pod
+
+
+#: podman's words for a play that failed because of the workload, and what the user can do about each.
+_PLAY_FAILURES = (
+    (("initializing source", "manifest unknown", "image not known", "short-name", "unable to pull",
+      "requested access to the resource is denied", "repository not found"),
+     "its image cannot be pulled",
+     "Check the image name and tag in the compose file (`spin config`), and that the gateway's machine can reach "
+     "its registry."),
+    (("address already in use", "port is already allocated", "cannot listen on the tcp port"),
+     "a host port it publishes is taken on the gateway's machine",
+     "Publish another host port in the compose file's ports key, or stop what holds it (`spin ps`, `spin ls`)."),
+)
+
+
+def play_failure(service: str, podman_says: str) -> WorkloadFailed | None:
+    """A failed `kube play` as the error the user can act on: a workload failure (exit 4) with a reason and a
+    specific hint when podman's words say which; None leaves podman's own error (exit 4 too: the backend answered)."""
+    lowered = podman_says.lower()
+    for needles, reason, hint in _PLAY_FAILURES:
+        if any(n in lowered for n in needles):
+            return WorkloadFailed(f"service {service} did not start: {reason} ({podman_says})", hint,
+                                  service=service, reason=reason)
+    return None
+
+
+def readiness_probes(spec: dict[str, Any] | None) -> dict[str, list[str]]:
+    """container name -> its readiness probe's command, from a decided pod spec (no length limit)."""
+    probes = {}
+    for container in (spec or {}).get("containers") or []:
+        command = ((container.get("readinessProbe") or {}).get("exec") or {}).get("command")
+        if command:
+            probes[container.get("name", "")] = command
+    return probes
 
 
 def _owned(labels: dict[str, str] | None, ref: ProjectRef) -> bool:
@@ -269,7 +342,7 @@ def _host_path_checks(spec: dict[str, Any]) -> dict[str, tuple[int, int]]:
             continue
         real = os.path.realpath(path)
         if real != path:
-            raise PodmanError(f"volume {volume.get('name')}: {path} is {real} on this machine (a symbolic link), "
+            raise PodmanUnsupported(f"volume {volume.get('name')}: {path} is {real} on this machine (a symbolic link), "
                               "which is not what the policy decided",
                               hint="Mount the real folder; the policy decides it as written.")
         try:
@@ -371,14 +444,14 @@ class PodmanBackend:
         unsupported = sorted({o["kind"] for o in objects} - WORKLOAD_KINDS - NOOP_KINDS
                              - {"Service", "PersistentVolumeClaim", "ConfigMap", "Secret", "NetworkPolicy"})
         if unsupported:
-            raise PodmanError(f"the podman backend cannot run {', '.join(unsupported)} objects",
+            raise PodmanUnsupported(f"the podman backend cannot run {', '.join(unsupported)} objects",
                               hint="Use --backend kubernetes for these, or remove them from the compose file.")
         carried = {}
         for obj in objects:
             if obj["kind"] == "NetworkPolicy":
                 how = carried_policy(obj)
                 if how is None:
-                    raise PodmanError(f"NetworkPolicy {obj['metadata'].get('name')}: podman cannot enforce it on one "
+                    raise PodmanUnsupported(f"NetworkPolicy {obj['metadata'].get('name')}: podman cannot enforce it on one "
                                       "machine (only members-only compose networks and published ports are)",
                                       hint="Remove `internal: true` or the rule it comes from, "
                                            "or run the project with --backend kubernetes.")
@@ -393,11 +466,25 @@ class PodmanBackend:
             service = _service_of(call.object)
             template = _pod_template(call.object)
             owners = _host_path_checks(template.get("spec") or {})
-            self._check_not_foreign("pod", pod_name(ref, service), ref)
+            count = replica_count(call.object)
+            for replica in range(1, count + 1):
+                self._check_not_foreign("pod", pod_name(ref, service, replica), ref)
+            restart = unsupported_restart(call.object)
+            if restart:
+                raise PodmanUnsupported(f"service {service}: {restart}; nothing was changed",
+                                        hint="Use `restart: on-failure` (no limit) or `restart: \"no\"` on this "
+                                             "machine, or run the project with --backend kubernetes, which honours "
+                                             "the limit.", service=service)
+            if count > 1 and publish.get(service):
+                raise PodmanUnsupported(f"service {service}: {count} replicas cannot all publish host port(s) "
+                                        f"{', '.join(str(p['hostPort']) for p in publish[service])} on one machine; "
+                                        "nothing was changed",
+                                        hint="Leave out the host port (`ports: ['8080']`) or run one replica, "
+                                             "as docker compose requires too.", service=service)
             if len(pod_networks(template)) > 1:
                 # Tried: a pod on two CNI networks gets both networks' dnsname servers in resolv.conf and the
                 # first answers NXDOMAIN for the other's names, so half its peers would not resolve.
-                raise PodmanError(f"service {service} is on several compose networks "
+                raise PodmanUnsupported(f"service {service} is on several compose networks "
                                   f"({', '.join(pod_networks(template))}); podman 4.3 resolves the names of only "
                                   "one of them for a pod, so the podman backend cannot run it as compose means it",
                                   hint="Put the service on one network, or run the project with --backend kubernetes.")
@@ -425,17 +512,21 @@ class PodmanBackend:
             nets = pod_networks(template)
             for net in nets:
                 self._ensure_network(ref, net)
-            pod = build_pod(ref, call.object, publish.get(service, []), self.files_root, config_docs)
-            wanted.add(pod["metadata"]["name"])
-            results.append(self._play(call, pod, ref, nets))
-            decided = {"spec": pod["spec"], "networks": [network_name(ref, n) for n in nets],
-                       "ports": [[p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]]
-                                 for p in publish.get(service, [])],
-                       "owners": {k: list(v) for k, v in owners.items()}, "job": call.kind == "Job"}
-            self._save_decided(ref, pod["metadata"]["name"], decided)
-            played.append((pod["metadata"]["name"], decided))
+            # One pod per replica, as a ReplicaSet would make them: `ps` counts them as ready/desired.
+            for replica in range(1, replica_count(call.object) + 1):
+                pod = build_pod(ref, call.object, publish.get(service, []), self.files_root, config_docs, replica)
+                wanted.add(pod["metadata"]["name"])
+                results.append(self._play(call, pod, ref, nets))
+                decided = {"spec": pod["spec"], "networks": [network_name(ref, n) for n in nets],
+                           "ports": [[p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]]
+                                     for p in publish.get(service, [])],
+                           "owners": {k: list(v) for k, v in owners.items()}, "job": call.kind == "Job"}
+                self._save_decided(ref, pod["metadata"]["name"], decided)
+                played.append((pod["metadata"]["name"], decided))
         for pod in self._pods(ref):
-            if pod["Name"] not in wanted:  # a service the compose file no longer has
+            if pod["Name"] not in wanted and pod.get("Labels", {}).get(LABEL_SERVICE) in ref.keep_services:
+                continue  # an orphan the up keeps (the gateway's notice says so)
+            if pod["Name"] not in wanted:  # a service the compose file no longer has, or a replica scaled away
                 self._remove_pod(pod)
                 results.append(CallResult(call_id="prune", kind="Pod", name=pod["Name"], action="deleted",
                                           message="no longer in the project"))
@@ -478,6 +569,19 @@ class PodmanBackend:
             args += ["--label", f"{key}={value}"]
         self.podman(*args, name)
 
+    def _remove_pods(self, pods: list[dict[str, Any]]) -> None:
+        """Remove the pods in parallel; the first failure is raised once every removal has finished."""
+        if len(pods) <= 1:
+            for pod in pods:
+                self._remove_pod(pod)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(pods), 16), thread_name_prefix="podman-rm") as pool:
+            outcomes = [pool.submit(self._remove_pod, pod) for pod in pods]
+        for outcome in outcomes:
+            outcome.result()
+
     def _remove_pod(self, pod: dict[str, Any]) -> None:
         grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
         self.podman("pod", "rm", "-f", "-t", grace if grace.isdigit() else "10", pod["Name"])
@@ -490,7 +594,7 @@ class PodmanBackend:
             have = (current.get("Labels") or {}).get(ANNOTATION_HASH) or self._pod_hash(current)
             # A Job that ran to its end stays done, as a cluster leaves a completed Job alone.
             settled = current.get("State") == "Running" or call.kind == "Job"
-            if have == want and settled:
+            if have == want and settled and not ref.recreate:
                 return CallResult(call_id=call.id, kind=call.kind, name=call.name, action="unchanged", message=name)
         # The hash also goes in a label: podman keeps pod labels, not pod annotations.
         pod["metadata"]["labels"][ANNOTATION_HASH] = want
@@ -502,12 +606,15 @@ class PodmanBackend:
             args.append("--replace")
         try:
             self.podman(*args, "-", stdin=documents)
-        except PodmanError:
+        except PodmanError as exc:
             # A failed play (a host port taken, say) can leave a pod in Created state that holds
             # the name and the port: remove it, so the error leaves nothing behind.
             if self._inspect_pod(name) is not None:
                 self.podman("pod", "rm", "-f", "-t", "0", name, check=False)
-            raise
+            known = play_failure(_service_of(call.object), exc.message)
+            if known is None:
+                raise
+            raise known from None
         return CallResult(call_id=call.id, kind=call.kind, name=call.name,
                           action="configured" if current is not None else "created", message=name)
 
@@ -521,6 +628,7 @@ class PodmanBackend:
         approved = {(c.kind, c.name): c.id for c in calls}
         results: list[CallResult] = []
         left = False
+        doomed = []
         for pod in self._pods(ref):
             labels = pod.get("Labels", {})
             call_id = approved.get((labels.get(LABEL_KIND, ""), labels.get(LABEL_NAME, "")))
@@ -529,8 +637,11 @@ class PodmanBackend:
                 results.append(CallResult(call_id="down", kind="Pod", name=pod["Name"], action="skipped",
                                           message="not in the approved plan"))
                 continue
-            self._remove_pod(pod)
-            results.append(CallResult(call_id=call_id, kind="Pod", name=pod["Name"], action="deleted"))
+            doomed.append((pod, call_id))
+        # All pods stop at once, as compose stops containers: each waits its own grace period (10 s for a process
+        # that ignores SIGTERM), and one after the other a project of N services took N times as long.
+        self._remove_pods([pod for pod, _ in doomed])
+        results += [CallResult(call_id=call_id, kind="Pod", name=pod["Name"], action="deleted") for pod, call_id in doomed]
         for name in self._volumes(ref):
             call_id = approved.get(("PersistentVolumeClaim", name.removeprefix(volume_name(ref, ""))))
             if call_id is None or not volumes:
@@ -550,6 +661,52 @@ class PodmanBackend:
             podman_files.remove(self.files_root, ref.namespace)
             self._forget_decided(ref)
         return results
+
+    # -- compose's lifecycle verbs -------------------------------------------
+
+    def _service_pods(self, ref: ProjectRef, services: list[str]) -> list[dict[str, Any]]:
+        pods = self._pods(ref)
+        known = {p.get("Labels", {}).get(LABEL_SERVICE) for p in pods}
+        missing = sorted(set(services) - known)
+        if missing:
+            raise NotFound(f"project {ref.project} has no service {', '.join(map(repr, missing))}",
+                           hint="`spin ps` lists its services.")
+        return [p for p in pods if not services or p.get("Labels", {}).get(LABEL_SERVICE) in services]
+
+    def lifecycle(self, ref: ProjectRef, action: str, services: list[str]) -> list[CallResult]:
+        """podman's own pod stop/start/restart: the same pods, as decided (nothing is re-created)."""
+        pods = self._service_pods(ref, services)
+
+        def one(pod: dict[str, Any]) -> CallResult:
+            grace = pod.get("Labels", {}).get(LABEL_GRACE, "10")
+            timeout = ["-t", grace if grace.isdigit() else "10"] if action in ("stop", "restart") else []
+            if action == "restart":
+                self.podman("pod", "stop", *timeout, pod["Name"])
+                self.podman("pod", "start", pod["Name"])
+            else:
+                self.podman("pod", action, *timeout, pod["Name"])
+            past = {"stop": "stopped", "start": "started", "restart": "restarted"}[action]
+            return CallResult(call_id=action, kind="Pod", name=pod["Name"], action="configured", message=past)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(pods), 16))) as pool:  # in parallel, as compose does
+            return list(pool.map(one, pods))
+
+    def exec(self, ref: ProjectRef, service: str, command: list[str], timeout: float) -> ExecResult:
+        pods = [p for p in self._service_pods(ref, [service]) if p.get("Status", "").lower() == "running"]
+        if not pods:
+            raise WorkloadFailed(f"service {service} is not running, so nothing can run in it",
+                                 hint="`spin start` or `spin up` starts it; `spin ps` shows its state.")
+        pod = min(pods, key=lambda p: p["Name"])  # the first replica, as `docker compose exec` picks index 1
+        info = self._inspect_pod(pod["Name"]) or {}
+        ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
+        if not ids:
+            raise WorkloadFailed(f"service {service} has no container to run the command in")
+        runner = PodmanRunner(self.podman.binary, timeout=timeout) if isinstance(self.podman, PodmanRunner) else self.podman
+        proc = runner.run("exec", ids[0], *command)
+        output = (proc.stdout + proc.stderr)[-MAX_EXEC_OUTPUT:]
+        return ExecResult(service=service, exit_code=proc.returncode, output=output)
 
     # -- what runs, read back ------------------------------------------------
 
@@ -658,7 +815,9 @@ class PodmanBackend:
             ids = [c["Id"] for c in info.get("Containers", []) if c.get("Id") != info.get("InfraContainerID")]
             containers = [c for c in map(self._inspect_container, ids) if c]
             job = pod.get("Labels", {}).get(LABEL_KIND) == "Job"
-            states = [self._container_state(pod["Name"], c, job=job) for c in containers]
+            decided = self._load_decided(ref, pod["Name"])
+            probes = readiness_probes((decided or {}).get("spec"))
+            states = [self._container_state(pod["Name"], c, job=job, probes=probes) for c in containers]
             ports = []
             for mapping in ((info.get("InfraConfig") or {}).get("PortBindings") or {}).items():
                 container_port, binds = mapping
@@ -669,20 +828,24 @@ class PodmanBackend:
             state = (info.get("State") or pod.get("Status", "")).lower()
             if job and ready and all((c.get("State") or {}).get("Status") == "exited" for c in containers):
                 state = "completed"
-            decided = self._load_decided(ref, pod["Name"])
+            elif not job and state == "exited":
+                # A restarting workload's pod never rests as exited: `spin stop` stopped it (compose's "stopped").
+                state, not_ready = "stopped", []
             if decided is None:
                 verified = "unknown: no decision on record for this pod"
             else:
                 diffs = self.verify(ref, pod["Name"], decided)
                 verified = "drift: " + "; ".join(diffs) if diffs else "as decided"
+            labels = pod.get("Labels", {})
+            desired = labels.get(LABEL_REPLICAS, "1")
             out.append(ServiceStatus(
-                service=pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"]), kind="Pod", verified=verified,
-                ready=1 if ready else 0, desired=1,
+                service=labels.get(LABEL_SERVICE, pod["Name"]), kind="Pod", verified=verified,
+                ready=1 if ready else 0, desired=int(desired) if desired.isdigit() else 1,
                 state=state if ready or not not_ready else f"{state}, not ready",
                 ports=sorted(ports), restarts=sum(int(c.get("RestartCount") or 0) for c in containers),
                 age_seconds=_age(info.get("Created")), message="; ".join(not_ready),
             ))
-        return sorted(out, key=lambda s: s.service)
+        return _by_service(out)
 
     def _inspect_container(self, container_id: str) -> dict[str, Any] | None:
         out = self.podman("container", "inspect", container_id, check=False)
@@ -692,7 +855,8 @@ class PodmanBackend:
             return None
         return data[0] if isinstance(data, list) and data else None
 
-    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False) -> tuple[str, bool, str]:
+    def _container_state(self, pod_name: str, container: dict[str, Any], *, job: bool = False,
+                         probes: dict[str, list[str]] | None = None) -> tuple[str, bool, str]:
         """(name, ready, why not): running, up STABLE_SECONDS without a restart, its readiness probe passing.
 
         A Job's container is done, not failing, when it exited with code 0.
@@ -707,12 +871,15 @@ class PodmanBackend:
         up = _age(state.get("StartedAt"))
         if up is not None and up < STABLE_SECONDS:
             return name, False, f"started {up:g}s ago" + (f" after {restarts} restarts (crash loop?)" if restarts else "")
-        probe = ((container.get("Config") or {}).get("Annotations") or {}).get(f"{READINESS_ANNOTATION}.{name}")
-        if probe:
+        command: Any = (probes or {}).get(name)
+        # A pod played before the probes were kept with the decision carries its probe as an annotation.
+        legacy = ((container.get("Config") or {}).get("Annotations") or {}).get(f"{READINESS_ANNOTATION}.{name}")
+        if command is None and legacy:
             try:
-                command = json.loads(probe)
+                command = json.loads(legacy)
             except ValueError:
-                command = None
+                command = False
+        if command is not None:
             if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
                 return name, False, "its readiness probe cannot be read"
             try:
@@ -740,8 +907,12 @@ class PodmanBackend:
         lines = list(self.logs(ref, service, tail=3, since=None))
         return f" (last log lines: {' | '.join(lines)})" if lines else ""
 
-    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None) -> Iterator[str]:
-        for pod in self._pods(ref):
+    def logs(self, ref: ProjectRef, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> Iterator[str]:
+        pods = self._pods(ref)
+        if service and service not in {p.get("Labels", {}).get(LABEL_SERVICE) for p in pods}:
+            raise NotFound(f"project {ref.project} has no service {service!r}", hint="`spin ps` lists its services.")
+        for pod in pods:
             svc = pod.get("Labels", {}).get(LABEL_SERVICE, pod["Name"])
             if service and svc != service:
                 continue
@@ -754,9 +925,34 @@ class PodmanBackend:
                     args += ["--tail", str(tail)]
                 if since:
                     args += ["--since", since]
+                if timestamps:
+                    args.append("--timestamps")
                 proc = self.podman.run(*args, container["Id"])
                 for line in (proc.stdout + proc.stderr).splitlines():
                     yield f"{svc} | {line}"
+
+
+def _by_service(pods: list[ServiceStatus]) -> list[ServiceStatus]:
+    """One line per service, as `docker compose ps --format` counts replicas: ready pods / desired pods."""
+    grouped: dict[str, list[ServiceStatus]] = {}
+    for status in pods:
+        grouped.setdefault(status.service, []).append(status)
+    out = []
+    for service, group in sorted(grouped.items()):
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        ready = sum(s.ready for s in group)
+        states = sorted({s.state for s in group})
+        verified = sorted({s.verified for s in group})
+        ages = [s.age_seconds for s in group if s.age_seconds is not None]
+        out.append(ServiceStatus(
+            service=service, kind="Pod", ready=ready, desired=max(s.desired for s in group),
+            state=states[0] if len(states) == 1 else ", ".join(states), ports=sorted({p for s in group for p in s.ports}),
+            restarts=sum(s.restarts for s in group), age_seconds=min(ages) if ages else None,
+            message="; ".join(f"replica {i}: {s.message}" for i, s in enumerate(group, 1) if s.message),
+            verified=verified[0] if len(verified) == 1 else "; ".join(verified)))
+    return out
 
 
 def _age(created: str | None) -> float | None:

@@ -20,10 +20,10 @@ class GatewayClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
-            raise E.ForwardError(f"the gateway at {self.base_url} did not answer in time",
+            raise E.BackendUnavailable(f"the gateway at {self.base_url} did not answer in time",
                                  hint="Try again; if it persists, tell the gateway's administrators.") from None
         except httpx.TransportError as exc:
-            raise E.ForwardError(f"cannot reach the gateway at {self.base_url}: {type(exc).__name__}",
+            raise E.BackendUnavailable(f"cannot reach the gateway at {self.base_url}: {type(exc).__name__}",
                                  hint="Is it running? Set SPIN_GATEWAY or --gateway to its URL.") from None
         try:
             body = response.json()

@@ -23,6 +23,18 @@ class Renderer:
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
+    def json_line(self, data: Any) -> None:
+        """One JSON document on one line (a stream such as `logs -f --json`: one per line, as it comes)."""
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+    def documents(self, docs: list[Any]) -> None:
+        """Kubernetes manifests: a YAML stream (kubectl apply -f -), or with --json one JSON list."""
+        if self.as_json:
+            return self.json(docs)
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
+
     def line(self, text: str = "") -> None:
         # One call, one line: a CR or LF inside a field must not start a line that looks like a record.
         sys.stdout.write(printable(text, keep_tabs=True) + "\n")
@@ -34,13 +46,33 @@ class Renderer:
                                         indent=2, default=str) + "\n")
             return
         say = printable
-        sys.stderr.write(f"error: {say(exc.message)}\n")
-        decisions = (exc.details or {}).get("decisions") if isinstance(exc.details, dict) else None
-        if decisions:
-            for d in decisions:
-                for v in d.get("violations", []):
-                    where = f" at {v['path']}" if v.get("path") else ""
-                    sys.stderr.write(say(f"  denied  {d['kind']}/{d['name']}  [{v['rule']}] {v['message']}{where}") + "\n")
+        details = exc.details if isinstance(exc.details, dict) else {}
+        decisions = details.get("decisions") or []
+        denials = [(d, v) for d in decisions if isinstance(d, dict) for v in d.get("violations") or []]
+        if denials:
+            # Each violation once, on its own line (the gateway's message lists them all again, for API clients).
+            objects = len({(d.get("kind"), d.get("name")) for d, _ in denials})
+            sys.stderr.write(f"error: refused by policy: {len(denials)} violation{'s' if len(denials) != 1 else ''}"
+                             f" in {objects} object{'s' if objects != 1 else ''}\n")
+            for d, v in denials:
+                where = f" at {v['path']}" if v.get("path") else ""
+                sys.stderr.write(say(f"  denied  {d.get('kind')}/{d.get('name')}  [{v.get('rule')}] "
+                                     f"{v.get('message')}{where}") + "\n")
+        else:
+            # What was applied before the failure (results, services): printed in every case.
+            if details.get("results") or details.get("services"):
+                self.plan_lines(details)
+            # One problem per line: a compose error that lists several keys names each on its own line.
+            problems = details.get("problems") if isinstance(details.get("problems"), list) else None
+            if problems:
+                sys.stderr.write(f"error: {say(exc.message.split(chr(10))[0])}\n")
+                for p in problems:
+                    sys.stderr.write(say(f"  {p.get('message') if isinstance(p, dict) else p}") + "\n")
+                    if isinstance(p, dict) and p.get("hint"):
+                        sys.stderr.write(say(f"    hint: {p['hint']}") + "\n")
+            else:
+                for i, text in enumerate(exc.message.splitlines() or [""]):
+                    sys.stderr.write(f"{'error: ' if i == 0 else '  '}{say(text)}\n")
         if exc.hint:
             sys.stderr.write(f"hint: {say(exc.hint)}\n")
 
@@ -69,14 +101,18 @@ class Renderer:
             if verbose:
                 for p in d["patches"]:
                     self.line(f"         patch {p.get('op')} {p.get('path')} = {json.dumps(p.get('value'))}")
-        for r in result.get("results", []):
+        self.plan_lines(result)
+        self.line(f"project {result['project']} (facility project {result['facility_project']}): {result['status']}"
+                  f"  [policy {result['policy_revision']}]")
+
+    def plan_lines(self, result: dict[str, Any]) -> None:
+        """What the backend did (one line per result) and the services it reports."""
+        for r in result.get("results") or []:
             note = f"  ({r['message']})" if r["action"] in ("skipped", "enforced") and r.get("message") else ""
             self.line(f"{r['action']:<10} {r['kind']}/{r['name']}{note}")
         services = result.get("services") or []
         if services:
             self.services(services)
-        self.line(f"project {result['project']} (facility project {result['facility_project']}): {result['status']}"
-                  f"  [policy {result['policy_revision']}]")
 
     def services(self, services: list[dict[str, Any]]) -> None:
         # VERIFIED: what the backend read back from what runs, against the decision (empty where it reads nothing)
@@ -103,4 +139,4 @@ class Renderer:
             rules = ",".join(field(member(v, "rule")) for v in r.get("violations") or [] if isinstance(v, dict))
             self.line(f"{field(r.get('time', ''))}  {field(r.get('type', '')):<8} {field(member(r.get('user'), 'name')):<10} "
                       f"{field(r.get('project', '')):<16} {field(r.get('operation', '')):<5} {what:<32} {verdict}"
-                      + (f" [{rules}]" if rules else ""))
+                      + (f" [{rules}]" if rules else "") + (f"  {field(r['request_id'])}" if r.get("request_id") else ""))

@@ -35,10 +35,21 @@ class _Strict(BaseModel):
 
     @model_validator(mode="after")
     def _only_extensions(self) -> _Strict:
-        for key in self.model_extra or {}:
-            if not key.startswith("x-"):
-                raise ValueError(f"{key!r} is not a compose key here")
+        unknown = [key for key in self.model_extra or {} if not key.startswith("x-")]
+        if unknown:
+            known = [f.alias or name for name, f in type(self).model_fields.items()]
+            # One line per key (validate_model splits them into problems), each with its own suggestion.
+            raise ValueError("\n".join(f"{key!r} is not a compose key here{did_you_mean(key, known)}"
+                                        for key in unknown))
         return self
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """ (did you mean 'command'?) for a misspelt key, or nothing when no choice is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Closed(BaseModel):
@@ -362,9 +373,35 @@ def validate_model(model: Any) -> dict[str, Any]:
     try:
         ComposeModel.model_validate(model)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = exc.error_count() - 1
-        message = first["msg"].removeprefix("Value error, ")
-        raise ComposeError(f"{_where(model, first['loc']) or 'top level'}: {message}" + (f" (and {more} more problems)" if more else ""),
-                           hint=_HINT) from None
+        raise _problems(model, exc) from None
     return model
+
+
+#: At most this many problems are named, one line each; a count says how many more there are.
+MAX_PROBLEMS = 20
+
+
+def _problems(model: dict[str, Any], exc: ValidationError) -> ComposeError:
+    """Every problem pydantic found, each on its own line with its own hint (a misspelt key's is its suggestion)."""
+    problems: list[dict[str, str]] = []
+    seen = set()
+    for error in exc.errors():
+        where = _where(model, error["loc"]) or "top level"
+        for text in error["msg"].removeprefix("Value error, ").splitlines():
+            line = f"{where}: {text}"
+            if line in seen:  # a union's branches repeat the same complaint
+                continue
+            seen.add(line)
+            hint = "Correct the key's spelling." if "(did you mean" in text else (
+                "Remove the key, or see docs/compose-keys.md for the keys spin reads." if "not a compose key" in text
+                else "")
+            problems.append({"message": line, "hint": hint})
+    shown = problems[:MAX_PROBLEMS]
+    more = len(problems) - len(shown)
+    if len(shown) == 1:
+        message = shown[0]["message"]
+        hint = shown[0]["hint"] or _HINT
+        return ComposeError(message, hint=hint)
+    message = f"{len(problems)} problems in the compose model:" + "".join(f"\n{p['message']}" for p in shown) + (
+        f"\n(and {more} more)" if more else "")
+    return ComposeError(message, problems=shown)

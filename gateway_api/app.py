@@ -17,11 +17,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spin_gateway.audit import records
+from spin_gateway.gateway_api.admission import AdmissionWebhook
 from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.deps import client_address
 from spin_gateway.gateway_api.gateway import Gateway
-from spin_gateway.gateway_api.routes import ERRORS, audit, auth, health, policy, projects, tokens
+from spin_gateway.gateway_api.routes import ERRORS, admission, audit, auth, health, policy, projects, tokens
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.vocabulary.errors import SpinError
 
@@ -121,8 +122,9 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     app.state.gateway = gateway
     app.state.signer = signer
     app.state.tokens = TokenRegistry(settings.state_dir / "tokens.json")
+    app.state.admission = AdmissionWebhook(gateway)
     _handle_errors(app)
-    for module in (health, auth, projects, policy, audit, tokens):
+    for module in (health, auth, projects, policy, audit, tokens, admission):
         app.include_router(module.router)
     _one_error_body(app)
     return app

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable
 from typing import Any
 
 from spin_gateway.audit.query import Viewer
+from spin_gateway.audit.query import page as query_page
 from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.gateway_api.schemas import AuditPage
-from spin_gateway.vocabulary.errors import Forbidden, NotFound, SpinError
+from spin_gateway.vocabulary.errors import Forbidden, SpinError
 
 
 def viewer_for(gateway: Gateway, who: Caller, user: str | None) -> Viewer | None:
@@ -37,17 +37,6 @@ def _shares_a_project(gateway: Gateway, name: str, projects: frozenset[str]) -> 
 
 
 def page(records: Iterable[dict[str, Any]], limit: int, cursor: str | None) -> AuditPage:
-    """Up to `limit` records (oldest first) older than the record `cursor` names; next_cursor names the
-    page's oldest record when older ones match too."""
-    kept: collections.deque = collections.deque(maxlen=limit)
-    older = found = False
-    for record in records:
-        if cursor is not None and record.get("record_id") == cursor:
-            found = True
-            break
-        older = older or len(kept) == limit
-        kept.append(record)
-    if cursor is not None and not found:
-        raise NotFound(f"no audit record {cursor} among those you may read with these filters",
-                       hint="Pass the next_cursor of a page fetched with the same filters.")
-    return AuditPage(items=list(kept), next_cursor=kept[0].get("record_id") if older and kept else None)
+    """Up to `limit` records (oldest first) older than the record `cursor` names (audit/query.py's page)."""
+    items, next_cursor = query_page(records, limit, cursor)
+    return AuditPage(items=items, next_cursor=next_cursor)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.backends.locks import Held, InProcessLocks, Journal, ProjectLocks, journal_objects
 from spin_gateway.gateway_api import access, planning
@@ -20,7 +22,9 @@ from spin_gateway.gateway_api.auth.service_tokens import TokenScope
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.schemas import (
     ConvertResponse,
+    ExecResponse,
     Health,
+    LifecycleResponse,
     PlanResponse,
     PolicyInfo,
     ProjectList,
@@ -31,7 +35,8 @@ from spin_gateway.interceptor.intercept import Outcome, RequestContext, intercep
 from spin_gateway.policy.service import PolicyService
 from spin_gateway.vocabulary.errors import Forbidden, NotFound, PolicyDenied, RuntimeDrift, SpinError
 from spin_gateway.vocabulary.facility import facility_project_for
-from spin_gateway.vocabulary.types import Call, CallResult, Identity, Plan
+from spin_gateway.vocabulary.labels import LABEL_SERVICE
+from spin_gateway.vocabulary.types import Call, CallResult, Identity, Notice, Plan, ServiceStatus
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,11 @@ def _audited(exc: SpinError) -> SpinError:
 
 class Gateway:
     def __init__(self, *, policy: PolicyService, audit: AuditLog, backend: Backend, identity: IdentityProvider,
-                 locks: ProjectLocks | None = None):
+                 objects: ObjectStore | None = None, locks: ProjectLocks | None = None):
         self.policy = policy
         self.audit = audit
+        #: The submitted models and decided objects, kept beside the audit log (`spin audit show`).
+        self.objects = objects
         self.backend = backend
         self.identity = identity
         # One `up`/`down` per project at a time: a Lease per project on Kubernetes, an flock on one machine
@@ -164,7 +171,8 @@ class Gateway:
 
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
-           allow_unsupported: bool = False) -> PlanResponse:
+           allow_unsupported: bool = False, remove_orphans: bool = False,
+           force_recreate: bool = False) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
@@ -181,11 +189,22 @@ class Gateway:
             labels = planning.project_labels(project, ref.owner, fproject)
             translation = _translate(model, project, namespace, labels, allow_unsupported)
             existing = self.backend.existing_objects(ref) if info is not None else set()
-            plan = planning.up_plan(translation.objects, translation.notices, project=project, namespace=namespace,
-                                    owner=ref.owner, facility_project=fproject, existing=existing)
+            # Compose's orphans: services the project runs that the file no longer names. Kept, with a notice,
+            # unless the caller asks to remove them (as `docker compose up` does).
+            orphans = sorted(set(info.services if info is not None else []) - set(model.get("services") or {}))
+            notices = list(translation.notices)
+            if orphans and not remove_orphans:
+                notices += [Notice(path=f"services.{name}", action="kept",
+                                   reason="no longer in the compose file, still running; "
+                                          "`spin up --remove-orphans` removes it") for name in orphans]
+            plan = planning.up_plan(translation.objects, notices, project=project, namespace=namespace,
+                                    owner=ref.owner, facility_project=fproject, existing=existing,
+                                    keep_services=[] if remove_orphans else orphans, recreate=force_recreate,
+                                    requested_by=identity.name)
             ctx = RequestContext(request_id=uuid.uuid4().hex, operation=operation, source=caller.source,
                                  token_id=caller.token_id, token_kind=caller.token_kind,
-                                 on_behalf_of=identity.name if identity is not caller.identity else None)
+                                 on_behalf_of=identity.name if identity is not caller.identity else None,
+                                 model_digest=self.objects.put(model) if self.objects else None, objects=self.objects)
             # A first `up` that died mid-way left objects, but the project is as new as it was for that `up`.
             unfinished = held.unfinished
             new_project = info is None or bool(unfinished and unfinished.operation == "up" and unfinished.new_project)
@@ -202,8 +221,17 @@ class Gateway:
         if not outcome.allowed and not dry_run:
             raise _audited(PolicyDenied(_denial_message(outcome), **response.model_dump(mode="json")))
         if wait and outcome.forwarded:
-            response.services = self.backend.wait(ref, timeout)
-            self._verify_running(ref, outcome, ctx, identity)
+            try:
+                response.services = self.backend.wait(ref, timeout)
+                self._verify_running(ref, outcome, ctx, identity)
+            except SpinError as exc:
+                # The objects were applied: a failed wait still answers with what was decided and applied, and
+                # the services as the backend last saw them (WaitTimeout's data), so --json has the results.
+                if isinstance(exc.details.get("data"), list):
+                    response.services = [ServiceStatus.model_validate(s) for s in exc.details.pop("data")]
+                response.status = "not ready"
+                exc.details = {**response.model_dump(mode="json"), **exc.details}
+                raise
         return response
 
     def _verify_running(self, ref: ProjectRef, outcome: Outcome, ctx: RequestContext, identity: Identity) -> None:
@@ -300,13 +328,68 @@ class Gateway:
                               facility_project=info.facility_project, services=page,
                               next_cursor=page[-1].service if len(services) > limit else None)
 
-    def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None) -> list[str]:
+    def logs(self, caller: Caller, project: str, service: str | None, tail: int | None, since: str | None,
+             timestamps: bool = False) -> list[str]:
         namespace = planning.namespace_for(project)
         info = self._authorise(caller, "logs", project, ProjectRef(project, namespace))
         if info is None:
             raise NotFound(f"project {project!r} does not exist")
         return list(self.backend.logs(ProjectRef(project, namespace, info.owner, info.facility_project),
-                                      service, tail, since))
+                                      service, tail, since, timestamps))
+
+    def _existing_ref(self, caller: Caller, operation: str, project: str) -> ProjectRef:
+        namespace = planning.namespace_for(project)
+        info = self._authorise(caller, operation, project, ProjectRef(project, namespace))
+        if info is None:
+            raise NotFound(f"project {project!r} does not exist", hint="`spin ls` lists your projects.")
+        return ProjectRef(project, namespace, info.owner, info.facility_project)
+
+    def lifecycle(self, caller: Caller, project: str, action: str, services: list[str]) -> LifecycleResponse:
+        """stop, start, restart: the same decided pods, stopped or started; audited like every forward."""
+        ref = self._existing_ref(caller, action, project)
+        plan = Plan(project=project, namespace=ref.namespace, owner=ref.owner, facility_project=ref.facility_project,
+                    calls=[])
+        request_id = uuid.uuid4().hex
+        who = caller.who()
+        backend = getattr(self.backend, "name", type(self.backend).__name__)
+        with self.locks.hold(ref.namespace):
+            try:
+                results = self.backend.lifecycle(ref, action, services)
+            except SpinError as exc:
+                self.audit.write(records.forward(request_id, action, who, plan, backend, None, exc))
+                raise
+        self.audit.write_many([records.forward(request_id, action, who, plan, backend, r) for r in results])
+        return LifecycleResponse(project=project, action=action, results=results, request_id=request_id)
+
+    def exec(self, caller: Caller, project: str, service: str, command: list[str], timeout: float = 60) -> ExecResponse:
+        """A command in a running service, decided by the policy like any call (a CONNECT of PodExecOptions, as
+        Kubernetes admits pods/exec), audited, and run only if allowed."""
+        ref = self._existing_ref(caller, "exec", project)
+        labels = {**planning.project_labels(project, ref.owner, ref.facility_project), LABEL_SERVICE: service}
+        obj = {"apiVersion": "v1", "kind": "PodExecOptions",
+               "metadata": {"name": service, "namespace": ref.namespace, "labels": labels},
+               "container": service, "command": list(command), "stdin": False, "stdout": True, "stderr": True,
+               "tty": False}
+        plan = Plan(project=project, namespace=ref.namespace, owner=ref.owner, facility_project=ref.facility_project,
+                    calls=[Call(id=f"000-podexecoptions-{service}", operation="CONNECT", object=obj)])
+        ctx = RequestContext(request_id=uuid.uuid4().hex, operation="exec", source=caller.source,
+                             token_id=caller.token_id, token_kind=caller.token_kind)
+        # No backend: intercept decides and audits; the command runs below, only if allowed.
+        outcome = intercept(plan, caller.identity, self.policy, self.audit, None, ctx, dry_run=False)
+        if not outcome.allowed:
+            raise _audited(PolicyDenied(_denial_message(outcome), **self._response(outcome, ctx).model_dump(mode="json")))
+        backend = getattr(self.backend, "name", type(self.backend).__name__)
+        who = records.Who(caller.identity, ctx.token_id, ctx.token_kind, ctx.source)
+        try:
+            result = self.backend.exec(ref, service, command, timeout)
+        except SpinError as exc:
+            self.audit.write(records.forward(ctx.request_id, "exec", who, plan, backend, None, exc))
+            raise
+        self.audit.write(records.forward(ctx.request_id, "exec", who, plan, backend, CallResult(
+            call_id=plan.calls[0].id, kind="PodExecOptions", name=service, action="configured",
+            message=f"exit code {result.exit_code}")))
+        return ExecResponse(project=project, service=service, exit_code=result.exit_code, output=result.output,
+                            decisions=outcome.decisions, policy_revision=outcome.revision, request_id=ctx.request_id)
 
     def list_projects(self, caller: Caller, limit: int = 100, cursor: str | None = None) -> ProjectList:
         visible = [p for p in self.backend.list_projects()
@@ -319,19 +402,25 @@ class Gateway:
 
     def readiness(self) -> Health:
         checks = {"policy": self.policy.revision, "backend": self.backend.name, "identity": self.identity.name}
-        if self.policy.last_reload_error:  # still serving the live revision: ready, but the change is not
+        if self.policy.last_reload_error:
+            # The live revision keeps deciding, but the files on disk are not what decides: not ready, saying why,
+            # so the rollout or the monitoring that reads /readyz stops on it (issue 19).
             checks["policy_reload"] = self.policy.last_reload_error
             checks["policy_refused_candidate"] = self.policy.refused_candidate or "(unreadable)"
+            checks["policy_serving"] = f"{self.policy.revision} (the last revision that passed)"
+            return Health(status="not ready", checks=checks)
         return Health(status="ready", checks=checks)
 
     def policy_info(self) -> PolicyInfo:
-        return PolicyInfo(revision=self.policy.revision, engine=self.policy.engine.name,
-                          policy_dir=str(self.policy.policy_dir), last_reload_error=self.policy.last_reload_error,
-                          refused_candidate=self.policy.refused_candidate)
+        p = self.policy
+        return PolicyInfo(revision=p.revision, engine=p.engine.name, policy_dir=str(p.policy_dir),
+                          loaded_at=_iso(p.loaded_at), loaded_by=p.loaded_by, checked_at=_iso(p.checked_at),
+                          last_reload_error=p.last_reload_error, refused_candidate=p.refused_candidate,
+                          refused_at=_iso(p.refused_at))
 
     def reload_policy(self, caller: Caller) -> PolicyInfo:
         self.require_admin(caller, "reload the policy")
-        self.policy.reload()
+        self.policy.reload(by=caller.who())
         return self.policy_info()
 
     def _response(self, outcome: Outcome, ctx: RequestContext) -> PlanResponse:
@@ -369,6 +458,10 @@ class _JournaledBackend:
         # During an `up`, a delete is the interceptor removing what a failed first `up` created.
         self._phase("forwarding" if self.journal.operation == "down" else "rolling-back")
         return self.inner.delete(ref, calls, volumes)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
 
 
 def _denial_message(outcome: Outcome) -> str:

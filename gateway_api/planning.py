@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spin_gateway.vocabulary.kinds import apply_order, delete_order, object_ref
-from spin_gateway.vocabulary.labels import project_labels
+from spin_gateway.vocabulary.labels import REQUESTED_BY_ANNOTATION, project_labels
 from spin_gateway.vocabulary.naming import namespace_for
 from spin_gateway.vocabulary.types import Call, Notice, Plan
 
@@ -21,21 +21,32 @@ def namespace_object(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
     return object_ref("Namespace", namespace, None, labels)
 
 
+def _requested_by(obj: dict[str, Any], user: str) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), REQUESTED_BY_ANNOTATION: user}
+    return {**obj, "metadata": meta}
+
+
 def _call_id(index: int, obj: dict[str, Any]) -> str:
     return f"{index:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}"
 
 
 def up_plan(objects: list[dict[str, Any]], notices: list[Notice], *, project: str, namespace: str, owner: str,
-            facility_project: str, existing: set[tuple[str, str]]) -> Plan:
+            facility_project: str, existing: set[tuple[str, str]], keep_services: list[str] | None = None,
+            recreate: bool = False, requested_by: str | None = None) -> Plan:
+    """`requested_by`: the facility user the gateway makes the calls for, written on every object so the
+    cluster's admission webhook decides them for that user (docs/kubernetes.md)."""
     labels = project_labels(project, owner, facility_project)
     everything = apply_order([namespace_object(namespace, labels), *objects])
+    if requested_by:
+        everything = [_requested_by(obj, requested_by) for obj in everything]
     calls = [
         Call(id=_call_id(i, obj), operation="UPDATE" if (obj["kind"], obj["metadata"]["name"]) in existing else "CREATE",
              object=obj)
         for i, obj in enumerate(everything)
     ]
     return Plan(project=project, namespace=namespace, owner=owner, facility_project=facility_project,
-                calls=calls, notices=notices)
+                calls=calls, notices=notices, keep_services=sorted(keep_services or []), recreate=recreate)
 
 
 def down_plan(existing: set[tuple[str, str]], *, project: str, namespace: str, owner: str,

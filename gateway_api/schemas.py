@@ -50,6 +50,29 @@ class PlanResponse(BaseModel):
                                                       "the same project (on any replica) to finish")
 
 
+class LifecycleResponse(BaseModel):
+    project: str
+    action: str = Field(description="stop | start | restart")
+    results: list[CallResult]
+    request_id: str
+
+
+class ExecRequest(BaseModel):
+    service: str = Field(max_length=63)
+    command: list[str] = Field(min_length=1, max_length=256, description="The command and its arguments (no shell)")
+    timeout: float = Field(default=60, gt=0, le=3600)
+
+
+class ExecResponse(BaseModel):
+    project: str
+    service: str
+    exit_code: int
+    output: str
+    decisions: list[Decision]
+    policy_revision: str
+    request_id: str
+
+
 class ConvertResponse(BaseModel):
     project: str
     namespace: str
@@ -139,9 +162,13 @@ class WhoAmI(BaseModel):
 
 
 class PolicyInfo(BaseModel):
-    revision: str
+    revision: str = Field(description="The live revision: a digest of every module, test and the site data")
     engine: str
     policy_dir: str
+    loaded_at: str | None = Field(default=None, description="When the live revision started deciding (UTC)")
+    loaded_by: str | None = Field(default=None, description="What put it there: start, watcher, or request by <user>")
+    checked_at: str | None = Field(default=None, description="When the folder was last compared with it (UTC)")
+    refused_at: str | None = Field(default=None, description="When the refused candidate was first refused (UTC)")
     last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
                                                                        "(the live revision keeps deciding)")
     refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
@@ -149,7 +176,28 @@ class PolicyInfo(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[dict[str, Any]]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(default=None, description="More records match: pass it as cursor= for the next "
+                                                                "(older) page; null on the last page")
+
+
+class DecidedObject(BaseModel):
+    call_id: str | None
+    kind: str | None
+    name: str | None
+    decision: str | None
+    digest: str
+    object: Any = Field(description="The object as decided (patched), secrets redacted; null if no longer kept")
+
+
+class AuditRequest(BaseModel):
+    """`spin audit show REQUEST`: one request's records and the objects they name."""
+
+    request_id: str
+    records: list[dict[str, Any]]
+    model_digest: str | None = Field(description="SHA-256 of the submitted compose model (up and check)")
+    model: Any = Field(default=None, description="The submitted compose model, secrets redacted")
+    objects: list[DecidedObject]
+    missing: list[str] = Field(default_factory=list, description="Digests no longer kept (pruned with their records)")
 
 
 class Health(BaseModel):

@@ -36,6 +36,9 @@ class Settings(BaseModel):
     #: Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the real client; from anyone
     #: else the header is ignored and the audit's source is the connecting address.
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: HTTPS on the gateway's port, from these PEM files, reloaded when they change (gateway_api/tls.py).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def signing_key(self) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend
 from spin_gateway.backends.locks import FileLocks, ProjectLocks
 from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
@@ -62,8 +64,9 @@ def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
     # A key apart from the token key: audit verification must not need the power to mint tokens.
     audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
                      key=load_or_create_key(settings.state_dir / "audit.key"))
-    policy.on_reload = audit.write  # every reload, done or refused, is on the record
+    # Every reload, done or refused, is on the record.
+    policy.on_reload = lambda event: audit.write(records.policy_reload(**event))
     backend = make_backend(settings)
     gateway = Gateway(policy=policy, audit=audit, backend=backend, identity=make_identity(settings),
-                      locks=make_locks(settings, backend))
+                      objects=ObjectStore.beside(settings.audit_log), locks=make_locks(settings, backend))
     return gateway, TokenSigner(load_or_create_key(settings.signing_key))

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
+from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
 from spin_gateway.policy.decide import Decided, Decider, decide_call, undecided
 from spin_gateway.vocabulary.errors import AuditError, ForwardError, RuntimeDrift, SpinError
@@ -34,6 +35,10 @@ class RequestContext:
     token_id: str | None = None
     token_kind: str = "user"
     on_behalf_of: str | None = None
+    #: The submitted compose model's digest, named on every record of the request (audit/objects.py).
+    model_digest: str | None = None
+    #: Where the decided objects are kept beside the log (None: not kept, e.g. a down).
+    objects: ObjectStore | None = None
 
 
 class Outcome(BaseModel):
@@ -76,11 +81,12 @@ def decide_plan(plan: Plan, identity: Identity, policy: Decider, *, dry_run: boo
 
 
 def _who(ctx: RequestContext, identity: Identity) -> records.Who:
-    return records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of)
+    return records.Who(identity, ctx.token_id, ctx.token_kind, ctx.source, ctx.on_behalf_of, ctx.model_digest)
 
 
-def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided) -> records.Record:
-    return records.decision(ctx.request_id, ctx.operation, _who(ctx, identity), plan, decided.decision)
+def _decision_record(ctx: RequestContext, identity: Identity, plan: Plan, decided: Decided,
+                     digest: str | None = None) -> records.Record:
+    return records.decision(ctx.request_id, ctx.operation, _who(ctx, identity), plan, decided.decision, digest)
 
 
 def _backend_name(backend: Backend) -> str:
@@ -102,8 +108,10 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     a first `up` that died mid-way: the leftovers it updates were never a user's running project.
     """
     decided = decide_plan(plan, identity, policy, dry_run=dry_run)
+    # The decided objects are kept before the records that name them; AuditError here forwards nothing.
+    digests = ctx.objects.put_many(item.call.object for item in decided) if ctx.objects else [None] * len(decided)
     # One fsync for the whole plan's decisions; AuditError here means nothing is forwarded.
-    audit.write_many([_decision_record(ctx, identity, plan, item) for item in decided])
+    audit.write_many([_decision_record(ctx, identity, plan, item, digest) for item, digest in zip(decided, digests, strict=True)])
     decisions = [item.decision for item in decided]
     allowed = all(d.allowed for d in decisions)
     outcome = Outcome(
@@ -115,7 +123,8 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
     )
     if not allowed or dry_run or backend is None:
         return outcome
-    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project)
+    ref = ProjectRef(plan.project, plan.namespace, plan.owner, plan.facility_project,
+                     keep_services=frozenset(plan.keep_services), recreate=plan.recreate)
     approved = [item.call for item in decided]
     try:
         if ctx.operation == "down":
@@ -132,6 +141,10 @@ def intercept(plan: Plan, identity: Identity, policy: Decider, audit: AuditLog, 
             differences = [f"{pod}: {d}" for pod, found in (exc.details.get("drift") or {}).items() for d in found]
             audit.write(records.drift(ctx.request_id, ctx.operation, _who(ctx, identity), plan,
                                       getattr(backend, "name", type(backend).__name__), differences))
+        # The decisions were made and audited: the answer carries them, failures included (`--json`).
+        exc.details.setdefault("project", plan.project)
+        exc.details.setdefault("request_id", ctx.request_id)
+        exc.details.setdefault("decisions", [d.model_dump(mode="json") for d in decisions])
         if ctx.operation == "down":
             exc.message += "; what was already removed stays removed: run `spin down` again to finish"
         else:

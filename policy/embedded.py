@@ -73,6 +73,31 @@ class EmbeddedEngine:
         finally:
             self._release(engine)
 
+    def query(self, text: str) -> list[dict[str, Any]]:
+        """The bindings of a Rego query (`spin policy test` asks for many tests' results in one)."""
+        engine = self._acquire()
+        try:
+            return engine.eval_query(text)
+        except OpaError as exc:
+            raise PolicyError(f"policy evaluation failed: {exc.message}") from None
+        finally:
+            self._release(engine)
+
+    def traced(self, path: str, policy_input: Any = None) -> tuple[Any, list[dict[str, Any]]]:
+        """data.<path> (None when undefined) and OPA's evaluation trace: what `spin policy test` explains
+        a failing test with. Slow (every step recorded); never on the decision path."""
+        engine = self._acquire()
+        try:
+            try:
+                value = engine.eval_document(path, policy_input, trace=True)
+            except OpaUndefinedError:
+                value = None
+            except OpaError as exc:
+                raise PolicyError(f"policy evaluation failed: {exc.message}") from None
+            return value, list(engine.last_trace or [])
+        finally:
+            self._release(engine)
+
     def close(self) -> None:
         for engine in self._engines:
             engine.close()

@@ -59,6 +59,12 @@ def _violations(answer: dict[str, Any]) -> list[Violation]:
     return sorted(out, key=lambda v: (v.rule, v.path, v.message))
 
 
+def _name(by: Any) -> str:
+    """Who asked for a reload, for the gateway's log (a records.Who, or a plain name)."""
+    user = getattr(by, "user", None)
+    return str(getattr(user, "name", None) or by)
+
+
 class PolicyService:
     def __init__(self, policy_dir: str | Path, site_data: str | Path | None = None, *,
                  factory: EngineFactory = default_factory, timeout: float = 2.0):
@@ -72,10 +78,18 @@ class PolicyService:
         # as the engine evaluates at once: more only wait inside it, where the wait would count as evaluating.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=getattr(self._engine, "concurrency", 4),
                                                            thread_name_prefix="policy")
+        #: When the live revision started deciding (epoch seconds), and what put it there.
+        self.loaded_at = time.time()
+        self.loaded_by = "start"
+        #: When the folder was last compared with the live revision (the watcher's poll or a reload call).
+        self.checked_at: float | None = None
+        #: When the refusal of the current candidate was first reported.
+        self.refused_at: float | None = None
         self.last_reload_error: str | None = None
         #: The candidate revision last refused (None when unknown: the folder could not even be read).
         self.refused_candidate: str | None = None
-        #: Where reload records go (the gateway's audit log's write); None writes none.
+        #: Where reloads are reported, as keyword arguments of audit/records.py's policy_reload (the gateway
+        #: writes them to the audit log); None reports none.
         self.on_reload: Callable[[dict[str, Any]], Any] | None = None
         self._reload_lock = threading.Lock()  # the watcher and POST /v1/policy/reload, one at a time
         self._live_structure: Structure | None = None
@@ -89,10 +103,14 @@ class PolicyService:
     def revision(self) -> str:
         return self._engine.bundle.revision
 
-    def reload(self, trigger: str = "request") -> bool:
-        """Rebuild when the folder changed. True if a new revision is now active; PolicyLoadError if refused."""
+    def reload(self, trigger: str = "request", by: Any = None) -> bool:
+        """Rebuild when the folder changed. True if a new revision is now active; PolicyLoadError if refused.
+
+        `trigger` says what asked (watcher, request); `by` whom (passed through to the record: the caller).
+        """
         with self._reload_lock:
             candidate: str | None = None
+            self.checked_at = time.time()
             try:
                 bundle = load_bundle(self.policy_dir, self.site_data)
                 candidate = bundle.revision
@@ -107,20 +125,22 @@ class PolicyService:
                 fresh = self._factory(bundle)  # compiles; raises PolicyLoadError
                 try:
                     # On the record before it serves: a revision whose reload cannot be audited never decides.
-                    self._record({"decision": "allow", "trigger": trigger,
-                                  "policy": {"old": self.revision, "new": candidate,
-                                             **({"retired_rules": retired} if retired else {})}})
+                    self._record({"decision": "allow", "trigger": trigger, "by": by, "old": self.revision,
+                                  "new": candidate, "retired_rules": retired})
                 except BaseException:
                     fresh.close()
                     raise
                 with self._lock:
                     old, self._engine = self._engine, fresh
                 old.close()
+                log.info("policy reloaded (%s%s): revision %s replaced %s", trigger, f" by {_name(by)}" if by else "",
+                         candidate, old.bundle.revision)
+                self.loaded_at, self.loaded_by = time.time(), trigger + (f" by {_name(by)}" if by else "")
                 self._live_structure = checked
                 self._clear_refusal()
                 return True
             except PolicyLoadError as exc:
-                self._refuse(candidate, exc.message, trigger)
+                self._refuse(candidate, exc.message, trigger, by)
                 raise
 
     def _live(self) -> Structure | None:
@@ -135,31 +155,32 @@ class PolicyService:
     def _clear_refusal(self) -> None:
         self.last_reload_error = None
         self.refused_candidate = None
+        self.refused_at = None
         self._refused = None
 
-    def _refuse(self, candidate: str | None, reason: str, trigger: str) -> None:
+    def _refuse(self, candidate: str | None, reason: str, trigger: str, by: Any = None) -> None:
         """Reported once per candidate and reason: the watcher asks again every few seconds."""
         if self._refused != (candidate, reason):
-            log.error("policy change refused, revision %s keeps serving: %s", self.revision, reason)
+            log.error("policy change refused (%s%s), revision %s keeps serving: %s", trigger,
+                      f" by {_name(by)}" if by else "", self.revision, reason)
+            self.refused_at = time.time()
             try:
-                self._record({"decision": "deny", "trigger": trigger,
-                              "policy": {"live": self.revision, "candidate": candidate},
-                              "violations": [{"rule": "policy-reload", "message": reason}]})
+                self._record({"decision": "deny", "trigger": trigger, "by": by, "old": self.revision,
+                              "new": candidate, "reason": reason})
             except SpinError as exc:  # the refusal stands either way; the log line above says why
                 log.error("the refused reload could not be audited: %s", exc.message)
         self._refused = (candidate, reason)
         self.last_reload_error = reason
         self.refused_candidate = candidate
 
-    def _record(self, record: dict[str, Any]) -> None:
+    def _record(self, event: dict[str, Any]) -> None:
         if self.on_reload is not None:
-            self.on_reload({"type": "reload", "operation": "policy-reload", **record})
+            self.on_reload({**event, "policy_dir": str(self.policy_dir)})
 
     def try_reload(self) -> None:
         """The watcher's call: never raises; a refused change is logged and audited once, the old revision serves."""
         try:
-            if self.reload(trigger="watcher"):
-                log.info("policy reloaded: revision %s now serving", self.revision)
+            self.reload(trigger="watcher")
         except PolicyLoadError:
             pass  # reported by reload(): last_reload_error, the log, the audit record
         except SpinError as exc:  # e.g. the audit log refused the record: the live revision stays

@@ -15,12 +15,22 @@
     ├── PolicyDenied                          at least one call of the plan was refused (exit 1, 403)
     ├── IdentityUnavailable                   LDAP or the users file cannot be read (exit 3, 503)
     ├── AuditError                            the audit log cannot be written: nothing is forwarded (exit 3, 503)
-    ├── ForwardError                          the backend refused or failed (exit 3, 502)
+    ├── ForwardError                          the backend refused or failed to run the decided objects (exit 4, 502)
     │   ├── PodmanError
+    │   │   ├── PodmanUnsupported             podman cannot run this as decided (one machine); nothing changed (exit 2, 422)
+    │   │   └── PodmanUnavailable             podman is missing or does not answer (exit 3, 503)
     │   ├── KubeApiError                      carries the Kubernetes Status reason and code
+    │   │   └── KubeUnreachable               the Kubernetes API does not answer or cannot be configured (exit 3, 503)
+    │   ├── BackendUnavailable                the backend (or the gateway, seen from the CLI) cannot be reached (exit 3, 503)
+    │   ├── WorkloadFailed                    the workload did not start or become ready: crash loop, missing image,
+    │   │   │                                 taken host port; names the kubelet's or podman's reason (exit 4, 502)
+    │   │   └── WaitTimeout                   `--wait` ran out of time; says what is still not ready and why (exit 4, 504)
     │   └── RuntimeDrift                      what runs differs from the decision: workload stopped, audited as drift (exit 1, 409)
-    ├── WaitTimeout                           `--wait` ran out of time; says what is still not ready (exit 3, 504)
     └── InternalError                         the gateway failed unexpectedly: a bug (exit 3, 500)
+
+Exit codes are a contract (docs/researcher.md, "Exit codes"): 0 done, 1 refused (by policy, or
+access), 2 bad input or usage (nothing changed), 3 the gateway or the backend could not be reached
+(try again later), 4 the workload failed to become ready (the reason says why).
 
 Every error carries a `hint` that says what to do next. Only cli/ turns these
 into exit codes and only gateway_api/ turns them into HTTP answers; the
@@ -141,14 +151,46 @@ class AuditError(SpinError):
     default_hint = "Nothing was forwarded. The gateway's administrators must free disk or fix permissions of the audit log."
 
 
+#: Exit code of every error that means "the workload failed" (not the gateway's or backend's reachability).
+EXIT_WORKLOAD = 4
+
+
 class ForwardError(SpinError):
-    exit_code = 3
+    exit_code = EXIT_WORKLOAD
     http_status = 502
-    default_hint = "The backend failed; run `spin up` again once it is available: it converges."
+    default_hint = "The backend did not run the project as decided; `spin ps` and `spin logs` show what runs."
+
+
+class BackendUnavailable(ForwardError):
+    """The one meaning of exit 3 on the backend's side: it cannot be reached now; nothing is wrong with the request."""
+
+    exit_code = 3
+    http_status = 503
+    default_hint = "The backend is unavailable; run the command again once it is back: it converges."
+
+
+class WorkloadFailed(ForwardError):
+    """The backend took the objects, but the workload did not start or become ready (the reason says why)."""
+
+    exit_code = EXIT_WORKLOAD
+    http_status = 502
+    default_hint = "`spin logs SERVICE` shows what the service printed; fix the cause above and run `spin up` again."
 
 
 class PodmanError(ForwardError):
     pass
+
+
+class PodmanUnsupported(PodmanError):
+    """Podman on one machine cannot run this object as the policy decided it; nothing was changed."""
+
+    exit_code = 2
+    http_status = 422
+    default_hint = "Change the compose file as the message says, or run the project with --backend kubernetes."
+
+
+class PodmanUnavailable(BackendUnavailable, PodmanError):
+    default_hint = "podman is not usable on the gateway's machine; tell the gateway's administrators."
 
 
 class KubeApiError(ForwardError):
@@ -159,8 +201,14 @@ class KubeApiError(ForwardError):
         self.reason = reason
 
 
-class WaitTimeout(SpinError):
-    exit_code = 3
+class KubeUnreachable(BackendUnavailable, KubeApiError):
+    """The Kubernetes API did not answer (or its client cannot be configured): exit 3, like any unreachable backend."""
+
+    default_hint = "Check that the cluster is up and that --kubeconfig/--context point at it."
+
+
+class WaitTimeout(WorkloadFailed):
+    exit_code = EXIT_WORKLOAD
     http_status = 504
     default_hint = "`spin ps` and `spin logs` show what is still starting."
 
@@ -187,9 +235,9 @@ class InternalError(SpinError):
 
 
 __all__ = [
-    "AuditError", "AuthError", "ComposeError", "Conflict", "Forbidden", "ForwardError",
-    "IdentityUnavailable", "InternalError", "KubeApiError", "LoginRefused", "NotFound", "OpaUnavailable",
-    "PodmanError",
-    "PolicyDenied", "PolicyError", "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError",
-    "UsageError", "WaitTimeout",
+    "AuditError", "AuthError", "BackendUnavailable", "ComposeError", "Conflict", "Forbidden", "ForwardError",
+    "IdentityUnavailable", "InternalError", "KubeApiError", "KubeUnreachable", "LoginRefused", "NotFound",
+    "OpaUnavailable", "PodmanError", "PodmanUnavailable", "PodmanUnsupported", "PolicyDenied", "PolicyError",
+    "PolicyLoadError", "RuntimeDrift", "SpinError", "TranslateError", "UsageError", "WaitTimeout",
+    "WorkloadFailed",
 ]

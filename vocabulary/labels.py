@@ -22,11 +22,17 @@ ANNOTATION_HASH = "spin.io/spec-hash"
 PUBLISHED_ANNOTATION = "spin.io/published"
 DEPENDS_ANNOTATION = "spin.io/depends-on"
 READINESS_ANNOTATION = "spin.io/readiness"
+#: The facility user a gateway call is made for, on every object the gateway writes. The admission webhook
+#: believes it only from the gateway's own Kubernetes identity (docs/kubernetes.md, "Admission webhook").
+REQUESTED_BY_ANNOTATION = "spin.io/requested-by"
 
 #: Labels only the podman backend puts on what it creates (pods, volumes, networks, files).
 LABEL_KIND = "spin.io/kind"
 LABEL_NAME = "spin.io/name"
 LABEL_GRACE = "spin.io/grace-seconds"
+#: Which of a workload's replicas a pod is (1..N), and how many the decision asked for.
+LABEL_REPLICA = "spin.io/replica"
+LABEL_REPLICAS = "spin.io/replicas"
 #: The compose network a podman network stands for.
 LABEL_NETWORK = "spin.io/network"
 

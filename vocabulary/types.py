@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Operation = Literal["CREATE", "UPDATE", "DELETE"]
+#: CONNECT is `spin exec`: a command run in a running container (Kubernetes admits pods/exec as CONNECT).
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
 
 class _Frozen(BaseModel):
@@ -51,7 +52,7 @@ class Notice(_Frozen):
     """A compose key that was approximated or ignored, as data, not a log line."""
 
     path: str
-    action: Literal["ignored", "approximated", "refused"]
+    action: Literal["ignored", "approximated", "refused", "kept"]
     reason: str
 
 
@@ -75,6 +76,14 @@ class Call(_Frozen):
         return self.object.get("metadata", {}).get("namespace", "")
 
 
+class ExecResult(_Frozen):
+    """What `spin exec` ran: its exit code and its output (stdout and stderr, bounded)."""
+
+    service: str
+    exit_code: int
+    output: str = ""
+
+
 class Plan(_Frozen):
     """The ordered calls that realise (or remove) one compose project."""
 
@@ -84,6 +93,11 @@ class Plan(_Frozen):
     facility_project: str
     calls: list[Call]
     notices: list[Notice] = Field(default_factory=list)
+    #: Services the project runs that the compose file no longer names, left running (compose's orphans: an up
+    #: without --remove-orphans keeps them, with a notice).
+    keep_services: list[str] = Field(default_factory=list)
+    #: `up --force-recreate`: replace the workloads' pods even when their decided objects did not change.
+    recreate: bool = False
 
 
 class Violation(_Frozen):
@@ -137,6 +151,6 @@ class ServiceStatus(_Frozen):
 
 
 __all__ = [
-    "Call", "CallResult", "Decision", "Group", "Identity", "Notice", "Operation", "Plan",
+    "Call", "CallResult", "Decision", "ExecResult", "Group", "Identity", "Notice", "Operation", "Plan",
     "ServiceStatus", "Violation",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
 from pathlib import Path
 
 import typer
+import yaml
 
+from spin_gateway.audit.query import WHEN_HELP
 from spin_gateway.cli.errors import Refused, reports_errors
 from spin_gateway.cli.options import JsonOpt, merged
 from spin_gateway.vocabulary.errors import UsageError
@@ -20,31 +22,91 @@ def audit(ctx: typer.Context, user: str | None = typer.Option(None, "--user"),
           project: str | None = typer.Option(None, "--project"),
           decision: str | None = typer.Option(None, "--decision", help="allow or deny"),
           rule: str | None = typer.Option(None, "--rule", help="Records that violated this rule id"),
-          since: datetime | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-24T00:00:00+00:00"),
-          until: datetime | None = typer.Option(None, "--until"),
-          limit: int = typer.Option(100, "--limit", help="The newest N records"),
-          record_type: str | None = typer.Option(None, "--type", help="decision | forward | drift | access | token | recovery"),
+          since: str | None = typer.Option(None, "--since", help="From this time on: " + WHEN_HELP),
+          until: str | None = typer.Option(None, "--until", help="Up to this time (the same forms as --since)"),
+          request_id: str | None = typer.Option(None, "--request-id", help="The records of one request (every answer "
+                                                "and error names its request_id)"),
+          limit: int = typer.Option(100, "--limit", min=1, max=10000, help="The newest N records (a page)"),
+          cursor: str | None = typer.Option(None, "--cursor", help="The next page: the records older than the cursor "
+                                            "the previous page printed"),
+          record_type: str | None = typer.Option(None, "--type", help="decision | forward | drift | access | token | "
+                                                 "recovery | login | reload | refusal | gap"),
           log: Path | None = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
           json_output: bool = JsonOpt):
-    """Query the decision log (the gateway's, or a local file with --log)."""
+    """Query the decision log (the gateway's, or a local file with --log), newest page first.
+
+    Times without a zone are this machine's local time. When more records match than --limit, the last line
+    (on stderr with --json) says so and gives the --cursor of the next page.
+    """
     if ctx.invoked_subcommand:
         return
+    from spin_gateway.audit.query import parse_when
+
+    o = merged(ctx, json_output=json_output)
+    after = parse_when(since) if since else None
+    before = parse_when(until) if until else None
+    if log:
+        from spin_gateway.audit.query import AuditFilter, page, query
+
+        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=after, until=before,
+                          type=record_type, request_id=request_id)
+        items, next_cursor = page(query(log, flt), limit, cursor)
+    else:
+        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit,
+                  "type": record_type, "request_id": request_id, "cursor": cursor,
+                  "since": after.isoformat() if after else None, "until": before.isoformat() if before else None}
+        answer = o.client().request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})
+        items, next_cursor = answer["items"], answer.get("next_cursor")
+    more = (f"more records match: these are the newest {len(items)}; the next page: "
+            f"spin audit ... --cursor {next_cursor} (same filters), or a larger --limit") if next_cursor else ""
+    if o.as_json:
+        o.render.json(items)
+        if more:
+            sys.stderr.write(more + "\n")
+        return
+    o.render.audit_records(items)
+    o.render.line(more or f"{len(items)} record(s); no more match")
+
+
+@app.command("show")
+@reports_errors
+def audit_show(ctx: typer.Context, request_id: str = typer.Argument(..., help="The request's id (request_id)"),
+               log: Path | None = typer.Option(None, "--log", help="Read this audit log file (and the objects kept "
+                                                 "beside it) instead of asking the gateway"),
+               json_output: bool = JsonOpt):
+    """One request: its records, the compose model it submitted and every object as decided (secrets redacted)."""
     o = merged(ctx, json_output=json_output)
     if log:
-        import collections
+        from spin_gateway.audit.show import show_request
 
-        from spin_gateway.audit.query import AuditFilter, query
-
-        flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until,
-                          type=record_type)
-        items = list(collections.deque(query(log, flt), maxlen=limit))
+        answer = show_request(log, request_id)
     else:
-        params = {"user": user, "project": project, "decision": decision, "rule": rule, "limit": limit, "type": record_type,
-                  "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
-        items = o.client().request("GET", "/v1/audit", params={k: v for k, v in params.items() if v})["items"]
+        answer = o.client().request("GET", f"/v1/audit/requests/{request_id}")
     if o.as_json:
-        return o.render.json(items)
-    o.render.audit_records(items)
+        return o.render.json(answer)
+    o.render.audit_records(answer["records"])
+    if answer.get("model_digest"):
+        o.render.line(f"# compose model {answer['model_digest']}")
+        o.render.line(yaml.safe_dump(answer.get("model"), sort_keys=False).rstrip())
+    for item in answer.get("objects") or []:
+        o.render.line(f"--- # {item['decision']} {item['kind']}/{item['name']} {item['digest']}")
+        o.render.line(yaml.safe_dump(item.get("object"), sort_keys=False).rstrip())
+    if answer.get("missing"):
+        o.render.line(f"not kept: {', '.join(answer['missing'])} (pruned with the records that named them)")
+
+
+@app.command("prune-objects")
+@reports_errors
+def audit_prune_objects(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
+                        json_output: bool = JsonOpt):
+    """After rotated log files were archived or removed: remove the kept objects no remaining record names."""
+    from spin_gateway.audit.show import prune_objects
+
+    o = merged(ctx, json_output=json_output)
+    removed, kept = prune_objects(log)
+    if o.as_json:
+        return o.render.json({"removed": removed, "kept": kept})
+    o.render.line(f"removed {removed} object(s) no record names; {kept} kept")
 
 
 @app.command("verify")

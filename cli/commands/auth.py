@@ -16,18 +16,37 @@ token_app = typer.Typer(no_args_is_help=True, help="Administrators: service toke
 
 
 @reports_errors
-def login(ctx: typer.Context, user: str | None = typer.Option(None, "--user", "-u"),
+def login(ctx: typer.Context, username: str | None = typer.Argument(None, help="Your facility user name "
+                                                                   "(default: your login name)"),
+          user: str | None = typer.Option(None, "--user", "-u", help="The same as the argument"),
           password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+          token: str | None = typer.Option(None, "--token", help="Store this token instead of logging in with a "
+                                           "password (checked with the gateway first); `-` reads it from stdin"),
           json_output: bool = JsonOpt):
-    """Exchange your facility password once for a signed, expiring token (stored with mode 0600)."""
+    """Exchange your facility password once for a signed, expiring token (stored with mode 0600).
+
+    `spin login alice`, or `spin login --token TOKEN` with a token an administrator minted
+    (`spin gateway token --user alice` on the gateway's machine).
+    """
     o = merged(ctx, json_output=json_output)
-    user = user or getpass.getuser()
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
-    if not password:
-        raise UsageError("an empty password is refused", hint="Type your facility password.")
+    if username and user and username != user:
+        raise UsageError(f"two user names: {username} and --user {user}", hint="Give the name once.")
     from spin_gateway.cli.client import GatewayClient  # httpx only for commands that talk to the gateway
 
     url = cfg.gateway_url(o.gateway)
+    if token is not None:
+        token = sys.stdin.readline().strip() if token == "-" else token.strip()
+        if not token:
+            raise UsageError("an empty token is refused", hint="Pass the token `spin gateway token` printed.")
+        who = GatewayClient(url, token).request("GET", "/v1/whoami")  # a token the gateway refuses is not stored
+        path = cfg.write_config({"gateway": url, "token": token})
+        if o.as_json:
+            return o.render.json({"user": who["name"], "config": str(path)})
+        return o.render.line(f"logged in as {who['name']} (token); token stored in {path}")
+    user = username or user or getpass.getuser()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password for {user}: ")
+    if not password:
+        raise UsageError("an empty password is refused", hint="Type your facility password.")
     result = GatewayClient(url, None).request("POST", "/v1/login", json={"username": user, "password": password})
     path = cfg.write_config({"gateway": url, "token": result["token"]})
     if o.as_json:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from spin_gateway.cli.errors import reports_errors
-from spin_gateway.cli.options import OpaUrlOpt
+from spin_gateway.cli.options import JsonOpt, OpaUrlOpt
 from spin_gateway.vocabulary.errors import UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Run and administer the gateway itself.")
@@ -40,6 +40,10 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                                                             "of the project Leases (default: the gateway's own)"),
                   lock_lease_seconds: float = typer.Option(15, "--lock-lease-seconds", help="Kubernetes: a "
                                                            "Lease's duration; a dead replica's is taken over after it"),
+                  tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this PEM certificate "
+                                                       "(chain); reloaded when the file changes (admission webhooks "
+                                                       "need TLS)"),
+                  tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM key"),
                   trusted_proxy: list[str] = typer.Option(
                       [], "--trusted-proxy",
                       help="Address or network (CIDR) of a reverse proxy whose X-Forwarded-For is believed; "
@@ -59,21 +63,57 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
             kube_context=context, identity=identity, users=users, identity_config=identity_config,
             policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
             opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir,
-            trusted_proxies=trusted_proxy, lock_wait=lock_wait, lock_namespace=lock_namespace,
-            lock_lease_seconds=lock_lease_seconds))
+            trusted_proxies=trusted_proxy, tls_cert=tls_cert, tls_key=tls_key, lock_wait=lock_wait,
+            lock_namespace=lock_namespace, lock_lease_seconds=lock_lease_seconds))
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise UsageError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
+    from spin_gateway.gateway_api.tls import uvicorn_ssl
+
+    tls = uvicorn_ssl(tls_cert, tls_key)
     os.environ["SPIN_GATEWAY_SETTINGS"] = settings.model_dump_json()
     if workers > 1:
         uvicorn.run("spin_gateway.gateway_api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                    proxy_headers=False)
+                    proxy_headers=False, **tls)
     else:
         from spin_gateway.gateway_api.app import build_app
 
         # proxy_headers off: uvicorn would take X-Forwarded-For from any local client; the app decides whom to
         # believe (Settings.trusted_proxies, gateway_api/source.py).
-        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", proxy_headers=False, **tls)
+
+
+@app.command("webhook-config")
+@reports_errors
+def gateway_webhook_config(ctx: typer.Context,
+                           url: str = typer.Option(..., "--url", help="The gateway's https:// address as the API "
+                                                   "server reaches it, e.g. https://spin-gateway.spin-system.svc:8443"),
+                           ca_bundle: Path = typer.Option(..., "--ca-bundle", help="PEM CA that signed --tls-cert"),
+                           name: str = typer.Option("spin", "--name", help="Names the two configurations"),
+                           timeout: int = typer.Option(5, "--timeout", help="Seconds the API server waits (1-30)"),
+                           gateway_namespace: str = typer.Option("spin-system", "--gateway-namespace"),
+                           exclude: list[str] = typer.Option([], "--exclude-namespace",
+                                                             help="Another namespace left out (repeatable)"),
+                           match_label: list[str] = typer.Option([], "--match-label", help="KEY=VALUE: only namespaces "
+                                                                 "with this label (repeatable)"),
+                           json_output: bool = JsonOpt):
+    """Print the Mutating- and ValidatingWebhookConfiguration for the gateway's admission routes (kubectl apply -f -)."""
+    from spin_gateway.cli.options import merged
+    from spin_gateway.gateway_api.webhook_config import webhook_configurations
+
+    labels = {}
+    for item in match_label:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--match-label {item!r} is not KEY=VALUE")
+        labels[key] = value
+    try:
+        bundle = ca_bundle.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--ca-bundle {ca_bundle}: {exc.strerror}") from None
+    docs = webhook_configurations(url, bundle, name=name, timeout=timeout, gateway_namespace=gateway_namespace,
+                                  exclude=tuple(exclude), match_labels=labels)
+    merged(ctx, json_output=json_output).render.documents(docs)
 
 
 @app.command("token")

@@ -1,8 +1,12 @@
-"""A researcher's project on the gateway: up, check, down, ps, logs."""
+"""A researcher's project on the gateway, with docker compose's verbs: up, check, down, ps, ls, logs, stop, start,
+restart, exec, scale (and pull/build, which say why they have nothing to do here)."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,22 +22,52 @@ from spin_gateway.cli.options import (
     ProjectOpt,
     merged,
 )
+from spin_gateway.vocabulary.errors import NotFound, UsageError
+
+#: `logs -f` asks the gateway for new lines this often (seconds).
+FOLLOW_POLL_SECONDS = 1.0
+#: Without --all, `ps` leaves out services in these states, as `docker compose ps` leaves out stopped containers.
+STOPPED_STATES = {"exited", "completed", "stopped"}
+
+NO_BUILD = ("the gateway builds no images: it runs images from registries the site allows, so a service's "
+            "`build:` is not built here")
+NO_BUILD_HINT = ("Build and push the image yourself (`docker build -t REGISTRY/NAME:TAG . && docker push ...`), "
+                 "then name it in the service's `image:`.")
 
 
 @reports_errors
 def up(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
        env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
+       detach: bool = typer.Option(False, "-d", "--detach",
+                                   help="Accepted for docker compose habits: spin up never attaches"),
+       build: bool = typer.Option(False, "--build", help="Refused with the reason: the gateway builds no images"),
+       force_recreate: bool = typer.Option(False, "--force-recreate",
+                                           help="Replace every service's containers, changed or not"),
+       remove_orphans: bool = typer.Option(False, "--remove-orphans",
+                                           help="Remove services the compose file no longer names (default: "
+                                                "keep them, with a notice)"),
        wait: bool = typer.Option(False, "--wait", help="Wait until every service is running"),
        timeout: float = typer.Option(120, "--wait-timeout", "--timeout", help="Seconds to wait"),
        facility_project: str | None = FacilityProjectOpt,
        verbose: bool = typer.Option(False, "-v", "--verbose", help="Print every decision"),
        allow_unsupported: bool = AllowUnsupportedOpt,
        json_output: bool = JsonOpt):
-    """Create or update the project's services (idempotent)."""
+    """Create or update the project's services (idempotent). Exit 4 if --wait sees a service fail."""
     o = merged(ctx, file, project_name, env_file, profile, json_output)
+    if build:
+        raise UsageError(f"--build: {NO_BUILD}", hint=NO_BUILD_HINT)
     project = o.load()
-    result = o.client().request("PUT", f"/v1/projects/{project.name}", params={"wait": wait, "timeout": timeout},
-                                json={"compose": inline_file_sources(project.model), "facility_project": facility_project,
+    _put(o, project.name, inline_file_sources(project.model), wait=wait, timeout=timeout,
+         facility_project=facility_project, allow_unsupported=allow_unsupported, verbose=verbose,
+         remove_orphans=remove_orphans, force_recreate=force_recreate)
+
+
+def _put(o: Any, name: str, model: dict[str, Any], *, wait: bool = False, timeout: float = 120,
+         facility_project: str | None = None, allow_unsupported: bool = False, verbose: bool = False,
+         remove_orphans: bool = False, force_recreate: bool = False) -> None:
+    params = {"wait": wait, "timeout": timeout, "remove_orphans": remove_orphans, "force_recreate": force_recreate}
+    result = o.client().request("PUT", f"/v1/projects/{name}", params=params,
+                                json={"compose": model, "facility_project": facility_project,
                                       "allow_unsupported": allow_unsupported})
     o.render.plan(result, verbose=verbose)
 
@@ -59,44 +93,214 @@ def check(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: s
 @reports_errors
 def down(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
          volumes: bool = typer.Option(False, "-v", "--volumes", help="Also remove the project's named volumes"),
+         remove_orphans: bool = typer.Option(False, "--remove-orphans",
+                                             help="Accepted for docker compose habits: down removes every service"),
          json_output: bool = JsonOpt):
-    """Remove the project's services (and with -v its volumes); nothing else is touched."""
+    """Remove the project's services (and with -v its volumes). Exit 0 if it is already gone, as compose does."""
     o = merged(ctx, file, project_name, json_output=json_output)
-    result = o.client().request("DELETE", f"/v1/projects/{o.project()}", params={"volumes": volumes})
+    name = o.project()
+    try:
+        result = o.client().request("DELETE", f"/v1/projects/{name}", params={"volumes": volumes})
+    except NotFound:
+        if o.as_json:
+            return o.render.json({"project": name, "status": "absent"})
+        return o.render.line(f"project {name}: nothing to remove (not running)")
     o.render.plan(result)
 
 
 @reports_errors
 def ps(ctx: typer.Context, file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
-       all_projects: bool = typer.Option(False, "-a", "--all", help="List every project you can see"),
+       all_services: bool = typer.Option(False, "-a", "--all",
+                                         help="Also list stopped and completed services (as docker compose ps -a)"),
        json_output: bool = JsonOpt):
-    """Services of the project: ready/desired, state, ports, restarts."""
+    """Services of the project: ready/desired, state, ports, restarts. `spin ls` lists your projects."""
     o = merged(ctx, file, project_name, json_output=json_output)
-    client = o.client()
-    if all_projects:
-        result = client.request("GET", "/v1/projects")
-        if o.as_json:
-            return o.render.json(result)
-        return o.render.table(["PROJECT", "FACILITY PROJECT", "OWNER", "SERVICES"],
-                              [[p["project"], p["facility_project"], p["owner"], ",".join(p["services"])]
-                               for p in result["items"]])
-    result = client.request("GET", f"/v1/projects/{o.project()}")
+    result = o.client().request("GET", f"/v1/projects/{o.project()}")
+    services = result["services"]
+    shown = services if all_services else [s for s in services if s["state"] not in STOPPED_STATES]
     if o.as_json:
-        return o.render.json(result)
-    o.render.services(result["services"])
+        return o.render.json({**result, "services": shown})
+    o.render.services(shown)
+    hidden = len(services) - len(shown)
+    sys.stderr.write(f"project {result['project']}: facility project {result['facility_project'] or '(none)'} "
+                     f"(every member may manage it), created by {result['owner'] or '?'}"
+                     + (f"; {hidden} stopped service{'s' if hidden != 1 else ''} not shown (`spin ps -a`)"
+                        if hidden else "") + "\n")
 
 
 @reports_errors
-def logs(ctx: typer.Context, service: str | None = typer.Argument(None),
-         file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
-         tail: int | None = typer.Option(None, "--tail", "-n"), since: str | None = typer.Option(None, "--since"),
-         json_output: bool = JsonOpt):
-    """Log lines of the project's services."""
-    o = merged(ctx, file, project_name, json_output=json_output)
-    name = o.project()
-    params = {k: v for k, v in {"service": service, "tail": tail, "since": since}.items() if v is not None}
-    result = o.client().request("GET", f"/v1/projects/{name}/logs", params=params)
+def ls(ctx: typer.Context, json_output: bool = JsonOpt):
+    """The projects you can manage: yours and those of your facility projects' members (as docker compose ls)."""
+    o = merged(ctx, json_output=json_output)
+    result = o.client().request("GET", "/v1/projects")
     if o.as_json:
         return o.render.json(result)
-    for line in result["lines"]:
-        o.render.line(line)
+    # Not "OWNER": every member of the facility project may manage the project (docs/researcher.md, "Sharing").
+    o.render.table(["PROJECT", "SERVICES", "SHARED WITH", "CREATED BY"],
+                   [[p["project"], ",".join(p["services"]),
+                     f"members of {p['facility_project']}" if p["facility_project"] else "only its creator",
+                     p["owner"]] for p in result["items"]])
+
+
+@reports_errors
+def logs(ctx: typer.Context, services: list[str] | None = typer.Argument(None, help="Services (default: all)"),
+         file: list[Path] | None = typer.Option(None, "--file", help="Compose file (`-f` follows, as in compose; "
+                                                "put `-f FILE` before the verb)"),
+         project_name: str | None = ProjectOpt,
+         follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until interrupted"),
+         tail: int | None = typer.Option(None, "--tail", "-n", help="Only the last N lines of each container"),
+         since: str | None = typer.Option(None, "--since", help="Since a time (2026-05-01T10:00:00Z) or a duration "
+                                          "(10m, 1h30m)"),
+         timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Each line's time first"),
+         json_output: bool = JsonOpt):
+    """Log lines of the project's services (-f follows them, as `docker compose logs -f`)."""
+    o = merged(ctx, file, project_name, json_output=json_output)
+    name = o.project()
+    client = o.client()
+    targets: list[str | None] = list(services or []) or [None]
+
+    def fetch(service: str | None, since_: str | None, tail_: int | None) -> list[str]:
+        params = {k: v for k, v in {"service": service, "tail": tail_, "since": since_}.items() if v is not None}
+        return client.request("GET", f"/v1/projects/{name}/logs", params={**params, "timestamps": follow or timestamps}
+                              )["lines"]
+
+    if not follow:
+        lines = [line for target in targets for line in fetch(target, since, tail)]
+        if o.as_json:
+            return o.render.json({"project": name, "lines": lines})
+        for line in lines:
+            o.render.line(line)
+        return
+    # Following: ask for lines since the newest time seen; a line already shown (same service, time and text)
+    # is not shown again, since the gateway's `since` includes the second it names.
+    seen: set[tuple[str, str, str]] = set()
+    newest = since
+    first = True
+    try:
+        while True:
+            batch = [line for target in targets for line in fetch(target, newest, tail if first else None)]
+            first = False
+            for line in batch:
+                svc, _, rest = line.partition(" | ")
+                stamp, _, text = rest.partition(" ")
+                if not _is_time(stamp):
+                    stamp, text = "", rest
+                key = (svc, stamp, text)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if stamp and (newest is None or not _is_time(newest) or stamp > newest):
+                    newest = stamp
+                shown = f"{svc} | {stamp} {text}" if timestamps and stamp else f"{svc} | {text}"
+                if o.as_json:
+                    o.render.json_line({"service": svc, "time": stamp or None, "line": text})
+                else:
+                    o.render.line(shown)
+            sys.stdout.flush()
+            if newest and _is_time(newest):
+                seen = {k for k in seen if k[1] >= newest[:19]}  # keep only what the next answer can repeat
+            time.sleep(FOLLOW_POLL_SECONDS)
+    except KeyboardInterrupt:
+        return
+
+
+def _is_time(text: str | None) -> bool:
+    """An RFC 3339 time as podman and the kubelet print them (2026-12-08T00:52:01.123456789Z or +00:00)."""
+    return bool(text) and len(text) >= 20 and text[4] == "-" and text[10] == "T" and text[:4].isdigit()  # type: ignore[index]
+
+
+def _lifecycle(ctx: typer.Context, action: str, services: list[str] | None, file: list[Path] | None,
+               project_name: str | None, json_output: bool) -> None:
+    o = merged(ctx, file, project_name, json_output=json_output)
+    result = o.client().request("POST", f"/v1/projects/{o.project()}/{action}", params={"service": services or []})
+    if o.as_json:
+        return o.render.json(result)
+    for r in result["results"]:
+        o.render.line(f"{r['message'] or r['action']:<10} {r['kind']}/{r['name']}")
+
+
+ServicesArg = typer.Argument(None, help="Services (default: every service of the project)")
+
+
+@reports_errors
+def stop(ctx: typer.Context, services: list[str] | None = ServicesArg, file: list[Path] | None = FileOpt,
+         project_name: str | None = ProjectOpt, json_output: bool = JsonOpt):
+    """Stop services without removing them (`spin start` starts them again). Podman only; see `spin scale`."""
+    _lifecycle(ctx, "stop", services, file, project_name, json_output)
+
+
+@reports_errors
+def start(ctx: typer.Context, services: list[str] | None = ServicesArg, file: list[Path] | None = FileOpt,
+          project_name: str | None = ProjectOpt, json_output: bool = JsonOpt):
+    """Start stopped services, exactly as they were decided."""
+    _lifecycle(ctx, "start", services, file, project_name, json_output)
+
+
+@reports_errors
+def restart(ctx: typer.Context, services: list[str] | None = ServicesArg, file: list[Path] | None = FileOpt,
+            project_name: str | None = ProjectOpt, json_output: bool = JsonOpt):
+    """Restart services (the same decided containers; `spin up --force-recreate` makes new ones)."""
+    _lifecycle(ctx, "restart", services, file, project_name, json_output)
+
+
+@reports_errors
+def exec_(ctx: typer.Context, service: str = typer.Argument(..., help="The service to run the command in"),
+          command: list[str] = typer.Argument(..., help="The command and its arguments"),
+          file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+          no_tty: bool = typer.Option(False, "-T", "--no-TTY", help="Accepted for docker compose habits: spin exec "
+                                      "never allocates a terminal"),
+          timeout: float = typer.Option(60, "--timeout", help="Seconds the command may run"),
+          json_output: bool = JsonOpt):
+    """Run a command in a running service, decided by the policy and audited. Exits with the command's code."""
+    o = merged(ctx, file, project_name, json_output=json_output)
+    result = o.client().request("POST", f"/v1/projects/{o.project()}/exec",
+                                json={"service": service, "command": list(command), "timeout": timeout})
+    if o.as_json:
+        o.render.json(result)
+    else:
+        sys.stdout.write(result["output"])
+        sys.stdout.flush()
+    if result["exit_code"]:
+        raise typer.Exit(result["exit_code"])
+
+
+
+@reports_errors
+def scale(ctx: typer.Context, settings: list[str] = typer.Argument(..., help="SERVICE=REPLICAS, one or more"),
+          file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+          env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
+          wait: bool = typer.Option(False, "--wait", help="Wait until every service is running"),
+          facility_project: str | None = FacilityProjectOpt,
+          json_output: bool = JsonOpt):
+    """Set services' replica counts: an `up` of the compose file with deploy.replicas changed, decided as one."""
+    from spin_gateway.compose_loader.model import did_you_mean
+
+    o = merged(ctx, file, project_name, env_file, profile, json_output)
+    project = o.load()
+    model = inline_file_sources(project.model)
+    for setting in settings:
+        service, sep, count = setting.partition("=")
+        if not sep or not count.isdigit():
+            raise UsageError(f"{setting!r} is not SERVICE=REPLICAS", hint="For example: spin scale web=3 worker=2")
+        if service not in model["services"]:
+            raise UsageError(f"the compose file has no service {service!r}"
+                             f"{did_you_mean(service, list(model['services']))}",
+                             hint="`spin config` shows the services.")
+        svc = model["services"][service]
+        svc.pop("scale", None)
+        svc.setdefault("deploy", {})["replicas"] = int(count)
+    _put(o, project.name, model, wait=wait, facility_project=facility_project)
+
+
+@reports_errors
+def pull(ctx: typer.Context, services: list[str] | None = typer.Argument(None), json_output: bool = JsonOpt):
+    """Images are pulled by the backend when `spin up` starts a service; this says so and does nothing."""
+    raise UsageError("spin pull has nothing to do: the gateway's backend pulls each image from the site's "
+                     "registries when `spin up` starts the service, and a missing image fails that `up` with exit 4",
+                     hint="Run `spin up --wait`; `spin check` shows whether the site's registries allow each image.")
+
+
+@reports_errors
+def build(ctx: typer.Context, services: list[str] | None = typer.Argument(None), json_output: bool = JsonOpt):
+    """The gateway builds no images; this says so, and what to do instead."""
+    raise UsageError(f"spin build: {NO_BUILD}", hint=NO_BUILD_HINT)

@@ -30,5 +30,6 @@ case "$code" in
   2??) exit 0 ;;
   403) exit 1 ;;
   4??) exit 2 ;;
+  502|504) exit 4 ;;  # the service did not become ready (the answer says why): docs/researcher.md "Exit codes"
   *)   exit 3 ;;
 esac

@@ -39,6 +39,10 @@ class TtlCache(Generic[V]):
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

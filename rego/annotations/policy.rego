@@ -45,6 +45,13 @@ decided(key, meta_path) if {
 	meta_path == workload.metadata_paths[count(workload.metadata_paths) - 1]
 }
 
+# The gateway's own record of whom it made a call for, on the object's own metadata (never a
+# pod template's): no runtime reads it, and the admission webhook decides whose it is.
+decided(key, meta_path) if {
+	key == "spin.io/requested-by"
+	meta_path == ["metadata"]
+}
+
 escape(key) := replace(replace(key, "~", "~0"), "/", "~1")
 
 entries contains {"key": key, "meta": p} if {

@@ -64,3 +64,14 @@ test_a_delete_call_without_an_object_is_decided if {
 	inp := {"request": {"operation": "DELETE", "kind": {"kind": "Deployment"}, "object": null, "oldObject": {"kind": "Deployment", "metadata": {"name": "web"}}}}
 	count(annotations.deny) == 0 with input as inp
 }
+
+test_the_gateways_requested_by_on_the_object_is_decided_by_the_webhook if {
+	inp := f.request({"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": {"name": "web", "annotations": {"spin.io/requested-by": "alice"}},
+		"spec": {"template": {"spec": {"containers": [f.container({})]}}}})
+	count(annotations.deny) == 0 with input as inp
+}
+
+test_requested_by_on_a_pod_template_is_refused if {
+	count(annotations.deny) == 1 with input as with_pod_annotations({"spin.io/requested-by": "alice"})
+}

@@ -41,7 +41,7 @@ def test_decision_and_forward_records_hold_what_the_docs_list(client, token_for,
 
 
 def test_refusals_logins_and_tokens_are_recorded_as_their_types(client, token_for, settings):
-    # a refused login (the users file holds no password for alice): the name, never the password
+    # a refused login (a wrong password for alice): the name, never the password
     assert client.post("/v1/login", json={"username": "alice", "password": "s3cret-guess"}).status_code == 401
     # an access refusal, then a service token created and revoked by an administrator
     assert client.get("/v1/tokens", headers=token_for("alice")).status_code == 403

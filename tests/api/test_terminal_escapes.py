@@ -42,7 +42,8 @@ def test_every_field_of_an_audit_record_is_escaped_in_human_output(tmp_path):
                              "user": "not-an-object", "violations": ["not-an-object"]}) + "\n")
     shown = _spin_audit(log)
     assert not [c for c in RAW if c in shown], repr(shown)
-    lines = shown.splitlines()
+    *lines, trailer = shown.splitlines()
+    assert trailer == "2 record(s); no more match"
     assert len(lines) == 2, lines  # one line per record: the CR LF inside a field forged none
     # type, user, project, operation, kind, name, decision and rule: each shown, each escaped
     assert lines[0].count("\\x1b]0;owned\\x07\\r\\n") == 8

@@ -213,7 +213,7 @@ def test_class5_a_podman_volume_someone_else_made_with_the_name_is_never_used(ga
         compose = _compose(tmp_path, f"services:\n  app:\n    image: {IMAGE}\n{SLEEP}"
                                      "    volumes: ['data:/v']\nvolumes:\n  data: {}\n")
         up = gateway.spin("-f", str(compose), "-p", project, "up")
-        assert up.returncode == 3 and "is not project" in up.stderr, up.stdout + up.stderr
+        assert up.returncode == 4 and "is not project" in up.stderr, up.stdout + up.stderr
         assert _json("pod", "ps", "--filter", f"label=spin.io/project={project}") == []
     finally:
         subprocess.run(["podman", "volume", "rm", "-f", squatter], capture_output=True)
@@ -252,7 +252,7 @@ def test_class11_a_symlink_in_ones_home_to_another_home_is_refused_at_apply(gate
     projects.append(("alice", project))
     compose = _compose(tmp_path, f"services:\n  app:\n    image: {IMAGE}\n{SLEEP}    volumes: ['{link}:/data']\n")
     up = gateway.spin("-f", str(compose), "-p", project, "up")
-    assert up.returncode == 3 and "symbolic link" in up.stderr, up.stdout + up.stderr
+    assert up.returncode == 2 and "symbolic link" in up.stderr, up.stdout + up.stderr
     assert _json("pod", "ps", "--filter", f"label=spin.io/project={project}") == []
 
 
@@ -301,7 +301,7 @@ def test_class12_a_service_on_two_networks_is_refused_on_podman_with_the_reason(
     compose = _compose(tmp_path, f"services:\n  app:\n    image: {IMAGE}\n{SLEEP}    networks: [front, back]\n"
                                  "networks:\n  front: {}\n  back: {}\n")
     up = gateway.spin("-f", str(compose), "-p", project, "up")
-    assert up.returncode == 3 and "several compose networks" in up.stderr, up.stdout + up.stderr
+    assert up.returncode == 2 and "several compose networks" in up.stderr, up.stdout + up.stderr
     assert _json("pod", "ps", "--filter", f"label=spin.io/project={project}") == []
 
 
@@ -311,7 +311,7 @@ def test_class12_a_network_policy_podman_cannot_enforce_is_refused_with_the_reas
     compose = _compose(tmp_path, f"services:\n  app:\n    image: {IMAGE}\n{SLEEP}    networks: [inside]\n"
                                  "networks:\n  inside: {internal: true}\n")
     up = gateway.spin("-f", str(compose), "-p", project, "up")
-    assert up.returncode == 3 and "cannot enforce" in up.stderr, up.stdout + up.stderr
+    assert up.returncode == 2 and "cannot enforce" in up.stderr, up.stdout + up.stderr
     assert _json("pod", "ps", "--filter", f"label=spin.io/project={project}") == []
 
 

@@ -79,7 +79,7 @@ def test_prologue_whose_service_never_gets_ready_gives_up_at_its_timeout(gateway
            "SLURM_JOB_USER": "alice", "SPIN_WAIT_TIMEOUT": "5", "SPIN_COMPOSE_JSON": str(broken)}
     try:
         result = subprocess.run([str(EXAMPLES / "prologue.sh")], env=env, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.returncode == 4, result.stdout + result.stderr  # the workload failed, not the gateway
         body = json.loads(result.stdout)
         assert body["error"] == "WaitTimeout" and "not ready after 5s" in body["detail"] and body["hint"]
     finally:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from spin_gateway.audit import records as audit_records
 from spin_gateway.audit.log import read_records
 from spin_gateway.gateway_api.app import build_app
 from spin_gateway.gateway_api.settings import Settings
@@ -35,7 +36,7 @@ PRIVILEGED = {"user": {"name": "a", "uid": 1, "gid": 1, "groups": []},
 def service(rego):
     svc = PolicyService(rego)
     records: list[dict] = []
-    svc.on_reload = records.append
+    svc.on_reload = lambda event: records.append(audit_records.policy_reload(**event))
     svc.records = records  # type: ignore[attr-defined]
     yield svc
     svc.close()
@@ -189,7 +190,7 @@ def test_through_the_gateway_a_refusal_keeps_deciding_is_audited_once_and_shows(
         assert info["revision"] == live and info["refused_candidate"]
         assert "registries/policy.rego" in info["last_reload_error"]
         ready = client.get("/readyz")
-        assert ready.status_code == 200  # still serving
+        assert ready.status_code == 503  # the live revision still serves, but what is on disk does not load
         assert ready.json()["checks"]["policy_refused_candidate"] == info["refused_candidate"]
         decided = client.post("/v1/policy/eval", json={"objects": [obj]}, headers=headers).json()
         assert not decided["allowed"] and decided["violations"][0]["rule"] == "registries", decided["violations"]
