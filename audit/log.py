@@ -13,9 +13,23 @@ writes the decisions before forwarding and the results before answering. When
 the write fails (disk full, read-only, permission), AuditError stops the call
 and the file is cut back to its last whole record, so the chain stays intact.
 
+Group commit: the records are chained and written under the lock, but the fsync
+is not held under it. A writer whose lines are in the file waits until an fsync
+that began after its write has finished; one writer at a time runs that fsync
+for everyone written so far, so 200 concurrent requests share a few fsyncs
+instead of queueing for 200 (fsync is per file, whoever's lines it carries). A
+failed fsync fails every writer it was to cover (their lines may stay in the
+file, chained, but no caller was told they are on disk).
+
 Several processes may write one log (uvicorn --workers N): an exclusive flock on
 `<log>.lock` orders them, and each picks up the chain (and a rotation) that the
-others left before it writes.
+others left before it writes. They are processes of one machine: replicas on
+several machines each write a chain of their own (`audit-<replica>.jsonl`, and
+each record names its `replica`), so no lock is ever taken across machines.
+
+Keys rotate: every keyed record (and the head) names the id of the key that
+MACs it (`key_id`), the key comes from a ring that may change while the gateway
+runs (vocabulary/keys.py), and verify checks each record with the key it names.
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +53,7 @@ import structlog
 
 from spin_gateway.audit import records
 from spin_gateway.vocabulary.errors import AuditError
+from spin_gateway.vocabulary.keys import KeyRing
 
 log = logging.getLogger("spin.audit")
 
@@ -70,6 +85,15 @@ def head_path(path: Path) -> Path:
 
 def head_mac(key: bytes, head: dict[str, Any]) -> str:
     return record_mac(key, render({k: v for k, v in head.items() if k != "mac"}))
+
+
+def keys_for(ring: dict[str, bytes], key_id: Any) -> list[bytes]:
+    """The keys that may have MAC'd a record: the one its key_id names, or, for records written before
+    records named their key, any key of the ring."""
+    if key_id is None:
+        return list(ring.values())
+    key = ring.get(key_id) if isinstance(key_id, str) else None
+    return [key] if key is not None else []
 
 
 #: The head file holds two fixed-size slots written in turn, each a JSON line with a sequence number:
@@ -138,9 +162,16 @@ def all_files(path: Path) -> list[Path]:
 
 class AuditLog:
     def __init__(self, path: str | Path, *, max_bytes: int = 64 << 20, stdout: bool = False,
-                 fsync: bool = True, stream: IO[str] | None = None, key: bytes | None = None):
+                 fsync: bool = True, stream: IO[str] | None = None, key: bytes | None = None,
+                 keys: KeyRing | Callable[[], KeyRing] | None = None, replica: str | None = None):
         self.path = Path(path)
-        self._key = key
+        self.replica = replica
+        # `keys` (a ring, or what returns the current ring: a rotating Secret) wins over a bare `key`.
+        self._keys = keys if keys is not None else (KeyRing.single(key) if key is not None else None)
+        self._key: bytes | None = None
+        self._key_id: str | None = None
+        self._ring: dict[str, bytes] = {}
+        self._rekey()
         self.max_bytes = max_bytes
         self.fsync = fsync
         self._stream = stream if stream is not None else (sys.stdout if stdout else None)
@@ -150,6 +181,12 @@ class AuditLog:
         self._size = 0  # bytes of the current file that this process has accounted for
         self._lines = 0
         self._prev = GENESIS
+        # Group commit (see the module docstring): writes counted, and how many of them an fsync has covered.
+        self._sync = threading.Condition(threading.Lock())
+        self._written = 0
+        self._synced = 0
+        self._syncing = False
+        self._failed_upto, self._failed_why = 0, ""  # the writes a failed fsync covered: none of them is durable
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lockfd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -158,6 +195,13 @@ class AuditLog:
             raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from None
         with self._lock, self._exclusive():
             self._catch_up()
+
+    def _rekey(self) -> None:
+        """Take the ring's current key (it may have rotated since the last write)."""
+        if self._keys is None:
+            return
+        ring = self._keys() if callable(self._keys) else self._keys
+        self._key, self._key_id, self._ring = ring.key, ring.current, ring.keys
 
     # -- staying in step with the file (and with other processes writing it) -----------------
 
@@ -235,7 +279,7 @@ class AuditLog:
         slots = read_head_slots(data)
         if self._key is not None:
             slots = [s for s in slots if isinstance(s.get("mac"), str)
-                     and hmac.compare_digest(s["mac"], head_mac(self._key, s))]
+                     and any(hmac.compare_digest(s["mac"], head_mac(k, s)) for k in keys_for(self._ring, s.get("key_id")))]
         if not slots:
             if self._prev == GENESIS and not data.strip():
                 return None  # a new log
@@ -295,8 +339,11 @@ class AuditLog:
         if not records:
             return []
         with self._lock, self._exclusive():
+            self._rekey()
             self._catch_up()
-            written, lines = self._append(records)
+            written, lines = self._append(records, sync=False)
+            self._written += 1
+            mine = self._written
             if self._stream is not None:
                 # Under the flock too: worker processes sharing one stdout never interleave inside a line,
                 # and the pipeline sees the file's order.
@@ -305,9 +352,52 @@ class AuditLog:
                     self._stream.flush()
                 except (OSError, ValueError):
                     pass  # the file is the record; the pipeline copy is best effort
+        if self.fsync:
+            self._durable(mine, written)
         return written
 
-    def _append(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    def _durable(self, mine: int, written: list[dict[str, Any]]) -> None:
+        """Return once an fsync that began after write number `mine` has finished (group commit)."""
+        with self._sync:
+            while True:
+                # After a failed fsync Linux may drop the dirty pages: a later fsync that succeeds proves nothing
+                # for the writes the failed one covered, so they fail (refusing a write that did reach the disk
+                # is the safe way to be wrong).
+                if self._failed_upto >= mine:
+                    self._refuse_unsynced(written, self._failed_why)
+                if self._synced >= mine:
+                    return
+                if self._syncing:
+                    self._sync.wait()
+                    continue
+                self._syncing = True  # this writer syncs for everyone written so far
+                self._sync.release()
+                error, target = None, mine
+                try:
+                    with self._lock:  # which writes the fsync covers, and a descriptor a rotation cannot close
+                        target = self._written
+                        fd = os.dup(self._fh.fileno())
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                except OSError as exc:
+                    error = exc.strerror or str(exc)
+                finally:
+                    self._sync.acquire()
+                    self._syncing = False
+                    self._sync.notify_all()
+                if error is not None:
+                    self._failed_upto, self._failed_why = max(self._failed_upto, target), error
+                else:
+                    self._synced = max(self._synced, target)
+
+    def _refuse_unsynced(self, written: list[dict[str, Any]], why: str) -> None:
+        log.error("audit fsync failed (%s): %d record(s) of request(s) %s are not known to be on disk", why,
+                  len(written), ",".join(sorted({str(r.get("request_id")) for r in written})))
+        raise AuditError(f"cannot write the audit log {self.path}: fsync failed: {why}", hint=AuditError.default_hint)
+
+    def _append(self, records: list[dict[str, Any]], *, sync: bool = True) -> tuple[list[dict[str, Any]], list[bytes]]:
         lines, written = [], []
         prev = self._prev
         for record in records:
@@ -318,6 +408,10 @@ class AuditLog:
                 **record,
                 "prev": prev,
             }
+            if self.replica is not None:
+                full["replica"] = self.replica
+            if self._key is not None:
+                full["key_id"] = self._key_id
             line = render(full)
             if self._key is not None:
                 full["mac"] = record_mac(self._key, line)
@@ -337,7 +431,7 @@ class AuditLog:
                 if not more:
                     raise OSError(errno.EIO, f"short write ({done} of {len(blob)} bytes)")
                 done += more
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(self._fh.fileno())
         except OSError as exc:
             self._cut_back(start)
@@ -373,6 +467,7 @@ class AuditLog:
                     "record_id": record_id, "hash": self._prev,
                     "time": datetime.now(UTC).isoformat(timespec="microseconds")}
             if self._key is not None:
+                head["key_id"] = self._key_id
                 head["mac"] = head_mac(self._key, head)
             line = render(head)[:HEAD_SLOT - 1]
             os.pwrite(self._headfd, line.ljust(HEAD_SLOT - 1) + b"\n", (seq % 2) * HEAD_SLOT)
@@ -385,6 +480,8 @@ class AuditLog:
         rotated = rotated_files(self.path)
         number = int(rotated[-1].name.rsplit(".", 1)[1]) + 1 if rotated else 1
         try:
+            if self.fsync:  # writers waiting for a group fsync will sync the new file, not this one
+                os.fsync(self._fh.fileno())
             os.rename(self.path, self.path.with_name(f"{self.path.name}.{number}"))
             self._open()
             dir_fd = os.open(self.path.parent, os.O_RDONLY)

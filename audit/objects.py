@@ -80,6 +80,9 @@ class ObjectStore:
 
     @classmethod
     def beside(cls, audit_log: str | Path) -> ObjectStore:
+        # A folder of chains (one per replica) shares one store: objects are content-addressed.
+        if Path(audit_log).is_dir():
+            return cls(Path(audit_log) / "objects")
         return cls(f"{audit_log}.objects")
 
     def _path(self, digest: str) -> Path:

@@ -141,9 +141,25 @@ def _needles(flt: AuditFilter) -> list[bytes]:
 
 
 def query(path: str | Path, flt: AuditFilter) -> Iterator[dict[str, Any]]:
-    """Matching records, oldest first, read lazily so a large log streams."""
+    """Matching records, oldest first, read lazily so a large log streams.
+
+    `path` is one log, or a folder of chains (one per replica, audit/chains.py): their records merged by time.
+    """
+    path = Path(path)
+    if path.is_dir():
+        import heapq
+
+        from spin_gateway.audit.chains import chains
+
+        streams = [_query_files(all_files(chain), flt) for chain in chains(path)]
+        yield from heapq.merge(*streams, key=lambda r: str(r.get("time", "")))
+        return
+    yield from _query_files(all_files(path), flt)
+
+
+def _query_files(files: list[Path], flt: AuditFilter) -> Iterator[dict[str, Any]]:
     needles = _needles(flt)
-    for file in all_files(Path(path)):
+    for file in files:
         with file.open("rb") as fh:
             for raw in fh:
                 if not all(n in raw for n in needles):

@@ -72,6 +72,8 @@ def decision(request_id: str, operation: str, who: Who, plan: Plan, d: Decision,
         "engine": d.engine,
         "decision_ms": d.duration_ms,
         "error": d.error,
+        "cached": d.cached,
+        "input_hash": d.input_hash,
     }
 
 
@@ -165,7 +167,8 @@ def token_revoked(by: Identity, token_id: str) -> Record:
 
 
 def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy_dir: str, *, by: Who | None = None,
-                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = ()) -> Record:
+                  reason: str | None = None, retired_rules: list[str] | tuple[str, ...] = (),
+                  decision_cache: str | None = None) -> Record:
     """A policy revision put live (decision allow) or a candidate refused (deny, with the reason).
 
     `trigger` is what noticed the change (watcher: the folder changed; request: POST /v1/policy/reload, made
@@ -175,8 +178,22 @@ def policy_reload(decision: str, trigger: str, old: str, new: str | None, policy
                               if decision == "allow" else {"live": old, "candidate": new})
     return {"type": "reload", "operation": "policy-reload", "decision": decision, "trigger": trigger,
             "policy_dir": policy_dir, "policy": policy, "old_revision": old, "new_revision": new,
+            # "on", or "off: why" (a library using non-deterministic built-ins): what the new revision may cache
+            **({"decision_cache": decision_cache} if decision_cache else {}),
             **({"user": by._user(), "token": by._token(), "source": by.source} if by else {}),
             **({"violations": [{"rule": "policy-reload", "message": reason}]} if decision == "deny" else {})}
+
+
+def logout(user: Identity, token_id: str, source: str | None) -> Record:
+    """A user revoked their own token (`spin logout`)."""
+    return {"type": "token", "operation": "logout", "token_id": token_id, "user": {"name": user.name, "uid": user.uid},
+            "source": source}
+
+
+def user_tokens_revoked(by: Identity, target: str, cutoff: int, source: str | None) -> Record:
+    """An administrator revoked every token of `target` issued at or before `cutoff` (seconds since the epoch)."""
+    return {"type": "token", "operation": "revoke-user", "target_user": target, "revoked_before": cutoff,
+            "user": {"name": by.name, "uid": by.uid}, "source": source}
 
 
 def recovery(torn: bytes) -> Record:

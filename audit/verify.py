@@ -25,6 +25,7 @@ from spin_gateway.audit.log import (
     all_files,
     head_mac,
     head_path,
+    keys_for,
     last_line,
     line_hash,
     read_head_slots,
@@ -32,6 +33,20 @@ from spin_gateway.audit.log import (
     render,
 )
 from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.keys import KeyRing
+
+#: The keys verify checks with, by key id (a ring's, or one bare key under its fingerprint).
+Ring = dict[str, bytes]
+
+
+def _ring_of(key: bytes | KeyRing | Ring | None) -> Ring | None:
+    if key is None:
+        return None
+    if isinstance(key, bytes):
+        return KeyRing.single(key).keys
+    if isinstance(key, KeyRing):
+        return dict(key.keys)
+    return dict(key)
 
 
 @dataclass
@@ -47,9 +62,14 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _mac_ok(key: bytes, body: bytes, mac: object) -> bool:
-    if not isinstance(mac, str):
+def _mac_ok(ring: Ring, body: bytes, mac: object, key_id: object = None) -> bool:
+    keys = keys_for(ring, key_id)
+    if not isinstance(mac, str) or not keys:
         return False
+    return any(_mac_ok_with(key, body, mac) for key in keys)
+
+
+def _mac_ok_with(key: bytes, body: bytes, mac: str) -> bool:
     # Records are rendered with sorted keys, so the line without its mac is the line with the one
     # `"mac":"…",` member cut out; that saves re-rendering every record. Anything unusual takes the slow way.
     member = b'"mac":"' + mac.encode() + b'",'
@@ -60,7 +80,7 @@ def _mac_ok(key: bytes, body: bytes, mac: object) -> bool:
     return hmac.compare_digest(mac, record_mac(key, render(record)))
 
 
-def _read_head(path: Path, key: bytes | None) -> tuple[dict | None, str]:
+def _read_head(path: Path, key: Ring | None) -> tuple[dict | None, str]:
     """The newest head slot that is whole (and, with the key, carries a valid HMAC)."""
     try:
         data = head_path(path).read_bytes()
@@ -70,7 +90,8 @@ def _read_head(path: Path, key: bytes | None) -> tuple[dict | None, str]:
     if not slots:
         return None, "missing" if not data.strip() else "unreadable"
     if key is not None:
-        slots = [s for s in slots if isinstance(s.get("mac"), str) and hmac.compare_digest(s["mac"], head_mac(key, s))]
+        slots = [s for s in slots if isinstance(s.get("mac"), str)
+                 and any(hmac.compare_digest(s["mac"], head_mac(k, s)) for k in keys_for(key, s.get("key_id")))]
         if not slots:
             return None, "forged"
     return max(slots, key=lambda s: s["seq"]), "ok"
@@ -87,7 +108,7 @@ class _FileResult:
     after_head: int = 0
 
 
-def _walk(file: Path, prev: str, key: bytes | None, head_hash: str | None) -> _FileResult:
+def _walk(file: Path, prev: str, key: Ring | None, head_hash: str | None) -> _FileResult:
     out = _FileResult()
     with file.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -112,11 +133,17 @@ def _walk(file: Path, prev: str, key: bytes | None, head_hash: str | None) -> _F
                                            + (f" (the head named record {record['head_record_id']}, line "
                                               f"{record.get('head_line')} of {record.get('head_file')})"
                                               if record.get("head_record_id") else ""), **where)
-                if key is None or _mac_ok(key, body, record.get("mac")):
+                if key is None or _mac_ok(key, body, record.get("mac"), record.get("key_id")):
                     return out
-            if key is not None and not _mac_ok(key, body, record.get("mac")):
-                out.failure = dict(problem="the record's HMAC does not match: it was written or changed without "
-                                           "the gateway's key", **where)
+            if key is not None and not _mac_ok(key, body, record.get("mac"), record.get("key_id")):
+                kid = record.get("key_id")
+                if kid is not None and not keys_for(key, kid):
+                    out.failure = dict(problem=f"the record names audit key id {str(kid)[:64]!r}, which is not among "
+                                               "the keys given to verify (keep every retired audit key in the ring "
+                                               "while its records are kept)", **where)
+                else:
+                    out.failure = dict(problem="the record's HMAC does not match: it was written or changed without "
+                                               "the gateway's key", **where)
                 return out
             prev = line_hash(body)
             out.count += 1
@@ -132,7 +159,7 @@ def _walk_args(args: tuple) -> _FileResult:
     return _walk(*args)
 
 
-def _walk_all(files: list[Path], key: bytes | None, head_hash: str | None,
+def _walk_all(files: list[Path], key: Ring | None, head_hash: str | None,
               first: str = GENESIS) -> Iterator[_FileResult]:
     """Each file starts from the hash of the previous file's last line, so files are walked independently:
     in parallel (one process per core) when there are several. Results come back in file order."""
@@ -162,7 +189,7 @@ def _first_prev(file: Path) -> str:
     return prev if isinstance(prev, str) else GENESIS
 
 
-def verify(path: str | Path, key: bytes | None = None, *, pruned: bool = False) -> VerifyReport:
+def verify(path: str | Path, key: bytes | KeyRing | Ring | None = None, *, pruned: bool = False) -> VerifyReport:
     """Walk the chain; with the gateway's audit key, also check every record's HMAC and the head file's.
 
     The chain alone finds any edit followed by a later record; the HMAC also
@@ -170,9 +197,10 @@ def verify(path: str | Path, key: bytes | None = None, *, pruned: bool = False) 
     the head finds records cut off the end.
     """
     path = Path(path)
+    ring = _ring_of(key)
     files = all_files(path)
     names = [str(f) for f in files]
-    head, head_state = _read_head(path, key)
+    head, head_state = _read_head(path, ring)
     if not files and head is None and head_state == "missing" and path.with_name(path.name + ".lock").exists():
         # The writer's lock file outlives its log: a log that was written and is now gone, head and all.
         return VerifyReport(0, [], False, "the log and its head file are gone, but the gateway's lock file beside "
@@ -190,7 +218,7 @@ def verify(path: str | Path, key: bytes | None = None, *, pruned: bool = False) 
     # Retention: with `pruned`, the oldest files may have been archived or removed on purpose, so the
     # chain may start mid-way; every link from there on is still checked.
     first = _first_prev(files[0]) if pruned and files else GENESIS
-    for result in _walk_all(files, key, head["hash"] if head else None, first):
+    for result in _walk_all(files, ring, head["hash"] if head else None, first):
         if result.failure:
             count += result.failure["line"] - 1
             return broken(**result.failure)
@@ -213,7 +241,7 @@ def verify(path: str | Path, key: bytes | None = None, *, pruned: bool = False) 
                       "(truncation cannot be ruled out)", file=str(head_path(path)), line=1)
     if head_state == "unreadable":
         return broken("the head file is not a JSON head record (edited or torn)", file=str(head_path(path)), line=1)
-    if head_state == "missing" and key is not None and count:
+    if head_state == "missing" and ring is not None and count:
         return broken("the head file is missing, so records cut off the end cannot be ruled out",
                       file=str(head_path(path)), line=1)
     if first != GENESIS:

@@ -105,6 +105,24 @@ class ProjectLocks(Protocol):
         """Block until the project's lock is ours (at most `wait` seconds, else Conflict), yield it, release it."""
 
 
+@dataclass
+class _NotHeld:
+    """What an operation that changes nothing (a dry run) holds: no lock, no journal to find or write."""
+
+    holder: str = ""
+    waited: float = 0.0
+    unfinished: Journal | None = None
+
+    def record(self, journal: Journal | None) -> None:
+        pass
+
+    def retire(self) -> None:
+        pass
+
+
+NOT_HELD: Held = _NotHeld()
+
+
 def busy(namespace: str, holder: str, waited: float, since: str = "") -> Conflict:
     held = f"{holder} has held it{f' since {since}' if since else ''}" if holder else "another request holds it"
     return Conflict(f"project {namespace} is busy: another `up` or `down` of it is running ({held}); "

@@ -58,6 +58,51 @@ def rate(folder: Path, *, batch: int, fsync: bool, seconds: float) -> dict:
             "bytes_per_record": path.stat().st_size / written}
 
 
+def concurrent_rate(folder: Path, *, clients: int, batch: int, seconds: float) -> dict:
+    """`clients` threads each writing plans of `batch` records (write_many, fsync on) for `seconds`:
+    the records a second the log keeps on disk, with group commit sharing the fsyncs."""
+    import threading
+
+    path = folder / f"concurrent-{clients}-{batch}" / "audit.log"
+    log = AuditLog(path, key=KEY, fsync=True)
+    counts = [0] * clients
+    syncs = [0]
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        syncs[0] += 1
+        real_fsync(fd)
+
+    stop = threading.Event()
+
+    def work(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            log.write_many([decision_record(n * 1_000_000 + i + k) for k in range(batch)])
+            counts[n] += batch
+            i += batch
+
+    import spin_gateway.audit.log as audit_log_module
+
+    audit_log_module.os.fsync = counting_fsync  # type: ignore[assignment]  # how many fsyncs were shared
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        audit_log_module.os.fsync = real_fsync  # type: ignore[assignment]
+        log.close()
+    written = sum(counts)
+    return {"records": written, "per_s": written / elapsed, "fsyncs": syncs[0],
+            "writes_per_fsync": (written / batch) / max(syncs[0], 1)}
+
+
 def generate(path: Path, records: int) -> float:
     log = AuditLog(path, key=KEY)
     started = time.perf_counter()

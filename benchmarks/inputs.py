@@ -8,7 +8,8 @@ from typing import Any
 PROJECT = "bench"
 
 
-def compose_model(services: int = 10) -> dict[str, Any]:
+def compose_model(services: int = 10, replicas: int | None = None) -> dict[str, Any]:
+    """replicas=0 for a real cluster shared with others: the objects are made, no pod runs."""
     out: dict[str, Any] = {"name": PROJECT, "services": {}}
     for i in range(services):
         out["services"][f"svc{i}"] = {
@@ -17,6 +18,7 @@ def compose_model(services: int = 10) -> dict[str, Any]:
             "environment": {"QUEUE": f"q{i}", "LOG_LEVEL": "info"},
             "labels": {"org.example.role": "worker"},
             "user": "1001:1001",
+            **({"deploy": {"replicas": replicas}} if replicas is not None else {}),
         }
     return out
 

@@ -114,34 +114,7 @@ def _with_gateway_go_settings() -> None:
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="short runs (10 s of load, 1 s of decisions)")
-    ap.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if wrkload.available() else "httpx")
-    ap.add_argument("--no-save", action="store_true")
-    ap.add_argument("--policy-dir", default=str(ROOT / "rego"), help="measure another library (a copy of a branch's rego/)")
-    args = ap.parse_args()
-    _with_gateway_go_settings()
-    # At 200 clients a check+up answer takes seconds; wrk counts only answers that arrive before it stops,
-    # so the run must last many answer times or it counts nothing.
-    secs = 10.0 if args.quick else 30.0
-    dsecs = 1.0 if args.quick else 5.0
-
-    buf = io.StringIO()
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        buf.write(line + "\n")
-
-    say(f"spin benchmarks  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  "
-        f"{platform.python_implementation()} {platform.python_version()}  cores={os.cpu_count()}  "
-        f"mode={'quick' if args.quick else 'full'}  load client={args.client} (shares the cores with the gateway)  "
-        f"load average {_loadavg()}  "
-        f"GOGC={os.environ.get('GOGC', 'unset (100)')} GOMEMLIMIT={os.environ.get('GOMEMLIMIT', 'unset')}")
-    rows = []
-    pdir = Path(args.policy_dir).resolve()
-    say(f"policy folder: {pdir}")
-
+def _issue7(args, say, rows, pdir: Path, secs: float, dsecs: float) -> None:
     d = decisions.run(dsecs, pdir)
     say(f"[1] decisions: {d['modules']} modules, revision {d['revision']}, inputs: the translated 10-service project "
         f"and its workloads made privileged {d['kinds']} ({d['allowed']} allowed, {d['denied']} denied)")
@@ -217,6 +190,46 @@ def main() -> int:
     rows.append(("6 two workers RSS per worker (max)", _fmt(max(mem2.values()) if mem2 else float("nan"), " MB"),
                  "< 200 MB", _verdict(max(mem2.values()) < 200 if mem2 else None)))
     rows.append(("6 two workers RSS (all processes)", _fmt(sum(mem2.values()), " MB"), "-", "-"))
+
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="short runs (10 s of load, 1 s of decisions)")
+    ap.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if wrkload.available() else "httpx")
+    ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--policy-dir", default=str(ROOT / "rego"), help="measure another library (a copy of a branch's rego/)")
+    ap.add_argument("--only", choices=["7", "18"], help="only issue 7's figures, or only issue 18's")
+    ap.add_argument("--kubeconfig", help="issue 18's arrays against this cluster too (default: SPIN_TEST_KUBECONFIG)")
+    args = ap.parse_args()
+    _with_gateway_go_settings()
+    # At 200 clients a check+up answer takes seconds; wrk counts only answers that arrive before it stops,
+    # so the run must last many answer times or it counts nothing.
+    secs = 10.0 if args.quick else 30.0
+    dsecs = 1.0 if args.quick else 5.0
+
+    buf = io.StringIO()
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        buf.write(line + "\n")
+
+    say(f"spin benchmarks  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  "
+        f"{platform.python_implementation()} {platform.python_version()}  cores={os.cpu_count()}  "
+        f"mode={'quick' if args.quick else 'full'}  load client={args.client} (shares the cores with the gateway)  "
+        f"load average {_loadavg()}  "
+        f"GOGC={os.environ.get('GOGC', 'unset (100)')} GOMEMLIMIT={os.environ.get('GOMEMLIMIT', 'unset')}")
+    rows = []
+    pdir = Path(args.policy_dir).resolve()
+    say(f"policy folder: {pdir}")
+
+    if args.only != "18":
+        _issue7(args, say, rows, pdir, secs, dsecs)
+    if args.only != "7":
+        from benchmarks import issue18
+
+        issue18.run(say, rows, _fmt, _verdict, seconds=secs, dseconds=dsecs, client=args.client,
+                    kubeconfig=args.kubeconfig)
 
     say()
     w = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -64,7 +64,9 @@ def rss_mb(pid: int) -> dict[int, float]:
 
 @contextmanager
 def gateway(workers: int = 1, startup_timeout: float = 60.0,
-            policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None):
+            policy_dir: Path = ROOT / "rego", env: dict[str, str] | None = None,
+            backend_args: list[str] | None = None):
+    """backend_args: e.g. ["--backend", "kubernetes", "--kubeconfig", PATH]; the manifests backend otherwise."""
     from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 
     with tempfile.TemporaryDirectory(prefix="spin-bench-") as tmp:
@@ -72,8 +74,9 @@ def gateway(workers: int = 1, startup_timeout: float = 60.0,
         tokens = {u: TokenSigner(load_or_create_key(state / "signing.key")).issue(u, ttl=3600)[0]
                   for u in ("alice", "carol")}
         port = free_port()
-        cmd = [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", "--backend", "manifests", "--host", "127.0.0.1",
-               "--port", str(port), "--state-dir", str(state), "--manifests-dir", str(state / "manifests"),
+        backend = backend_args or ["--backend", "manifests", "--manifests-dir", str(state / "manifests")]
+        cmd = [sys.executable, "-m", "spin_gateway.cli.main", "gateway", "serve", *backend, "--host", "127.0.0.1",
+               "--port", str(port), "--state-dir", str(state),
                "--audit-log", str(state / "audit.log"), "--users", str(ROOT / "examples/users.yaml"),
                "--policy-dir", str(policy_dir), "--workers", str(workers)]
         log = open(state / "gateway.log", "w")

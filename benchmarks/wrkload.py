@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 from benchmarks.inputs import compose_model
@@ -19,7 +21,7 @@ local threads = {}
 function setup(thread) thread:set("id", #threads) ; table.insert(threads, thread) end
 request = function()
   n = n + 1
-  local project = "wrk-" .. id .. "-" .. (n % 100)
+  local project = PROJECT
   local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
                    ["X-Spin-User"] = "ACT_AS"}
   if n % 2 == 0 then
@@ -58,17 +60,33 @@ def _ms(out: str, pct: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "") -> dict:
+#: How the load names its projects (a Lua expression; id is wrk's thread, n the thread's request count):
+#:   cycle  each thread cycles through 100 projects (issue 7's load: after the first round, `up` is idempotent)
+#:   cold   every request a project never seen: every decision evaluated (a job array of different projects)
+#:   warm   one project for every request: the same compose from one user (a job array's prologues)
+PROJECTS = {
+    "cycle": '"wrk-" .. id .. "-" .. (n % 100)',
+    "cold": '"cold-" .. id .. "-" .. n .. "-" .. SALT',
+    "warm": '"warm-array-" .. SALT',
+}
+
+
+def run(url: str, mode: str, token: str, clients: int = 200, seconds: float = 10.0, act_as: str = "",
+        projects: str = "cycle", replicas: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="spin-wrk-") as tmp:
         cmd = ["wrk", "-t2", f"-c{clients}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "30s"]
         if mode == "healthz":
             cmd.append(url + "/healthz")
         else:
             script = Path(tmp) / "load.lua"
-            script.write_text(_LUA.replace("BODY", json.dumps(json.dumps({"compose": compose_model(10)}))).replace("TOKEN", token)
-                                    .replace("ACT_AS", act_as))
+            salt = uuid.uuid4().hex[:6]  # a second run never meets the first's projects
+            script.write_text(_LUA.replace("PROJECT", PROJECTS[projects].replace("SALT", f'"{salt}"'))
+                              .replace("BODY", json.dumps(json.dumps({"compose": compose_model(10, replicas)})))
+                              .replace("TOKEN", token).replace("ACT_AS", act_as))
             cmd += ["-s", str(script), url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+        if os.environ.get("SPIN_BENCH_DEBUG"):
+            print(out[-3000:])
     if not (m := re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)):
         return {"error": f"wrk printed no summary: {out[-300:]}", "p50": float("nan"), "p99": float("nan"), "ok": 0,
                 "errors": 0, "per_s": 0.0, "ok_per_s": 0.0, "error_kinds": {}}

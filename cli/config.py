@@ -45,3 +45,16 @@ def gateway_url(flag: str | None = None) -> str:
 
 def token(flag: str | None = None) -> str | None:
     return flag or os.environ.get("SPIN_TOKEN") or read_config().get("token")
+
+
+def forget_token() -> bool:
+    """Remove the stored token (`spin logout`); True if there was one."""
+    data = read_config()
+    if "token" not in data:
+        return False
+    del data["token"]
+    path = config_file()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    return True

@@ -42,7 +42,7 @@ def root(ctx: typer.Context,
 for command in (project.up, project.check, project.down, project.ps, project.ls, project.logs,  # researchers
                 project.stop, project.start, project.restart, project.scale, project.pull, project.build,
                 compose.convert, compose.config,
-                auth.login, auth.whoami):
+                auth.login, auth.logout, auth.whoami):
     app.command()(command)
 # `exec SERVICE CMD -c ...`: everything after the service is the command's, options included.
 app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})(project.exec_)

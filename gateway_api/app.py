@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spin_gateway.audit import records
 from spin_gateway.gateway_api.admission import AdmissionWebhook
-from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
+from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry, TokenStore
 from spin_gateway.gateway_api.auth.tokens import TokenSigner
 from spin_gateway.gateway_api.deps import client_address
 from spin_gateway.gateway_api.gateway import Gateway
@@ -103,7 +103,7 @@ def _handle_errors(app: FastAPI) -> None:
                                        "hint": "This is a bug in the gateway; the administrators have the log."})
 
 
-def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> FastAPI:
+def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner, token_store: TokenStore | None = None) -> FastAPI:
     stop = threading.Event()
 
     @contextlib.asynccontextmanager
@@ -121,7 +121,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
     app.state.settings = settings
     app.state.gateway = gateway
     app.state.signer = signer
-    app.state.tokens = TokenRegistry(settings.state_dir / "tokens.json")
+    app.state.tokens = token_store if token_store is not None else TokenRegistry(settings.state_dir / "tokens.json")
     app.state.admission = AdmissionWebhook(gateway)
     _handle_errors(app)
     for module in (health, auth, projects, policy, audit, tokens, admission):
@@ -131,7 +131,7 @@ def create_app(settings: Settings, gateway: Gateway, signer: TokenSigner) -> Fas
 
 
 def build_app(settings: Settings) -> FastAPI:
-    from spin_gateway.gateway_api.wiring import make_gateway
+    from spin_gateway.gateway_api.wiring import make_gateway, make_token_store
 
     gateway, signer = make_gateway(settings)
-    return create_app(settings, gateway, signer)
+    return create_app(settings, gateway, signer, make_token_store(settings))

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from spin_gateway.gateway_api.auth.service_caller import service_caller
-from spin_gateway.gateway_api.auth.service_tokens import TokenRegistry
-from spin_gateway.gateway_api.auth.tokens import TokenSigner
+from spin_gateway.gateway_api.auth.service_tokens import TokenStore
+from spin_gateway.gateway_api.auth.tokens import TokenClaims, TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.gateway_api.source import client_source
@@ -32,14 +32,14 @@ def get_signer(request: Request) -> TokenSigner:
     return request.app.state.signer
 
 
-def get_tokens(request: Request) -> TokenRegistry:
+def get_tokens(request: Request) -> TokenStore:
     return request.app.state.tokens
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
-TokensDep = Annotated[TokenRegistry, Depends(get_tokens)]
+TokensDep = Annotated[TokenStore, Depends(get_tokens)]
 
 
 def client_address(request: Request) -> str | None:
@@ -48,6 +48,14 @@ def client_address(request: Request) -> str | None:
 
 
 SourceDep = Annotated[str | None, Depends(client_address)]
+
+
+def token_claims(request: Request) -> TokenClaims | None:
+    """The claims of the request's user token (after `Auth` ran), None for a service token."""
+    return getattr(request.state, "claims", None)
+
+
+ClaimsDep = Annotated[TokenClaims | None, Depends(token_claims)]
 
 
 def authenticate(request: Request, operation: str) -> Caller:
@@ -60,6 +68,8 @@ def authenticate(request: Request, operation: str) -> Caller:
     claims = get_signer(request).verify(token.strip())
     source = client_address(request)
     if claims.kind != "service":
+        # Logged out, or revoked by an administrator with every token of the user (answered from memory).
+        get_tokens(request).check_user(claims.subject, claims.token_id, claims.issued_at)
         try:
             identity = gateway.identity.lookup(claims.subject)
         except NotFound:  # removed from the directory since the token was issued: the token is void
@@ -67,6 +77,7 @@ def authenticate(request: Request, operation: str) -> Caller:
                             hint="Run `spin login` again, or ask the facility about your account.") from None
         # kept on the request, so the refusal handler (app.py) can name who was refused
         request.state.caller = Caller(identity=identity, token_id=claims.token_id, token_kind="user", source=source)
+        request.state.claims = claims  # logout revokes this token until it would have expired
         return request.state.caller
     # A facility system acts for one user per request, within its token's scope (users and resources).
     request.state.caller = service_caller(gateway, get_tokens(request), claims, request.headers.get("x-spin-user", ""),

@@ -7,6 +7,7 @@ to a backend except through the interceptor or the read-only status calls.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from spin_gateway.audit import records
 from spin_gateway.audit.log import AuditLog
 from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend, ProjectRef
-from spin_gateway.backends.locks import Held, InProcessLocks, Journal, ProjectLocks, journal_objects
+from spin_gateway.backends.locks import NOT_HELD, Held, InProcessLocks, Journal, ProjectLocks, journal_objects
 from spin_gateway.gateway_api import access, planning
 from spin_gateway.gateway_api.auth.service_tokens import TokenScope
 from spin_gateway.gateway_api.identity.base import IdentityProvider
@@ -181,7 +182,9 @@ class Gateway:
         fproject = self.filed_under(caller, identity, facility_project, operation, project)
         ref = ProjectRef(project, namespace, identity.name, fproject)
         self.require_scope(caller, operation, project, fproject)
-        with self.locks.hold(namespace) as held:
+        # A dry run forwards nothing, so it does not queue behind the project's `up`s (a job array's checks
+        # would otherwise decide one at a time); it reads the project as it stands when it asks.
+        with self.locks.hold(namespace) if not dry_run else contextlib.nullcontext(NOT_HELD) as held:
             info = self._authorise(caller, operation, project, ref)
             if info is not None and info.facility_project:
                 fproject = info.facility_project  # an existing project keeps its facility project
@@ -416,7 +419,7 @@ class Gateway:
         return PolicyInfo(revision=p.revision, engine=p.engine.name, policy_dir=str(p.policy_dir),
                           loaded_at=_iso(p.loaded_at), loaded_by=p.loaded_by, checked_at=_iso(p.checked_at),
                           last_reload_error=p.last_reload_error, refused_candidate=p.refused_candidate,
-                          refused_at=_iso(p.refused_at))
+                          refused_at=_iso(p.refused_at), decision_cache=p.decision_cache)
 
     def reload_policy(self, caller: Caller) -> PolicyInfo:
         self.require_admin(caller, "reload the policy")
@@ -430,6 +433,10 @@ class Gateway:
                             status=_status_word(outcome), decisions=outcome.decisions, results=outcome.results,
                             notices=outcome.notices, objects=outcome.objects if outcome.allowed else [],
                             request_id=ctx.request_id)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
 
 
 class _JournaledBackend:
@@ -458,10 +465,6 @@ class _JournaledBackend:
         # During an `up`, a delete is the interceptor removing what a failed first `up` created.
         self._phase("forwarding" if self.journal.operation == "down" else "rolling-back")
         return self.inner.delete(ref, calls, volumes)
-
-
-def _iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds") if epoch is not None else None
 
 
 def _denial_message(outcome: Outcome) -> str:

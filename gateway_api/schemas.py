@@ -150,6 +150,17 @@ class ServiceTokenResponse(BaseModel):
     record: TokenRecord
 
 
+class LogoutResponse(BaseModel):
+    token_id: str = Field(description="The token revoked: refused by every replica from now on")
+    user: str
+
+
+class UserRevocation(BaseModel):
+    user: str
+    revoked_before: int = Field(description="Every token of the user issued at or before this second (Unix time) "
+                                            "is refused; the user logs in again for a new one")
+
+
 class WhoAmI(BaseModel):
     name: str
     uid: int
@@ -172,6 +183,9 @@ class PolicyInfo(BaseModel):
     last_reload_error: str | None = Field(default=None, description="Why the last candidate revision was refused "
                                                                        "(the live revision keeps deciding)")
     refused_candidate: str | None = Field(default=None, description="The refused candidate's revision")
+    decision_cache: dict[str, Any] = Field(default_factory=dict, description=(
+        "Whether identical calls are answered from the decision cache: enabled, with entries, size, hits and "
+        "misses; or not, and the reason (e.g. the library calls a non-deterministic built-in)"))
 
 
 class AuditPage(BaseModel):

@@ -7,12 +7,14 @@ from spin_gateway.audit.log import AuditLog
 from spin_gateway.audit.objects import ObjectStore
 from spin_gateway.backends.base import Backend
 from spin_gateway.backends.locks import FileLocks, ProjectLocks
+from spin_gateway.gateway_api.auth.service_tokens import FileTokenStore, TokenStore
 from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
 from spin_gateway.gateway_api.gateway import Gateway
 from spin_gateway.gateway_api.identity.base import IdentityProvider
 from spin_gateway.gateway_api.settings import Settings
 from spin_gateway.policy.service import PolicyService, factory_for
 from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.keys import RingSource
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -58,15 +60,47 @@ def _site_admin_group(settings: Settings) -> str | None:
     return load_site_data(path).get("admin_group") if path.exists() else None
 
 
+def key_source(path, what: str, settings: Settings, *, default: bool) -> RingSource:
+    """A ring re-read when its file or folder changes; the default single key is made on first start."""
+    if default and not path.exists():
+        load_or_create_key(path)
+    return RingSource(path, what, interval=settings.credentials_poll_seconds)
+
+
 def make_gateway(settings: Settings) -> tuple[Gateway, TokenSigner]:
     policy = PolicyService(settings.policy_dir, settings.site_data, timeout=settings.policy_timeout,
                            factory=factory_for(settings.opa_url))
     # A key apart from the token key: audit verification must not need the power to mint tokens.
-    audit = AuditLog(settings.audit_log, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
-                     key=load_or_create_key(settings.state_dir / "audit.key"))
+    audit_keys = key_source(settings.audit_key, "audit key", settings, default=settings.audit_keys is None)
+    audit = AuditLog(settings.audit_path, max_bytes=settings.audit_max_bytes, stdout=settings.audit_stdout,
+                     keys=audit_keys.get, replica=settings.replica_name if settings.audit_dir else None)
     # Every reload, done or refused, is on the record.
     policy.on_reload = lambda event: audit.write(records.policy_reload(**event))
     backend = make_backend(settings)
     gateway = Gateway(policy=policy, audit=audit, backend=backend, identity=make_identity(settings),
-                      objects=ObjectStore.beside(settings.audit_log), locks=make_locks(settings, backend))
-    return gateway, TokenSigner(load_or_create_key(settings.signing_key))
+                      objects=ObjectStore.beside(settings.audit_dir or settings.audit_log),
+                      locks=make_locks(settings, backend))
+    signing = key_source(settings.signing_key, "signing key", settings, default=settings.signing_keys is None)
+    return gateway, TokenSigner(signing)
+
+
+def make_token_store(settings: Settings) -> TokenStore:
+    """The registry of service tokens and user-token revocations: a file on one machine, a Secret for replicas."""
+    if settings.token_store_kind == "file":
+        return FileTokenStore(settings.state_dir / "tokens.json")
+    from spin_gateway.backends.kube_api import KubeApi, client_from
+    from spin_gateway.gateway_api.auth.kube_tokens import KubeTokenStore
+
+    return KubeTokenStore(KubeApi(client_from(settings.kubeconfig, settings.kube_context)),
+                          settings.token_namespace or _own_namespace(), settings.token_secret)
+
+
+def _own_namespace() -> str:
+    """The namespace of the pod the gateway runs in (its service account says), else spin-system."""
+    from pathlib import Path
+
+    path = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    try:
+        return path.read_text().strip() or "spin-system"
+    except OSError:
+        return "spin-system"

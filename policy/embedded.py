@@ -9,6 +9,7 @@ and the service swaps it in (policy/service.py).
 from __future__ import annotations
 
 import queue
+import time
 from typing import Any
 
 from spin_gateway.policy.bundle import DECISION_PATH, PolicyBundle
@@ -38,6 +39,11 @@ def _new_engine(modules: dict[str, str], data: dict[str, Any]):
 
 class EmbeddedEngine:
     name = "embedded-opa"
+    #: OPA itself: the same modules, data and input give the same answer unless the library calls a
+    #: non-deterministic built-in (the policy service checks that before it caches).
+    deterministic = True
+    #: In this process: the policy service may evaluate on the caller's thread (evaluate_within).
+    inline = True
 
     def __init__(self, bundle: PolicyBundle, *, with_tests: bool = False, pool_size: int = 2):
         self.bundle = bundle
@@ -82,6 +88,27 @@ class EmbeddedEngine:
             raise PolicyError(f"policy evaluation failed: {exc.message}") from None
         finally:
             self._release(engine)
+
+    def evaluate_within(self, policy_input: dict[str, Any], timeout: float, queue_wait: float) -> dict[str, Any]:
+        """evaluate() on the caller's thread, for a library that cannot block on I/O: waiting for a free
+        evaluator longer than queue_wait is "busy", and an evaluation that took longer than timeout denies
+        all the same (it cannot be interrupted, but its answer is not used)."""
+        try:
+            engine = self._free.get(timeout=queue_wait)
+        except queue.Empty:
+            raise PolicyError(f"the policy engine was busy for {queue_wait:g}s (every evaluator occupied)") from None
+        started = time.monotonic()
+        try:
+            answer = engine.eval_document(DECISION_PATH, policy_input)
+        except OpaUndefinedError:
+            raise PolicyError(f"data.{DECISION_PATH} is undefined: the policy folder has no such package") from None
+        except OpaError as exc:
+            raise PolicyError(f"policy evaluation failed: {exc.message}") from None
+        finally:
+            self._release(engine)
+        if time.monotonic() - started > timeout:
+            raise PolicyError(f"policy evaluation took longer than {timeout:g}s")
+        return answer
 
     def traced(self, path: str, policy_input: Any = None) -> tuple[Any, list[dict[str, Any]]]:
         """data.<path> (None when undefined) and OPA's evaluation trace: what `spin policy test` explains

@@ -13,6 +13,7 @@ including a timeout, becomes a denial with rule id `policy-error`.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import Any
 from spin_gateway.policy.bundle import PolicyBundle, load_bundle
 from spin_gateway.policy.candidate import Structure, structure
 from spin_gateway.policy.candidate import check as check_candidate
+from spin_gateway.policy.decision_cache import DEFAULT_SIZE, DecisionCache
+from spin_gateway.policy.determinism import analyse
 from spin_gateway.policy.engine import Engine
 from spin_gateway.vocabulary.errors import PolicyError, PolicyLoadError, SpinError
 from spin_gateway.vocabulary.types import Decision, Violation
@@ -65,15 +68,52 @@ def _name(by: Any) -> str:
     return str(getattr(user, "name", None) or by)
 
 
+class _Cache:
+    """What the live engine may cache, decided when it loads: the cache, or why there is none."""
+
+    def __init__(self, engine: Engine, size: int):
+        self.cache: DecisionCache | None = None
+        if not getattr(engine, "deterministic", False):
+            # e.g. an OPA server: its bundle can change without this gateway's revision changing
+            self.reason = f"the {engine.name} engine's answers may change without the revision changing"
+        else:
+            self.reason = analyse(engine.bundle.modules).reason
+        pure = not self.reason
+        #: Evaluate on the caller's thread: an engine in this process, with a library that cannot block on I/O.
+        self.inline = pure and getattr(engine, "inline", False)
+        if pure and size <= 0:
+            self.reason = "turned off (decision cache size 0)"
+        elif pure:
+            self.cache = DecisionCache(engine.bundle.revision, engine.bundle.site, size)
+
+    def log(self, revision: str) -> None:
+        if self.cache is None:
+            log.warning("decision cache off for revision %s: %s", revision, self.reason)
+        else:
+            log.info("decision cache on for revision %s (%d entries)", revision, self.cache.size)
+
+    def summary(self) -> str:
+        return "on" if self.cache is not None else f"off: {self.reason}"
+
+    def info(self) -> dict[str, Any]:
+        if self.cache is None:
+            return {"enabled": False, "reason": self.reason}
+        return {"enabled": True, **self.cache.stats()}
+
+
 class PolicyService:
     def __init__(self, policy_dir: str | Path, site_data: str | Path | None = None, *,
-                 factory: EngineFactory = default_factory, timeout: float = 2.0):
+                 factory: EngineFactory = default_factory, timeout: float = 2.0, cache_size: int = DEFAULT_SIZE):
         self.policy_dir = Path(policy_dir)
         self.site_data = Path(site_data) if site_data else None
         self.timeout = timeout
+        self.cache_size = cache_size
         self._factory = factory
         self._lock = threading.Lock()
         self._engine: Engine = factory(load_bundle(self.policy_dir, self.site_data))
+        # The engine and its cache, read together: a decision of one revision never lands in another's cache.
+        self._live_pair = (self._engine, _Cache(self._engine, cache_size))
+        self._live_pair[1].log(self.revision)
         # Evaluations run here so a hanging engine cannot hold a request past the timeout. As many threads
         # as the engine evaluates at once: more only wait inside it, where the wait would count as evaluating.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=getattr(self._engine, "concurrency", 4),
@@ -124,14 +164,18 @@ class PolicyService:
                 retired = sorted(set(live.outputs) - set(checked.outputs)) if live else []
                 fresh = self._factory(bundle)  # compiles; raises PolicyLoadError
                 try:
+                    fresh_cache = _Cache(fresh, self.cache_size)
                     # On the record before it serves: a revision whose reload cannot be audited never decides.
                     self._record({"decision": "allow", "trigger": trigger, "by": by, "old": self.revision,
-                                  "new": candidate, "retired_rules": retired})
+                                  "new": candidate, "retired_rules": retired,
+                                  "decision_cache": fresh_cache.summary()})
                 except BaseException:
                     fresh.close()
                     raise
                 with self._lock:
                     old, self._engine = self._engine, fresh
+                    self._live_pair = (fresh, fresh_cache)
+                fresh_cache.log(candidate)
                 old.close()
                 log.info("policy reloaded (%s%s): revision %s replaced %s", trigger, f" by {_name(by)}" if by else "",
                          candidate, old.bundle.revision)
@@ -186,8 +230,20 @@ class PolicyService:
         except SpinError as exc:  # e.g. the audit log refused the record: the live revision stays
             log.error("policy reload failed, revision %s keeps serving: %s", self.revision, exc.message)
 
-    def evaluate(self, policy_input: dict[str, Any]) -> dict[str, Any]:
-        engine = self._engine
+    @property
+    def decision_cache(self) -> dict[str, Any]:
+        """For `spin policy status`: on, with its counts, or off and why."""
+        return self._live_pair[1].info()
+
+    def evaluate(self, policy_input: dict[str, Any], engine: Engine | None = None,
+                 inline: bool = False) -> dict[str, Any]:
+        engine = engine or self._engine
+        if inline:
+            answer = engine.evaluate_within(policy_input, self.timeout,  # type: ignore[attr-defined]
+                                            self.timeout * QUEUE_WAIT_FACTOR)
+            if not isinstance(answer, dict):
+                raise PolicyError("policy answered with something other than an object under data.spin.admission")
+            return answer
         began: list[float] = []
 
         def run() -> dict[str, Any]:
@@ -223,15 +279,30 @@ class PolicyService:
                     wait = min(self.timeout, queued_until - now)
 
     def decide(self, call_id: str, operation: str, kind: str, name: str, policy_input: dict[str, Any]) -> Decision:
-        engine = self._engine
+        engine, live = self._live_pair
         started = time.perf_counter()
+        cache, key, cached, claimed = live.cache, None, False, False
         try:
-            answer = self.evaluate(policy_input)
+            answer = None
+            if cache is not None:
+                key = cache.key(policy_input)
+                hit, claimed = cache.get_or_claim(key, self.timeout * QUEUE_WAIT_FACTOR)
+                if hit is not None:
+                    answer, cached = json.loads(hit), True  # fresh objects: nothing downstream shares the entry
+            if answer is None:
+                try:
+                    answer = self.evaluate(policy_input, engine, live.inline)
+                except BaseException:
+                    if claimed and cache is not None and key is not None:
+                        cache.release(key)
+                    raise
+                if claimed and cache is not None and key is not None:
+                    cache.put(key, json.dumps(answer))
             violations = _violations(answer)
             patches = list(answer.get("patch") or [])
             warnings = sorted(str(w) for w in answer.get("warn") or [])
             error = None
-        except Exception as exc:  # fail closed: anything that stops a decision is a denial
+        except Exception as exc:  # fail closed: anything that stops a decision is a denial (and is never cached)
             message = exc.message if isinstance(exc, SpinError) else f"{type(exc).__name__}: {exc}"
             violations = [Violation(rule="policy-error", message=f"the policy could not decide: {message}")]
             patches, warnings, error = [], [], message
@@ -240,6 +311,7 @@ class PolicyService:
             allowed=not violations, violations=violations, warnings=warnings, patches=patches,
             revision=engine.bundle.revision, engine=engine.name,
             duration_ms=round((time.perf_counter() - started) * 1000, 3), error=error,
+            cached=cached, input_hash=key,
         )
 
     def close(self) -> None:

@@ -119,6 +119,11 @@ class Decision(_Frozen):
     engine: str
     duration_ms: float
     error: str | None = None
+    #: Answered from the decision cache: the same revision decided this very input before.
+    cached: bool = False
+    #: sha256 of (revision, site data, input) when the decision cache is on: a cached decision names
+    #: the input it answered, and the same hash finds the decision that was evaluated for it.
+    input_hash: str | None = None
 
 
 #: What a backend did with one call.

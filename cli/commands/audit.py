@@ -31,7 +31,8 @@ def audit(ctx: typer.Context, user: str | None = typer.Option(None, "--user"),
                                             "the previous page printed"),
           record_type: str | None = typer.Option(None, "--type", help="decision | forward | drift | access | token | "
                                                  "recovery | login | reload | refusal | gap"),
-          log: Path | None = typer.Option(None, "--log", help="Read this audit log file instead of asking the gateway"),
+          log: Path | None = typer.Option(None, "--log", help="Read this audit log file (or folder of chains, one "
+                                          "per replica) instead of asking the gateway"),
           json_output: bool = JsonOpt):
     """Query the decision log (the gateway's, or a local file with --log), newest page first.
 
@@ -111,33 +112,67 @@ def audit_prune_objects(ctx: typer.Context, log: Path = typer.Option(Path("state
 
 @app.command("verify")
 @reports_errors
-def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log"),
-                 key: Path | None = typer.Option(None, "--key", help="The gateway's audit.key: also check every HMAC "
-                                                    "(default: audit.key beside the log, if readable)"),
+def audit_verify(ctx: typer.Context, log: Path = typer.Option(Path("state/audit.log"), "--log",
+                                                            help="One log file, or a folder of chains (one per "
+                                                                 "replica: --audit-dir)"),
+                 key: Path | None = typer.Option(None, "--key", help="The gateway's audit key, or its key ring (a "
+                                                    "folder of <kid> files): also check every HMAC (default: "
+                                                    "audit.key beside the log, if readable)"),
                  pruned: bool = typer.Option(False, "--pruned", help="The oldest rotated files were archived or "
                                              "removed on purpose: start the chain at the oldest file here"),
                  json_output: bool = JsonOpt):
     """Check the hash chain (and HMACs) of the audit log: exit 1 and name the place if anything was edited."""
     from spin_gateway.audit.verify import verify
+    from spin_gateway.vocabulary.keys import read_ring
 
     o = merged(ctx, json_output=json_output)
-    key_path = key or (log.parent / "audit.key")
+    folder = log.is_dir()
+    key_path = key or ((log if folder else log.parent) / "audit.key")
     if key is not None and not key_path.exists():
         raise UsageError(f"no audit key at {key_path}")
-    secret = key_path.read_bytes().strip() if key_path.exists() else None
+    secret = read_ring(key_path, "audit key") if key_path.exists() else None
+    if folder:
+        return _verify_folder(o, log, secret, pruned)
     report = verify(log, key=secret, pruned=pruned)
     if o.as_json:
         o.render.json(vars(report))
     elif report.ok:
-        o.render.line(f"ok: {report.records} records in {len(report.files)} file(s), chain intact"
-                      + (", every HMAC verified" if secret else " (no key: HMACs not checked)")
-                      + (", nothing cut off the end (head file)" if report.head == "ok"
-                         else f" (head file {report.head}: truncation not checked)"))
+        o.render.line(_ok_line(report, secret is not None))
         for note in report.notes:
             o.render.line(f"note: {note}")
     else:
-        o.render.line(f"TAMPERED: {report.file}:{report.line}"
-                      + (f" (record {report.record_id})" if report.record_id else "")
-                      + f": {report.problem} ({report.records} records verified before it)")
+        o.render.line(_tampered_line(report))
     if not report.ok:
+        raise Refused()
+
+
+def _ok_line(report, keyed: bool) -> str:
+    return (f"ok: {report.records} records in {len(report.files)} file(s), chain intact"
+            + (", every HMAC verified" if keyed else " (no key: HMACs not checked)")
+            + (", nothing cut off the end (head file)" if report.head == "ok"
+               else f" (head file {report.head}: truncation not checked)"))
+
+
+def _tampered_line(report) -> str:
+    return (f"TAMPERED: {report.file}:{report.line}" + (f" (record {report.record_id})" if report.record_id else "")
+            + f": {report.problem} ({report.records} records verified before it)")
+
+
+def _verify_folder(o, folder: Path, secret, pruned: bool) -> None:
+    """Every replica's chain, each on its own: the records per replica, and which chain is broken."""
+    from spin_gateway.audit.chains import verify_folder
+
+    result = verify_folder(folder, secret, pruned=pruned)
+    if o.as_json:
+        o.render.json({"ok": result.ok, "records": result.records, "broken": result.broken,
+                       "chains": {name: vars(r) for name, r in result.chains.items()}})
+    else:
+        for name, report in result.chains.items():
+            line = _ok_line(report, secret is not None) if report.ok else _tampered_line(report)
+            o.render.line(f"{name}: {line}")
+            for note in report.notes if report.ok else []:
+                o.render.line(f"{name}: note: {note}")
+        o.render.line(f"{'ok' if result.ok else 'TAMPERED'}: {len(result.chains)} chain(s), {result.records} records"
+                      + (f"; broken: {', '.join(result.broken)}" if result.broken else ", every chain intact"))
+    if not result.ok:
         raise Refused()

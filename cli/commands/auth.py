@@ -10,7 +10,7 @@ import typer
 from spin_gateway.cli import config as cfg
 from spin_gateway.cli.errors import reports_errors
 from spin_gateway.cli.options import JsonOpt, merged
-from spin_gateway.vocabulary.errors import UsageError
+from spin_gateway.vocabulary.errors import AuthError, UsageError
 
 token_app = typer.Typer(no_args_is_help=True, help="Administrators: service tokens for facility systems.")
 
@@ -52,6 +52,28 @@ def login(ctx: typer.Context, username: str | None = typer.Argument(None, help="
     if o.as_json:
         return o.render.json({k: v for k, v in result.items() if k != "token"} | {"config": str(path)})
     o.render.line(f"logged in as {result['user']}; token stored in {path}")
+
+
+@reports_errors
+def logout(ctx: typer.Context, json_output: bool = JsonOpt):
+    """Revoke your token on the gateway (every replica refuses it from then on) and forget it here."""
+    o = merged(ctx, json_output=json_output)
+    stored = cfg.read_config().get("token")
+    used = cfg.token(o.token)
+    if not used:
+        raise UsageError("you are not logged in (no token given or stored)", hint="`spin login` first.")
+    try:
+        result = o.client().request("POST", "/v1/logout")
+        note = f"token {result['token_id']} revoked on the gateway"
+    except AuthError as exc:  # expired, revoked, or not this gateway's: nothing left to revoke there
+        result = {"token_id": None, "user": None}
+        note = f"the gateway no longer accepts this token ({exc.message})"
+    forgot = used == stored and cfg.forget_token()  # a SPIN_TOKEN or --token is not ours to forget
+    if o.as_json:
+        return o.render.json(result | {"forgotten": forgot})
+    o.render.line(note + ("; forgotten here" if forgot else ""))
+    if used != stored:
+        sys.stderr.write("the token came from --token or SPIN_TOKEN: remove it from there too\n")
 
 
 @reports_errors
@@ -103,9 +125,22 @@ def token_list(ctx: typer.Context, json_output: bool = JsonOpt):
 
 @token_app.command("revoke")
 @reports_errors
-def token_revoke(ctx: typer.Context, token_id: str = typer.Argument(...), json_output: bool = JsonOpt):
-    """Revoke a service token at once."""
+def token_revoke(ctx: typer.Context, token_id: str | None = typer.Argument(None, help="A service token's id"),
+                 user: str | None = typer.Option(None, "--user", help="Revoke every token of this user issued "
+                                                 "up to now (their logins); they log in again"),
+                 json_output: bool = JsonOpt):
+    """Revoke a service token at once, or (--user) every token of a user."""
     o = merged(ctx, json_output=json_output)
+    if (token_id is None) == (user is None):
+        raise UsageError("name a service token id or --user NAME (one of them)", hint="`spin token list` shows ids.")
+    if user is not None:
+        from urllib.parse import quote
+
+        revoked = o.client().request("DELETE", f"/v1/users/{quote(user, safe='')}/tokens")
+        if o.as_json:
+            return o.render.json(revoked)
+        return o.render.line(f"revoked every token of {revoked['user']} issued up to {revoked['revoked_before']} "
+                             "(Unix time)")
     result = o.client().request("DELETE", f"/v1/tokens/{token_id}")
     if o.as_json:
         return o.render.json(result)

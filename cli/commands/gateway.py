@@ -32,18 +32,33 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
                   opa_url: str | None = OpaUrlOpt,
                   audit_log: Path = typer.Option(Path("state/audit.log"), "--audit-log"),
                   audit_stdout: bool = typer.Option(False, "--audit-stdout", help="Also write audit records to stdout"),
+                  audit_dir: Path | None = typer.Option(None, "--audit-dir", help="One chain per replica: write "
+                                                             "DIR/audit-<replica>.jsonl instead of --audit-log"),
+                  replica: str | None = typer.Option(None, "--replica", help="This replica's name (default: "
+                                                     "$SPIN_REPLICA, $POD_NAME, the host name)"),
                   state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  signing_keys: Path | None = typer.Option(None, "--signing-keys", help="Token-signing key ring: a "
+                                                           "file or a folder of <kid> files and `current`; re-read "
+                                                           "when it changes (default: STATE/signing.key)"),
+                  audit_keys: Path | None = typer.Option(None, "--audit-keys", help="Audit HMAC key ring, as "
+                                                         "--signing-keys (default: STATE/audit.key)"),
+                  token_store: str = typer.Option("auto", "--token-store", help="file | kubernetes | auto "
+                                                  "(kubernetes with --backend kubernetes)"),
+                  token_namespace: str | None = typer.Option(None, "--token-namespace", help="Namespace of the "
+                                                             "token registry Secret (default: the pod's, else "
+                                                             "spin-system)"),
+                  token_secret: str = typer.Option("spin-tokens", "--token-secret", help="Name of that Secret"),
                   workers: int = typer.Option(1, "--workers"),
+                  tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this PEM certificate "
+                                                       "(chain); reloaded when the file changes (admission webhooks "
+                                                       "need TLS)"),
+                  tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM key"),
                   lock_wait: float = typer.Option(120, "--lock-wait", help="Seconds a request waits for another "
                                                   "`up`/`down` of the same project before it is refused"),
                   lock_namespace: str | None = typer.Option(None, "--lock-namespace", help="Kubernetes: namespace "
                                                             "of the project Leases (default: the gateway's own)"),
                   lock_lease_seconds: float = typer.Option(15, "--lock-lease-seconds", help="Kubernetes: a "
                                                            "Lease's duration; a dead replica's is taken over after it"),
-                  tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this PEM certificate "
-                                                       "(chain); reloaded when the file changes (admission webhooks "
-                                                       "need TLS)"),
-                  tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM key"),
                   trusted_proxy: list[str] = typer.Option(
                       [], "--trusted-proxy",
                       help="Address or network (CIDR) of a reverse proxy whose X-Forwarded-For is believed; "
@@ -64,7 +79,10 @@ def gateway_serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = t
             policy_dir=policy_dir, site_data=site_data, policy_timeout=policy_timeout,
             opa_url=opa_url, audit_log=audit_log, audit_stdout=audit_stdout, state_dir=state_dir,
             trusted_proxies=trusted_proxy, tls_cert=tls_cert, tls_key=tls_key, lock_wait=lock_wait,
-            lock_namespace=lock_namespace, lock_lease_seconds=lock_lease_seconds))
+            lock_namespace=lock_namespace, lock_lease_seconds=lock_lease_seconds,
+            audit_dir=audit_dir, replica=replica, signing_keys=signing_keys,
+            audit_keys=audit_keys, token_store=token_store, token_namespace=token_namespace,
+            token_secret=token_secret))
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise UsageError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
@@ -119,11 +137,15 @@ def gateway_webhook_config(ctx: typer.Context,
 @app.command("token")
 @reports_errors
 def gateway_token(user: str = typer.Option(..., "--user"), state_dir: Path = typer.Option(Path("state"), "--state-dir"),
+                  signing_keys: Path | None = typer.Option(None, "--signing-keys", help="The gateway's key ring, "
+                                                           "if it has one (default: STATE/signing.key)"),
                   ttl: int = typer.Option(12 * 3600, "--ttl", help="Seconds")):
     """Mint a user token with the gateway's signing key (on the gateway's machine; needs read access to the key)."""
     from spin_gateway.gateway_api.auth.tokens import TokenSigner, load_or_create_key
+    from spin_gateway.vocabulary.keys import read_ring
 
-    token, _claims = TokenSigner(load_or_create_key(state_dir / "signing.key")).issue(user, ttl=ttl)
+    ring = read_ring(signing_keys, "signing key") if signing_keys else load_or_create_key(state_dir / "signing.key")
+    token, _claims = TokenSigner(ring).issue(user, ttl=ttl)
     sys.stdout.write(token + "\n")
 
 

@@ -203,6 +203,12 @@ def policy_status(ctx: typer.Context, json_output: bool = JsonOpt):
         if info.get("loaded_at"):
             o.render.line(f"loaded {info['loaded_at']} ({info.get('loaded_by') or 'start'})"
                           + (f"; folder last checked {info['checked_at']}" if info.get("checked_at") else ""))
+        cache = info.get("decision_cache") or {}
+        if cache.get("enabled"):
+            o.render.line(f"decision cache on: {cache.get('entries', 0)} of {cache.get('size', 0)} entries, "
+                          f"{cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses")
+        elif cache:
+            o.render.line(f"decision cache off: {cache.get('reason', '')}")
         if info.get("last_reload_error"):
             o.render.line(f"refused candidate {info.get('refused_candidate') or '(unreadable)'}"
                           + (f" since {info['refused_at']}" if info.get("refused_at") else "")

@@ -206,7 +206,7 @@ def logs(ctx: typer.Context, services: list[str] | None = typer.Argument(None, h
 
 def _is_time(text: str | None) -> bool:
     """An RFC 3339 time as podman and the kubelet print them (2026-12-08T00:52:01.123456789Z or +00:00)."""
-    return bool(text) and len(text) >= 20 and text[4] == "-" and text[10] == "T" and text[:4].isdigit()  # type: ignore[index]
+    return text is not None and len(text) >= 20 and text[4] == "-" and text[10] == "T" and text[:4].isdigit()
 
 
 def _lifecycle(ctx: typer.Context, action: str, services: list[str] | None, file: list[Path] | None,

@@ -6,11 +6,18 @@ import time
 
 from spin_gateway.audit import records
 from spin_gateway.gateway_api.auth.names import MAX_RECORDED, name_error
-from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenRegistry, TokenScope
-from spin_gateway.gateway_api.auth.tokens import TokenSigner
+from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenScope, TokenStore
+from spin_gateway.gateway_api.auth.tokens import TokenClaims, TokenSigner
 from spin_gateway.gateway_api.gateway import Caller, Gateway
-from spin_gateway.gateway_api.schemas import ServiceTokenRequest, ServiceTokenResponse, TokenResponse, WhoAmI
-from spin_gateway.vocabulary.errors import AuthError, LoginRefused
+from spin_gateway.gateway_api.schemas import (
+    LogoutResponse,
+    ServiceTokenRequest,
+    ServiceTokenResponse,
+    TokenResponse,
+    UserRevocation,
+    WhoAmI,
+)
+from spin_gateway.vocabulary.errors import AuthError, Forbidden, LoginRefused, NotFound
 from spin_gateway.vocabulary.text import printable
 
 
@@ -41,7 +48,7 @@ def whoami(who: Caller) -> WhoAmI:
                   projects=i.projects, admin=i.admin, token_kind=who.token_kind, token_id=who.token_id)
 
 
-def create_service_token(gateway: Gateway, signer: TokenSigner, registry: TokenRegistry, who: Caller,
+def create_service_token(gateway: Gateway, signer: TokenSigner, registry: TokenStore, who: Caller,
                          body: ServiceTokenRequest) -> ServiceTokenResponse:
     gateway.require_admin(who, "create service tokens")
     scope = TokenScope(users=body.users, projects=body.projects, operations=list(body.operations),
@@ -58,13 +65,39 @@ def create_service_token(gateway: Gateway, signer: TokenSigner, registry: TokenR
     return ServiceTokenResponse(token=token, record=record)
 
 
-def list_service_tokens(gateway: Gateway, registry: TokenRegistry, who: Caller) -> list[TokenRecord]:
+def list_service_tokens(gateway: Gateway, registry: TokenStore, who: Caller) -> list[TokenRecord]:
     gateway.require_admin(who, "list service tokens")
     return registry.list()
 
 
-def revoke_service_token(gateway: Gateway, registry: TokenRegistry, who: Caller, token_id: str) -> TokenRecord:
+def revoke_service_token(gateway: Gateway, registry: TokenStore, who: Caller, token_id: str) -> TokenRecord:
     gateway.require_admin(who, "revoke service tokens")
     record = registry.revoke(token_id)
     gateway.audit.write(records.token_revoked(who.identity, token_id))
     return record
+
+
+def logout(gateway: Gateway, registry: TokenStore, who: Caller, claims: TokenClaims | None) -> LogoutResponse:
+    """Revoke the caller's own token until it would have expired; every replica refuses it from then on."""
+    if claims is None or who.token_kind != "user":
+        gateway.deny_access(who, "logout", "/v1/logout", Forbidden(
+            "a service token is not logged out; an administrator revokes it", hint="`spin token revoke ID`."))
+    # Revoked first, recorded after: an audit failure must not keep a token alive (as for service tokens).
+    registry.revoke_user_token(claims.token_id, claims.subject, claims.expires_at)
+    gateway.audit.write(records.logout(who.identity, claims.token_id, who.source))
+    return LogoutResponse(token_id=claims.token_id, user=claims.subject)
+
+
+def revoke_user_tokens(gateway: Gateway, registry: TokenStore, who: Caller, name: str) -> UserRevocation:
+    """Administrators: every token of the user issued up to this second is refused (on every replica)."""
+    gateway.require_admin(who, "revoke users' tokens")
+    refused = name_error(name, "user name")
+    if refused:
+        raise refused
+    try:  # the account as the directory spells it (LDAP matches names case-insensitively); tokens carry that
+        name = gateway.identity.lookup(name).name
+    except NotFound:
+        pass  # gone from the directory: its tokens fail anyway, and the revocation holds if it comes back
+    cutoff = registry.revoke_user(name, int(time.time()))
+    gateway.audit.write(records.user_tokens_revoked(who.identity, name, cutoff, who.source))
+    return UserRevocation(user=name, revoked_before=cutoff)

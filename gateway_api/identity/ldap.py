@@ -39,6 +39,7 @@ from spin_gateway.gateway_api.identity.ldap_config import (
     same_dn,
 )
 from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable, LoginRefused, NotFound, UsageError
+from spin_gateway.vocabulary.keys import file_state
 from spin_gateway.vocabulary.text import printable
 from spin_gateway.vocabulary.types import Group, Identity
 
@@ -51,6 +52,9 @@ _log = logging.getLogger(__name__)
 # invalidCredentials, inappropriateAuthentication: the password (the caller's input) was refused.
 _REFUSED_CREDENTIALS = (49, 48)
 _WRONG = "wrong user name or password"
+#: Seconds between looks at the bind password file.
+PASSWORD_POLL = 1.0
+
 _HINT_DOWN = ("The facility's LDAP service did not answer in time; try again shortly. "
               "Administrators: check the servers in the gateway's LDAP config.")
 
@@ -106,6 +110,41 @@ class LdapProvider:
         self._slow_lock = threading.Lock()
         self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
         self._cache: TtlCache[Identity] = TtlCache(config.cache_ttl, config.cache_size)
+        # The bind password file is looked at again (a mounted Secret rotates): see _fresh_password.
+        self._password_lock = threading.Lock()
+        self._password_state = file_state(config.bind_password_file) if config.bind_password_file else None
+        self._password_looked = time.monotonic()
+
+    # -- the bind password, re-read when its file changes ----------------------------------------------
+
+    def _fresh_password(self, *, force: bool = False) -> bool:
+        """Take the bind password file's new content if it changed (looked at most every PASSWORD_POLL
+        seconds, or now with force); True if it did. Pooled connections bound with the old one are closed,
+        so every search from then on binds with the new password. An unreadable or empty new file is not
+        taken (logged, never the password): the old password stays in use."""
+        path = self.config.bind_password_file
+        if path is None or (not force and time.monotonic() - self._password_looked < PASSWORD_POLL):
+            return False
+        with self._password_lock:
+            self._password_looked = time.monotonic()
+            state = file_state(path)
+            if state == self._password_state:
+                return False
+            try:
+                config = self.config.with_password()
+            except UsageError as exc:
+                _log.warning("the LDAP bind password file changed but cannot be used: %s", exc.message)
+                return False
+            self._password_state, self.config = state, config
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(Exception):
+                conn.unbind()
+        _log.info("LDAP bind password reloaded from %s", path)
+        return True
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -172,7 +211,12 @@ class LdapProvider:
         return conn
 
     def _service_connection(self) -> Connection:
+        self._fresh_password()
         conn = self._open(self.config.bind_dn, self._secrets()[0] if self._secrets() else None)
+        if not conn.bound and (conn.result or {}).get("result") == 49 and self._fresh_password(force=True):
+            # invalidCredentials just as the password rotated: the file may be newer than our last look.
+            conn.unbind()
+            conn = self._open(self.config.bind_dn, self._secrets()[0] if self._secrets() else None)
         if not conn.bound:
             result = conn.result or {}
             conn.unbind()

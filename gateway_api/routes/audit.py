@@ -36,7 +36,8 @@ def audit(who: Auth, gateway: GatewayDep, settings: SettingsDep,
                                      description="next_cursor of a page: the records older than that page")):
     flt = AuditFilter(user=user, project=project, decision=decision, rule=rule, since=since, until=until, type=type,
                       request_id=request_id, viewer=audit_view.viewer_for(gateway, who, user))
-    records = query(settings.audit_log, flt)
+    # With one chain per replica (--audit-dir), every chain the folder holds (all replicas' on a shared volume).
+    records = query(settings.audit_dir or settings.audit_log, flt)
     if stream:
         return StreamingResponse((json.dumps(r, separators=(",", ":")) + "\n" for r in records),
                                  media_type="application/x-ndjson")
@@ -48,4 +49,4 @@ def audit(who: Auth, gateway: GatewayDep, settings: SettingsDep,
                     "(secrets redacted), from the store beside the log")
 def audit_request(who: Auth, gateway: GatewayDep, settings: SettingsDep,
                   request_id: str = Path(pattern="^[0-9a-f]{32}$")) -> AuditRequest:
-    return AuditRequest(**show_request(settings.audit_log, request_id, audit_view.viewer_for(gateway, who, None)))
+    return AuditRequest(**show_request(settings.audit_dir or settings.audit_log, request_id, audit_view.viewer_for(gateway, who, None)))

@@ -11,7 +11,7 @@ import re
 from spin_gateway.audit.log import read_records
 
 WEB = {"name": "demo", "services": {"web": {"image": "localhost/spin/busybox:1.35", "command": ["sleep", "600"]}}}
-ADDED_BY_THE_LOG = {"schema_version", "time", "record_id", "prev", "mac"}
+ADDED_BY_THE_LOG = {"schema_version", "time", "record_id", "prev", "key_id", "mac"}
 
 
 def _documented_decision_fields(repo_root) -> set[str]:
@@ -34,7 +34,7 @@ def test_decision_and_forward_records_hold_what_the_docs_list(client, token_for,
     # "the same who/what fields plus backend, backend_result, backend_message, and error"
     extra = {"backend", "backend_result", "backend_message", "error"}
     who_what = documented - {"verb", "decision", "violations", "warnings", "patches", "policy_revision", "engine",
-                             "decision_ms", "error"}
+                             "decision_ms", "cached", "input_hash", "error"}
     assert forwards and all(set(r) == who_what | extra | {"type"} | ADDED_BY_THE_LOG for r in forwards)
     assert {r["request_id"] for r in forwards} == {r["request_id"] for r in decisions}
     assert all(r["user"] == {"name": "alice", "uid": 1001} and r["facility_project"] == "astro" for r in log)

@@ -273,13 +273,16 @@ class KubeGateway(_LiveGateway):
 
         self.tmp, self.port = tmp, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token_secret = f"spin-tokens-{uuid.uuid4().hex[:8]}"
         self.state = tmp / "state"
         self.audit_log = self.state / "audit.log"
         self.log = open(tmp / "gateway.log", "w")
         self.proc = subprocess.Popen(
             [*_SPIN, "gateway", "serve", "--port", str(self.port), "--backend", "kubernetes",
              "--kubeconfig", str(kubeconfig), "--context", "spin-test", "--users", str(_ROOT / "examples/users.yaml"),
-             "--policy-dir", str(_ROOT / "rego"), "--audit-log", str(self.audit_log), "--state-dir", str(self.state)],
+             "--policy-dir", str(_ROOT / "rego"), "--audit-log", str(self.audit_log), "--state-dir", str(self.state),
+             # A token registry (Secret) of its own: gateways of other tests on the same cluster never share it.
+             "--token-secret", self.token_secret],
             cwd=_ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.proc.poll() is None:
@@ -301,3 +304,8 @@ def kube_gateway(kube, tmp_path):
     live = KubeGateway(tmp_path, config)
     yield live
     live.stop()
+    try:  # made only if the test created or revoked a token
+        kube.admin().request("DELETE", f"/api/v1/namespaces/spin-system/secrets/{live.token_secret}",
+                             what="clean up", retry=False)
+    except Exception:
+        pass
