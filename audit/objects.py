@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,9 @@ class ObjectStore:
             return digest
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
+            # Unique per writer, not per process: two threads storing the same object (a job array's identical
+            # `up`s on one replica) must not rename each other's temporary file away.
+            tmp = path.with_name(f".{digest}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 os.write(fd, raw)
