@@ -232,10 +232,12 @@ def admission(request_id: str, phase: str, kubernetes_user: dict[str, Any], user
         return record | {"decision": "allow" if passed else "deny", "passed_without_policy": passed,
                          "violations": [] if passed else [{"rule": rule, "message": message, "path": ""}],
                          "detail": message if passed else "", "warnings": [], "patches": [],
-                         "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None}
+                         "policy_revision": "", "engine": "", "decision_ms": 0.0, "error": None,
+                         "cached": None, "input_hash": None}
     return record | {
-        "decision": "allow" if decided.allowed else "deny",
+        "decision": "allow" if decided.allowed else "deny", "passed_without_policy": False, "detail": "",
         "violations": [v.model_dump() for v in decided.violations],
         "warnings": decided.warnings, "patches": decided.patches, "policy_revision": decided.revision,
         "engine": decided.engine, "decision_ms": decided.duration_ms, "error": decided.error,
+        "cached": decided.cached, "input_hash": decided.input_hash,
     }

@@ -77,7 +77,17 @@ def delta(after: dict, before: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--eval-only", action="store_true", help="Only the `spin policy eval` figures (no cluster)")
     args = parser.parse_args()
+    if args.eval_only:
+        import yaml
+
+        from tests.cluster import test_admission_webhook as t
+
+        pod = yaml.safe_load(t.pod_yaml("bench", t.ALICE_NS, global_mount=True))
+        for key, value in _policy_eval(pod, args.n, Path(tempfile.mkdtemp(prefix="spin-bench-hook-"))).items():
+            print(f"{key}: {value}")
+        return
     kubeconfig = os.environ.get("SPIN_TEST_KUBECONFIG")
     if not kubeconfig:
         sys.exit("set SPIN_TEST_KUBECONFIG to the cluster's admin kubeconfig")
@@ -171,6 +181,22 @@ def _policy_eval(pod: dict, n: int, tmp: Path) -> dict:
         began = time.perf_counter()
         evaluate_objects(path, alice, ROOT / "rego", None)
         samples.append(time.perf_counter() - began)
+    # The decision alone, engine loaded once: what the webhook's own work is (mutate then validate = 2 of these).
+    from spin_gateway.policy.decide import decide_call
+    from spin_gateway.policy.service import PolicyService
+    from spin_gateway.vocabulary.types import Call, Plan
+
+    service = PolicyService(ROOT / "rego")
+    call = Call(id="bench", operation="CREATE", object=pod)
+    plan = Plan(project="bench", namespace=pod["metadata"]["namespace"], owner="alice", facility_project="astro",
+                calls=[])
+    decide_call(call, alice, plan, service, dry_run=True)
+    decisions = []
+    for _ in range(n):
+        began = time.perf_counter()
+        decide_call(call, alice, plan, service, dry_run=True)
+        decisions.append(time.perf_counter() - began)
+    service.close()
     cli = []
     for _ in range(5):
         began = time.perf_counter()
@@ -178,7 +204,8 @@ def _policy_eval(pod: dict, n: int, tmp: Path) -> dict:
                         "alice", "--users", str(ROOT / "examples/users.yaml"), "--policy-dir", str(ROOT / "rego")],
                        capture_output=True, cwd=ROOT)
         cli.append(time.perf_counter() - began)
-    return {"spin policy eval, in-process incl. loading rego/ (ms)": summary_ms(samples),
+    return {"one decision (mutate+validate rounds), engine loaded (ms)": summary_ms(decisions),
+            "spin policy eval, in-process incl. loading rego/ (ms)": summary_ms(samples),
             "spin policy eval, the command (ms)": summary_ms(cli)}
 
 

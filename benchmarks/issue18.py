@@ -69,9 +69,28 @@ def _kube_cleanup(kubeconfig: str, prefixes: tuple[str, ...]) -> int:
     return gone
 
 
+SECTIONS = ("decision", "arrays", "audit", "cli", "kubernetes")
+
+
 def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable, *, seconds: float,
-        dseconds: float, client: str, kubeconfig: str | None) -> None:
-    # -- 1. one decision beside opa bench ------------------------------------------------------------
+        dseconds: float, client: str, kubeconfig: str | None, sections: tuple[str, ...] = SECTIONS) -> None:
+    if "decision" in sections:
+        _decision(say, rows, fmt, verdict, dseconds)
+    if "arrays" in sections:
+        with server.gateway() as g:
+            res = _arrays(g["url"], g["facility"], seconds, client)
+        for kind in ("floor", "cold", "warm"):
+            say(f"[18.2] manifests backend, {kind}: {res[kind]}")
+        _array_rows("18.2", res, rows, fmt, verdict)
+    if "audit" in sections:
+        _audit(say, rows, fmt, seconds)
+    if "cli" in sections:
+        _cli(say, rows, fmt, verdict, seconds)
+    if "kubernetes" in sections:
+        _kubernetes(say, rows, fmt, verdict, seconds, client, kubeconfig)
+
+
+def _decision(say, rows, fmt, verdict, dseconds: float) -> None:
     d = opa_floor.run(dseconds)
     s = opa_floor.summarise(d)
     say(f"[18.1] decisions beside opa bench ({d['opa'] or 'opa binary missing: bash benchmarks/setup.sh'})")
@@ -94,14 +113,9 @@ def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable
     rows.append(("18.1 decision p50 / opa bench p50", f"{_ratio(s['decide_p50'], s['opa_p50']):.2f}", "-", "-"))
     rows.append(("18.1 cached decision p50 / p99", f"{fmt(s['cached_p50'])} / {fmt(s['cached_p99'])} ms", "-", "-"))
 
-    # -- 2. job arrays at 200 clients ------------------------------------------------------------------
-    with server.gateway() as g:
-        res = _arrays(g["url"], g["facility"], seconds, client)
-    for kind in ("floor", "cold", "warm"):
-        say(f"[18.2] manifests backend, {kind}: {res[kind]}")
-    _array_rows("18.2", res, rows, fmt, verdict)
 
-    # -- 3. audit records a second with fsync ----------------------------------------------------------
+
+def _audit(say, rows, fmt, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="spin-audit-bench-", dir=ROOT / "benchmarks") as tmp:
         for clients in (1, 200):
             a = audit.concurrent_rate(Path(tmp), clients=clients, batch=22, seconds=min(seconds, 10))
@@ -109,7 +123,9 @@ def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable
             rows.append((f"18.3 audit records/s, fsync, {clients} client(s)",
                          f"{fmt(a['per_s'])} ({a['writes_per_fsync']:.1f} plans per fsync)", "-", "-"))
 
-    # -- 4. the CLI beside Docker Compose ------------------------------------------------------------------
+
+
+def _cli(say, rows, fmt, verdict, seconds: float) -> None:
     c = cli_start.run(limit=6, runs=5 if seconds < 20 else 10)
     say(f"[18.4] spin config vs docker compose config ({c.get('tool')}, {c.get('compose')}):")
     for row in c.get("rows", []):
@@ -122,7 +138,9 @@ def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable
     rows.append(("18.4 spin / docker compose wall time", f"{c.get('ratio', float('nan')):.2f}", "<= 1.5",
                  verdict(c.get("ratio", 99) <= 1.5)))
 
-    # -- 5. the Kubernetes backend against a real control plane ----------------------------------------
+
+
+def _kubernetes(say, rows, fmt, verdict, seconds: float, client: str, kubeconfig: str | None) -> None:
     kubeconfig = kubeconfig or os.environ.get("SPIN_TEST_KUBECONFIG")
     if not kubeconfig:
         say("[18.5] Kubernetes: no kubeconfig (--kubeconfig or SPIN_TEST_KUBECONFIG): not measured")
@@ -133,7 +151,7 @@ def run(say: Callable[[str], None], rows: list, fmt: Callable, verdict: Callable
     wrkload.PROJECTS["warm"] = wrkload.PROJECTS["warm"].replace('"warm-array-"', f'"k{salt}-warm-"')
     try:
         with server.gateway(backend_args=["--backend", "kubernetes", "--kubeconfig", kubeconfig]) as g:
-            res = _arrays(g["url"], g["facility"], min(seconds, 15), client, replicas=0)
+            res = _arrays(g["url"], g["facility"], seconds, client, replicas=0)
         for kind in ("floor", "cold", "warm"):
             say(f"[18.5] kubernetes backend, {kind}: {res[kind]}")
         _array_rows("18.5 k8s", res, rows, fmt, verdict)

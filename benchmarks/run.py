@@ -201,6 +201,8 @@ def main() -> int:
     ap.add_argument("--policy-dir", default=str(ROOT / "rego"), help="measure another library (a copy of a branch's rego/)")
     ap.add_argument("--only", choices=["7", "18"], help="only issue 7's figures, or only issue 18's")
     ap.add_argument("--kubeconfig", help="issue 18's arrays against this cluster too (default: SPIN_TEST_KUBECONFIG)")
+    ap.add_argument("--sections", default="decision,arrays,audit,cli,kubernetes",
+                    help="which of issue 18's figures (comma-separated)")
     args = ap.parse_args()
     _with_gateway_go_settings()
     # At 200 clients a check+up answer takes seconds; wrk counts only answers that arrive before it stops,
@@ -229,7 +231,7 @@ def main() -> int:
         from benchmarks import issue18
 
         issue18.run(say, rows, _fmt, _verdict, seconds=secs, dseconds=dsecs, client=args.client,
-                    kubeconfig=args.kubeconfig)
+                    kubeconfig=args.kubeconfig, sections=tuple(args.sections.split(",")))
 
     say()
     w = [max(len(r[i]) for r in rows) for i in range(4)]

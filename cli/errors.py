@@ -1,7 +1,8 @@
 """The CLI's one error boundary: gateway answers become SpinErrors, SpinErrors become exit codes.
 
 Exit codes: 0 done, 1 refused (by policy, a failed test, a broken audit chain),
-2 bad usage or bad input, 3 gateway or backend unavailable. The codes live on
+2 bad usage or bad input, 3 gateway or backend unreachable (only that), 4 the
+workload failed to become ready (docs/researcher.md, "Exit codes"). The codes live on
 the vocabulary's classes, so the gateway's HTTP status and the CLI's exit code
 for one error cannot disagree.
 

@@ -41,7 +41,7 @@ Differences from docker compose, and why:
   logs -f       follows (as compose); `-f FILE` before the verb still names a compose file
   exec          decided by the policy and audited like any call; no terminal (-T is implied)
   stop/start    podman backend only; on Kubernetes `spin scale SERVICE=0` stops through the policy
-  run           not available: add the one-off as a service with `restart: "no"` and `spin up`
+  run           a one-off service (a Job) added to the project and decided like any up; --rm removes it
   sharing       every member of a project's facility project may manage it (docs/researcher.md)
 \b
 Exit codes: 0 done, 1 refused by policy, 2 bad input or usage (nothing changed),

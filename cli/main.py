@@ -46,6 +46,7 @@ for command in (project.up, project.check, project.down, project.ps, project.ls,
     app.command()(command)
 # `exec SERVICE CMD -c ...`: everything after the service is the command's, options included.
 app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})(project.exec_)
+app.command("run", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})(project.run)
 app.add_typer(policy.app, name="policy")      # security staff
 app.add_typer(audit.app, name="audit")
 app.add_typer(gateway.app, name="gateway")    # the gateway's operators

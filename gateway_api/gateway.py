@@ -173,7 +173,7 @@ class Gateway:
     def up(self, caller: Caller, project: str, model: dict[str, Any], *, facility_project: str | None = None,
            dry_run: bool = False, as_user: str | None = None, wait: bool = False, timeout: float = 120,
            allow_unsupported: bool = False, remove_orphans: bool = False,
-           force_recreate: bool = False) -> PlanResponse:
+           force_recreate: bool = False, remove: list[str] | None = None) -> PlanResponse:
         operation = "check" if dry_run else "up"
         namespace = planning.namespace_for(project)
         identity = self.acting_identity(caller, as_user if dry_run else None, operation, project)
@@ -195,6 +195,8 @@ class Gateway:
             # Compose's orphans: services the project runs that the file no longer names. Kept, with a notice,
             # unless the caller asks to remove them (as `docker compose up` does).
             orphans = sorted(set(info.services if info is not None else []) - set(model.get("services") or {}))
+            if remove:  # named orphans go (`spin run --rm` removing its one-off); the others stay
+                orphans = [name for name in orphans if name not in remove]
             notices = list(translation.notices)
             if orphans and not remove_orphans:
                 notices += [Notice(path=f"services.{name}", action="kept",

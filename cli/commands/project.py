@@ -304,3 +304,81 @@ def pull(ctx: typer.Context, services: list[str] | None = typer.Argument(None), 
 def build(ctx: typer.Context, services: list[str] | None = typer.Argument(None), json_output: bool = JsonOpt):
     """The gateway builds no images; this says so, and what to do instead."""
     raise UsageError(f"spin build: {NO_BUILD}", hint=NO_BUILD_HINT)
+
+
+@reports_errors
+def run(ctx: typer.Context, service: str = typer.Argument(..., help="The service whose image and settings to use"),
+        command: list[str] | None = typer.Argument(None, help="The command (default: the service's own)"),
+        file: list[Path] | None = FileOpt, project_name: str | None = ProjectOpt,
+        env_file: list[Path] | None = EnvFileOpt, profile: list[str] | None = ProfileOpt,
+        rm: bool = typer.Option(False, "--rm", help="Remove the one-off service when it has finished"),
+        timeout: float = typer.Option(600, "--timeout", help="Seconds to wait for it to finish"),
+        facility_project: str | None = FacilityProjectOpt,
+        json_output: bool = JsonOpt):
+    """A one-off command: the service's settings with this command, run once (a Job), decided by the policy like
+    any `up`; prints its output and exits with its exit code (as `docker compose run`)."""
+    import copy
+    import uuid
+
+    from spin_gateway.compose_loader.model import did_you_mean
+
+    o = merged(ctx, file, project_name, env_file, profile, json_output)
+    project = o.load()
+    model = inline_file_sources(project.model)
+    if service not in model["services"]:
+        raise UsageError(f"the compose file has no service {service!r}{did_you_mean(service, list(model['services']))}",
+                         hint="`spin config` shows the services.")
+    one_off = copy.deepcopy(model["services"][service])
+    # As compose runs it: once, without the service's published ports, replicas or restart policy.
+    for key in ("ports", "scale", "restart", "healthcheck"):
+        one_off.pop(key, None)
+    (one_off.get("deploy") or {}).pop("replicas", None)
+    (one_off.get("deploy") or {}).pop("restart_policy", None)
+    one_off["restart"] = "no"
+    if command:
+        # Typed on the command line, not read from a compose file: literal, so `$` is escaped as the canonical
+        # model escapes it (`$$`). Compose keeps the entrypoint: so does spin.
+        one_off["command"] = [arg.replace("$", "$$") for arg in command]
+    name = f"{service}-run-{uuid.uuid4().hex[:6]}"
+    with_run = {**model, "services": {**model["services"], name: one_off}}
+    client = o.client()
+    client.request("PUT", f"/v1/projects/{project.name}",
+                   json={"compose": with_run, "facility_project": facility_project})
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        services = client.request("GET", f"/v1/projects/{project.name}")["services"]
+        status = next((s for s in services if s["service"] == name), {})
+        if _exit_code(status) is not None:
+            break
+        time.sleep(1)
+    lines = client.request("GET", f"/v1/projects/{project.name}/logs", params={"service": name})["lines"]
+    exit_code = _exit_code(status)
+    if rm:
+        client.request("PUT", f"/v1/projects/{project.name}", params={"remove": [name]},
+                       json={"compose": model, "facility_project": facility_project})
+    if o.as_json:
+        o.render.json({"project": project.name, "service": name, "exit_code": exit_code, "status": status,
+                       "lines": lines, "removed": rm})
+    else:
+        for line in lines:
+            o.render.line(line.partition(" | ")[2] if " | " in line else line)
+    if exit_code is None:
+        raise UsageError(f"{name} did not finish within {timeout:g}s; it is still running",
+                         hint=f"`spin logs -f {name}` follows it; `spin up --remove-orphans` removes it.")
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def _exit_code(status: dict[str, Any]) -> int | None:
+    """The one-off's exit code from its status: 0 once completed, the code the backend names, None if unfinished."""
+    import re
+
+    if status.get("state") == "completed":
+        return 0
+    message = status.get("message", "")
+    if status.get("state", "").startswith("failed"):  # Kubernetes: the Job failed; the last exit code if known
+        found = re.search(r"exit code (\d+)", message)
+        return int(found.group(1)) if found else 1
+    found = re.search(r"exited \(exit code (\d+)", message)  # podman: the container has exited
+    return int(found.group(1)) if found else None

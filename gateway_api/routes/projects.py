@@ -40,11 +40,13 @@ def up(who: UpAuth, gateway: GatewayDep, body: ComposeRequest, project: str = PR
        timeout: float = Query(120, gt=0, le=3600),
        remove_orphans: bool = Query(False, description="Remove services the compose file no longer names "
                                     "(default: keep them running, with a notice)"),
-       force_recreate: bool = Query(False, description="Replace every workload's pods, changed or not")
+       force_recreate: bool = Query(False, description="Replace every workload's pods, changed or not"),
+       remove: list[str] = Query(default_factory=list, max_length=200,
+                                 description="Services no longer in the compose file to remove (the others are kept)")
        ) -> PlanResponse:
     return gateway.up(who, project, body.compose, facility_project=body.facility_project, wait=wait, timeout=timeout,
                       allow_unsupported=body.allow_unsupported, remove_orphans=remove_orphans,
-                      force_recreate=force_recreate)
+                      force_recreate=force_recreate, remove=remove)
 
 
 @router.delete("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 404, 502, 503))

@@ -205,3 +205,19 @@ def test_what_is_not_an_admission_review_is_an_error_the_api_server_turns_into_a
     r = client.post("/v1/admission/validate", json=body)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "UsageError"
+
+
+def test_admission_records_hold_the_decision_fields_and_what_the_docs_add(client, token_for, settings, repo_root):
+    from tests.api.test_audit_records import ADDED_BY_THE_LOG, _documented_decision_fields
+
+    project(client, token_for, "alice", "demo")
+    answer(client, "validate", review(pod(container={"securityContext": {"privileged": True}}), "alice"))
+    answer(client, "validate", review(pod(), "eve"))
+    answer(client, "validate", review(pod(), "system:serviceaccount:kube-system:replicaset-controller"))
+    text = (repo_root / "docs/audit.md").read_text()
+    added = {"via", "phase", "kubernetes_user", "dry_run", "passed_without_policy", "detail"}
+    assert all(f"`{field}`" in text.split("`via: admission`", 1)[1][:2000] for field in added)
+    optional = {"model_digest", "on_behalf_of", "requested_by_ignored"}
+    for record in admission_records(settings):
+        assert (_documented_decision_fields(repo_root) - optional) | added | {"type"} | ADDED_BY_THE_LOG >= \
+            set(record) >= (_documented_decision_fields(repo_root) - optional - {"on_behalf_of"}) | added | {"type"}

@@ -168,6 +168,9 @@ def webhook(kube, tmp_path_factory):
     hook = Webhook(kube, tmp_path_factory.mktemp("hook"))
     api = kube.admin()
     try:
+        # Made before the configurations exist: the one for the webhook that is down would refuse it.
+        api.request("POST", "/api/v1/namespaces", what="namespace",
+                    body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DOWN_NS}})
         hook.register()
         # The gateway's own `up` with the webhook on: the namespace and everything in it pass the webhook,
         # decided for the user the gateway names.
@@ -176,8 +179,6 @@ def webhook(kube, tmp_path_factory):
             r = hook.up(project, user)
             assert r.status_code == 200, r.text
         kube.timings["`up` through the admission webhook"] = (time.monotonic() - began) / 2
-        api.request("POST", "/api/v1/namespaces", what="namespace",
-                    body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DOWN_NS}})
         # kubectl users may edit both project namespaces (RBAC), so what refuses them is the webhook.
         for ns in (ALICE_NS, MALLORY_NS):
             apply_manifests(kube, [{

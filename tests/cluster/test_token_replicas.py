@@ -116,9 +116,11 @@ class Replicas:
             pass  # never made
 
 
-@pytest.fixture
-def replicas(kube, tmp_path):
-    made = Replicas(kube, tmp_path)
+@pytest.fixture(scope="module")
+def replicas(kube, tmp_path_factory):
+    # One set of three replicas for the module (starting them is most of its time); the tests run in file
+    # order and the last ones (key rotation, audit) only add to what the first left.
+    made = Replicas(kube, tmp_path_factory.mktemp("replicas"))
     yield made
     made.close()
 
@@ -171,10 +173,9 @@ def test_concurrent_creates_and_revokes_on_different_replicas_lose_nothing(repli
     assert {f.result().json()["record"]["id"] for f in more} <= set(stored)
 
     # Every replica refuses every revoked token and accepts the others.
-    began = time.monotonic()
     for tid in doomed[:3]:
-        _refused_everywhere(replicas, lambda r, t=tokens[tid]: r.call("GET", "/v1/whoami", t, "alice"), began,
-                            "service token revoked concurrently")
+        _refused_everywhere(replicas, lambda r, t=tokens[tid]: r.call("GET", "/v1/whoami", t, "alice"),
+                            time.monotonic(), "service token revoked concurrently (checked after all were)")
     for tid in sorted(set(tokens) - set(doomed))[:3]:
         assert all(r.call("GET", "/v1/whoami", tokens[tid], "alice").status_code == 200 for r in replicas.all)
 
@@ -267,3 +268,47 @@ def test_each_replica_writes_its_own_chain_and_they_verify_together_across_an_au
     out = subprocess.run([*SPIN, "audit", "verify", "--log", str(replicas.audit_dir), "--key", str(key_dir)],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "broken: gw-1" in out.stdout and "gw-0: ok" in out.stdout, out.stdout
+
+
+def test_a_replica_that_cannot_hear_the_api_server_refuses_tokens_and_a_deleted_registry_revokes_all(kube):
+    """Fail closed, on the real API server: a store whose watch is silent past stale_after answers 503 to every
+    check; a registry Secret deleted under running stores leaves no service token accepted."""
+    from spin_gateway.backends.kube_api import KubeApi, client_from
+    from spin_gateway.gateway_api.auth.kube_tokens import KubeTokenStore
+    from spin_gateway.gateway_api.auth.service_tokens import TokenRecord, TokenScope
+    from spin_gateway.vocabulary.errors import AuthError, IdentityUnavailable
+
+    name = f"spin-tokens-{uuid.uuid4().hex[:8]}"
+    api = KubeApi(client_from(str(kube.kubeconfig), None))
+    watching = KubeTokenStore(api, "default", name)
+    deaf = KubeTokenStore(api, "default", name, start=False, stale_after=1.0)  # no watch: it never hears again
+    try:
+        now = int(time.time())
+        watching.add(TokenRecord(id="a" * 32, name="t", created_by="carol", created_at=now, expires_at=now + 600,
+                                 scope=TokenScope(users=["alice"])))
+        deaf.refresh()
+        assert deaf.check_active("a" * 32).name == "t"
+        time.sleep(1.2)
+        with pytest.raises(IdentityUnavailable, match="not been reachable"):
+            deaf.check_active("a" * 32)
+        with pytest.raises(IdentityUnavailable):
+            deaf.check_user("alice", "b" * 32, now)
+        deaf.refresh()  # heard again: answers again
+        assert deaf.check_active("a" * 32).name == "t"
+
+        api.request("DELETE", f"/api/v1/namespaces/default/secrets/{name}", what="delete the registry", retry=False)
+        deadline = time.monotonic() + STATED_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                watching.check_active("a" * 32)
+            except AuthError:
+                break
+            time.sleep(0.01)
+        with pytest.raises(AuthError, match="not known"):
+            watching.check_active("a" * 32)
+    finally:
+        watching.close()
+        try:
+            api.request("DELETE", f"/api/v1/namespaces/default/secrets/{name}", what="clean up", retry=False)
+        except Exception:
+            pass

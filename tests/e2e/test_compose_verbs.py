@@ -103,3 +103,21 @@ def test_logs_follow_prints_new_lines_as_they_come(gateway, tmp_path):
         assert ticks[-1] - ticks[0] + 1 == len(ticks)  # and none missed
     finally:
         gateway.spin("-p", project, "down", "-v")
+
+
+def test_run_rm_runs_a_one_off_prints_its_output_exits_with_its_code_and_removes_it(gateway, tmp_path):
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(f"services:\n  tool:\n    image: {IMAGE}\n    command: [sleep, '600']\n"
+                       "    environment: {GREETING: hello}\n")
+    project = f"run-{uuid.uuid4().hex[:6]}"
+    try:
+        ran = gateway.spin("-f", str(compose), "-p", project, "run", "--rm", "tool",
+                           "sh", "-c", "echo $GREETING from the one-off; exit 5")
+        assert ran.returncode == 5, ran.stdout + ran.stderr  # the command's own code, as compose run
+        assert "hello from the one-off" in ran.stdout
+        services = json.loads(gateway.spin("-p", project, "ps", "-a", "--json").stdout)["services"]
+        assert [s["service"] for s in services] == ["tool"]  # --rm removed the one-off; the service stays
+        records = [json.loads(line) for line in gateway.audit_log.read_text().splitlines()]
+        assert any(r["type"] == "decision" and r["object"]["name"].startswith("tool-run-") for r in records)
+    finally:
+        gateway.spin("-p", project, "down", "-v")

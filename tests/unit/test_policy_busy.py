@@ -67,3 +67,28 @@ def test_a_stuck_engine_denies_the_call_in_flight_and_then_the_queued_ones_as_bu
         assert sum("busy for" in m for m in messages) == 2
     finally:
         service.close()
+
+
+def test_a_pure_library_decided_on_the_callers_thread_still_denies_an_overrun(rego):
+    """Issue 18: no thread hand-off for a library that cannot block, but the timeout still holds."""
+    service = PolicyService(rego, timeout=1e-6, cache_size=0)
+    try:
+        decision = service.decide("1", "CREATE", "Pod", "p", INPUT)
+        assert not decision.allowed
+        assert decision.violations[0].rule == "policy-error"
+        assert "took longer than" in decision.violations[0].message
+    finally:
+        service.close()
+
+
+def test_a_pure_library_waits_for_a_free_evaluator_only_up_to_the_busy_bound(rego):
+    service = PolicyService(rego, timeout=0.01, cache_size=0)
+    engine = service.engine
+    held = [engine._acquire() for _ in range(engine.concurrency)]  # every evaluator occupied
+    try:
+        decision = service.decide("1", "CREATE", "Pod", "p", INPUT)
+        assert not decision.allowed and "busy for" in decision.violations[0].message
+    finally:
+        for e in held:
+            engine._release(e)
+        service.close()
