@@ -49,7 +49,8 @@ def up(who: UpAuth, gateway: GatewayDep, body: ComposeRequest, project: str = PR
                       force_recreate=force_recreate, remove=remove)
 
 
-@router.delete("/v1/projects/{project}", response_model=PlanResponse, responses=errors(401, 403, 404, 502, 503))
+@router.delete("/v1/projects/{project}", response_model=PlanResponse,
+               responses=errors(401, 403, 404, 409, 502, 503))
 def down(who: DownAuth, gateway: GatewayDep, project: str = PROJECT, volumes: bool = False) -> PlanResponse:
     return gateway.down(who, project, volumes=volumes)
 
@@ -69,7 +70,8 @@ def logs(who: Auth, gateway: GatewayDep, project: str = PROJECT, service: str | 
     return LogsResponse(project=project, lines=gateway.logs(who, project, service, tail, since, timestamps))
 
 
-@router.post("/v1/projects/{project}/exec", response_model=ExecResponse, responses=errors(401, 403, 404, 502, 503),
+@router.post("/v1/projects/{project}/exec", response_model=ExecResponse,
+             responses=errors(400, 401, 403, 404, 502, 503),
              summary="Run a command in a running service, decided by the policy (CONNECT PodExecOptions)")
 def exec_(who: UpAuth, gateway: GatewayDep, body: ExecRequest, project: str = PROJECT) -> ExecResponse:
     return gateway.exec(who, project, body.service, body.command, body.timeout)
@@ -92,6 +94,8 @@ def _lifecycle_route(action: str):
 # One fixed path per verb: a `{action}` parameter would catch every other POST under a project.
 for _action in ("stop", "start", "restart"):
     router.add_api_route(f"/v1/projects/{{project}}/{_action}", _lifecycle_route(_action), methods=["POST"],
-                         response_model=LifecycleResponse, responses=errors(401, 403, 404, 502, 503),
+                         # 400: the backend cannot do it (manifests run nothing; Kubernetes has no stop/start);
+                         # 409: another `up`/`down` of the project holds its lock past --lock-wait
+                         response_model=LifecycleResponse, responses=errors(400, 401, 403, 404, 409, 502, 503),
                          summary=f"{_action.capitalize()} services (every service, or those named by `service`), "
                                  "as docker compose does")
